@@ -1,0 +1,54 @@
+/*
+ * cli.h - shared pieces of the lagrange command-line tool: exit codes, the
+ * verb entry points and small helpers (model opening with --dim, JSON
+ * string output, error mapping). Each verb group lives in its own file.
+ */
+#ifndef LG_CLI_H
+#define LG_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "graph.h"
+#include "onnx_load.h"
+
+/* Stable, documented exit codes (lagrange(1), EXIT STATUS). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,              /* runtime failure (I/O, out of memory) */
+    EXIT_USAGE = 2,             /* bad command line */
+    EXIT_DATA = 3,              /* malformed model or data file */
+    EXIT_UNSUP = 4,             /* valid input we do not support */
+};
+
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_split(int argc, char **argv);
+
+/* Map a library error code to an exit code. */
+int cli_exit_code(int rc);
+/* Print "lagrange VERB: msg" to stderr. */
+void cli_err(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* --dim NAME=VALUE options, collected. */
+#define CLI_MAX_DIMS 16
+typedef struct cli_dims {
+    lg_dim_bind d[CLI_MAX_DIMS];
+    int n;
+} cli_dims;
+int cli_dims_add(cli_dims *d, const char *verb, const char *arg);
+
+/* lg_model_open with progress-free error reporting; returns exit code. */
+int cli_open_model(const char *verb, const char *path, const cli_dims *d,
+                   lg_graph **g);
+
+void cli_json_str(FILE *f, const char *s);
+void cli_json_shape(FILE *f, const lg_shape *s);
+/* Human-readable byte count ("1.5 MiB") into buf. */
+const char *cli_bytes(uint64_t b, char *buf, size_t len);
+double cli_now_ms(void);
+/* Output file name for a tensor name: [A-Za-z0-9._-], others '_'. */
+void cli_safe_name(const char *in, char *out, size_t len);
+
+#endif

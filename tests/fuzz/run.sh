@@ -1,0 +1,169 @@
+#!/bin/sh
+# run.sh - build the libFuzzer targets and run each one for SECONDS.
+#
+#   sh tests/fuzz/run.sh [SECONDS] [TARGET...]      (from the repo root)
+#
+# SECONDS defaults to 60 per target; TARGET is npy or onnx (default: both).
+#
+# Everything is built with clang -fsanitize=fuzzer,address,undefined into
+# $FUZZ_BUILD (default build-fuzz/, outside the autotools build): every
+# lib/**/*.c, found afresh on each run so new modules are picked up, goes
+# into one static archive, with the protobuf-c code generated from
+# proto/onnx/onnx-subset.proto; a target links only what it needs, so the
+# npy fuzzer works while the ONNX side is still being written.
+#
+# Seeds are read from tests/fuzz/corpus_<target>/ (committed, never written);
+# what the fuzzer finds goes to $FUZZ_BUILD/corpus/<target>/, kept between
+# runs, and crashes to $FUZZ_BUILD/artifacts/<target>-crash-*. Reproduce one
+# with: $FUZZ_BUILD/fuzz_<target> <artifact>. Extra libFuzzer flags go in
+# FUZZ_ARGS (e.g. FUZZ_ARGS='-jobs=4 -workers=4').
+#
+# Exit status: 0 when every requested target built and ran without finding
+# anything; 1 otherwise.
+set -u
+
+secs=${1:-60}
+[ $# -gt 0 ] && shift
+case $secs in
+'' | *[!0-9]*) echo "usage: sh tests/fuzz/run.sh [SECONDS] [npy|onnx]..." >&2
+               exit 2 ;;
+esac
+targets=${*:-npy onnx}
+B=${FUZZ_BUILD:-build-fuzz}
+CC=${CC:-clang}
+FUZZ_ARGS=${FUZZ_ARGS:-}
+
+if [ ! -d lib ] || [ ! -d tests/fuzz ]; then
+    echo "run.sh: run from the repository root" >&2
+    exit 2
+fi
+if ! command -v "$CC" >/dev/null 2>&1; then
+    echo "run.sh: $CC not found (libFuzzer needs clang)" >&2
+    exit 2
+fi
+
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN"
+INC="-I$B/proto"
+for d in $(find lib -name '*.h' -exec dirname {} \; | sort -u); do
+    INC="$INC -I$d"
+done
+DEPS_CFLAGS=$(pkg-config --cflags libprotobuf-c openblas 2>/dev/null)
+DEPS_LIBS=$(pkg-config --libs libprotobuf-c openblas 2>/dev/null)
+
+mkdir -p "$B/obj" "$B/proto" "$B/artifacts"
+rm -f "$B"/obj/*.o "$B/liblagrange-fuzz.a"
+
+# protobuf-c code for the ONNX subset (only the onnx target needs it).
+if command -v protoc-c >/dev/null 2>&1 &&
+   protoc-c --c_out="$B/proto" -Iproto proto/onnx/onnx-subset.proto; then
+    gen=$(find "$B/proto" -name '*.pb-c.c')
+else
+    echo "run.sh: warning: protoc-c failed; the onnx target will not link" >&2
+    gen=
+fi
+
+# Compile lib/**/*.c. A file that does not compile (someone is mid-edit) is
+# reported and left out: only the targets that need it fail to link.
+broken=
+for src in $(find lib -name '*.c' | sort) $gen; do
+    obj="$B/obj/$(echo "$src" | tr '/' '_' | sed 's/\.c$/.o/')"
+    if ! $CC $CFLAGS -fsanitize=fuzzer-no-link $INC $DEPS_CFLAGS \
+            -c "$src" -o "$obj" 2>"$obj.log"; then
+        echo "run.sh: warning: $src does not compile (see $obj.log)" >&2
+        head -5 "$obj.log" >&2
+        broken="$broken $src"
+    fi
+done
+ar rcs "$B/liblagrange-fuzz.a" "$B"/obj/*.o || exit 1
+
+# Dictionaries: the tokens a mutator is unlikely to invent by itself.
+cat >"$B/npy.dict" <<'EOF'
+magic="\x93NUMPY\x01\x00"
+magic2="\x93NUMPY\x02\x00"
+magic3="\x93NUMPY\x03\x00"
+k1="'descr'"
+k2="'fortran_order'"
+k3="'shape'"
+t="True"
+f="False"
+d1="'<f4'"
+d2="'<f8'"
+d3="'<i8'"
+d4="'<i4'"
+d5="'|b1'"
+d6="'|u1'"
+d7="'|i1'"
+d8="'>f4'"
+d9="'=i4'"
+s1="(2, 3)"
+s2="(1,)"
+s3="()"
+s4="9223372036854775807"
+EOF
+cat >"$B/onnx.dict" <<'EOF'
+o1="Conv"
+o2="Relu"
+o3="Gemm"
+o4="Reshape"
+o5="Add"
+o6="MatMul"
+o7="Constant"
+o8="ConstantOfShape"
+o9="Transpose"
+o10="Concat"
+o11="Gather"
+o12="Shape"
+o13="Slice"
+o14="Softmax"
+a1="kernel_shape"
+a2="pads"
+a3="strides"
+a4="axis"
+a5="perm"
+EOF
+
+status=0
+for t in $targets; do
+    src=tests/fuzz/fuzz_$t.c
+    bin=$B/fuzz_$t
+    if [ ! -f "$src" ]; then
+        echo "run.sh: no target $t ($src)" >&2
+        status=1
+        continue
+    fi
+    echo "== fuzz_$t: building"
+    if ! $CC $CFLAGS -fsanitize=fuzzer $INC $DEPS_CFLAGS "$src" \
+            "$B/liblagrange-fuzz.a" $DEPS_LIBS -lm -lpthread -o "$bin" \
+            2>"$bin.build.log"; then
+        echo "== fuzz_$t: BUILD FAILED (see $bin.build.log)"
+        grep -m 10 -E 'error|undefined reference' "$bin.build.log"
+        status=1
+        continue
+    fi
+    mkdir -p "$B/corpus/$t"
+    seeds=tests/fuzz/corpus_$t
+    [ -d "$seeds" ] || seeds=
+    echo "== fuzz_$t: running for ${secs}s (log: $B/fuzz_$t.log)"
+    # New inputs land in the first corpus directory only, never in seeds.
+    # shellcheck disable=SC2086
+    OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+        "$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
+        -dict="$B/$t.dict" -artifact_prefix="$B/artifacts/$t-" $FUZZ_ARGS \
+        "$B/corpus/$t" $seeds >"$B/fuzz_$t.log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        echo "== fuzz_$t: ok ($(grep -c . "$B/fuzz_$t.log") log lines," \
+             "$(ls "$B/corpus/$t" | wc -l) corpus files)"
+        grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|cov: ' \
+            "$B/fuzz_$t.log" | tail -3
+    else
+        echo "== fuzz_$t: FOUND A PROBLEM (exit $rc); artifacts:"
+        ls -1 "$B/artifacts" | grep "^$t-" | sed "s|^|   $B/artifacts/|"
+        grep -n -m 1 -E '^==[0-9]+==ERROR|runtime error|deadly signal|out-of-memory|timeout' "$B/fuzz_$t.log"
+        tail -40 "$B/fuzz_$t.log"
+        status=1
+    fi
+done
+[ -n "$broken" ] && echo "run.sh: note: these files did not compile:$broken"
+exit $status
