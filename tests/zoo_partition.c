@@ -619,7 +619,7 @@ static int load_inputs(model *m, const char *dir, const bind *b, int nb)
 
 static void run_model(const char *arg, const bind *b, int nb, const opts *o)
 {
-    char err[512], *path = NULL, *dir = NULL;
+    char err[512], *path = NULL, *dir = NULL, *label = NULL;
     model m;
     lg_exec *x = NULL;
     lg_exec_opts eo = {NULL, o->threads};
@@ -629,7 +629,15 @@ static void run_model(const char *arg, const bind *b, int nb, const opts *o)
     double t0 = now(), t_whole;
 
     memset(&m, 0, sizeof m);
-    m.label = arg;
+    if (!(label = strdup(arg))) {
+        printf("%s: FAIL: out of memory\n", arg);
+        n_failed++;
+        return;
+    }
+    for (size_t l = strlen(label); l > 1 && label[l - 1] == '/'; l--)
+        label[l - 1] = 0;       /* "zoo/resnet18/" prints as "zoo/resnet18" */
+    m.label = label;
+    arg = label;
     m.o = o;
     if (is_dir(arg)) {
         path = path_join(arg, "model.onnx");
@@ -688,7 +696,7 @@ static void run_model(const char *arg, const bind *b, int nb, const opts *o)
             }
     if (n_failed == failed0)
         printf("%s: %d nodes, %d %scuts + %d random partitions%s, all "
-               "bit-identical (%.1fs; whole model %.2fs)\n", arg,
+               "bit-identical (%.1fs; load + whole run %.2fs)\n", arg,
                m.g->n_nodes, ncuts, all ? "" : "candidate ",
                m.g->n_nodes >= 2 ? o->random : 0,
                o->via_onnx ? " (via ONNX)" : "", now() - t0, t_whole);
@@ -715,6 +723,7 @@ out:
     lg_graph_free(m.g);
     free(path);
     free(dir);
+    free(label);
 }
 
 static void usage(FILE *f)

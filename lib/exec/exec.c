@@ -19,7 +19,19 @@
 #include "kernel.h"
 #include "lgerr.h"
 
+/* Freed intermediate buffers kept for the next allocation of a similar
+ * size: after the first run, a run allocates nothing and takes no page
+ * faults (mmap'ed buffers from malloc would be faulted in every run).
+ * Bounded: blocks are only created when none fits, so the cache never
+ * holds more than the peak live set of one run. */
+typedef struct block {
+    void *p;
+    size_t size;
+} block;
+
 struct lg_exec {
+    block *free_blocks;         /* cache of free buffers */
+    int n_free, cap_free;
     const lg_graph *g;
     const lg_kernel **kern;     /* per node */
     void **state;               /* per node, from prepare() */
@@ -31,6 +43,71 @@ struct lg_exec {
     uint64_t live, peak;        /* intermediate bytes */
     int max_io;                 /* largest n_in / n_out of any node */
 };
+
+static void cache_release(void *data, void *opaque)
+{
+    lg_exec *e = opaque;
+    if (e->n_free == e->cap_free) {
+        int nc = e->cap_free ? e->cap_free * 2 : 64;
+        block *nb = realloc(e->free_blocks, (size_t)nc * sizeof *nb);
+        if (!nb) {              /* cannot cache it: give it back */
+            free(data);
+            return;
+        }
+        e->free_blocks = nb;
+        e->cap_free = nc;
+    }
+    /* The size travels in the block header just before the data. */
+    e->free_blocks[e->n_free].p = data;
+    e->free_blocks[e->n_free].size = ((size_t *)data)[-8];
+    e->n_free++;
+}
+
+/* Allocate an output tensor from the cache: the smallest free block that
+ * fits without wasting more than half of it. */
+static lg_tensor *cache_alloc(lg_exec *e, enum lg_dtype dt, const lg_shape *s)
+{
+    size_t nb, cap;
+    int best = -1;
+    void *p;
+    lg_tensor *t;
+    if (lg_shape_nbytes(s, dt, &nb) < 0)
+        return NULL;
+    cap = (nb + 63) & ~(size_t)63;
+    if (cap == 0)
+        cap = 64;
+    for (int i = 0; i < e->n_free; i++) {
+        size_t bs = e->free_blocks[i].size;
+        if (bs >= cap && bs / 2 <= cap &&
+            (best < 0 || bs < e->free_blocks[best].size))
+            best = i;
+    }
+    if (best >= 0) {
+        p = e->free_blocks[best].p;
+        e->free_blocks[best] = e->free_blocks[--e->n_free];
+    } else {
+        /* 64-byte header holding the capacity, data 64-byte aligned. */
+        char *raw = lg_aligned_alloc(cap + 64);
+        if (!raw)
+            return NULL;
+        p = raw + 64;
+        ((size_t *)p)[-8] = cap;
+    }
+    t = lg_tensor_wrap(dt, s, p, cache_release, e);
+    if (!t)
+        cache_release(p, e);
+    return t;
+}
+
+static void cache_clear(lg_exec *e)
+{
+    for (int i = 0; i < e->n_free; i++)
+        free((char *)e->free_blocks[i].p - 64);
+    e->n_free = 0;
+    free(e->free_blocks);
+    e->free_blocks = NULL;
+    e->cap_free = 0;
+}
 
 static int is_view_op(const char *op)
 {
@@ -89,8 +166,10 @@ int lg_exec_new(const lg_graph *g, const lg_exec_opts *o, lg_exec **out,
         const lg_node *n = &g->nodes[i];
         if (n->n_in > e->max_io) e->max_io = n->n_in;
         if (n->n_out > e->max_io) e->max_io = n->n_out;
+        /* A graph output is never a view of a cached intermediate: it must
+         * outlive the executor. */
         e->view[i] = is_view_op(n->op) && n->n_out == 1 && n->in[0] >= 0 &&
-                     n->out[0] >= 0;
+                     n->out[0] >= 0 && !g->values[n->out[0]].is_output;
         if (e->kern[i]->prepare &&
             (rc = e->kern[i]->prepare(g, n, &e->state[i], err, errlen)) < 0) {
             lg_exec_free(e);
@@ -141,6 +220,7 @@ void lg_exec_free(lg_exec *e)
             if (e->state[i] && e->kern[i] && e->kern[i]->release)
                 e->kern[i]->release(e->state[i]);
     lg_pool_free(e->pool);
+    cache_clear(e);
     free(e->kern);
     free(e->state);
     free(e->view);
@@ -213,8 +293,10 @@ int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
                 continue;
             if (k == 0 && e->view[i] && in[0])
                 out[k] = lg_tensor_view(in[0], &val->shape);
-            else
+            else if (val->is_output)
                 out[k] = lg_tensor_alloc(val->dtype, &val->shape);
+            else
+                out[k] = cache_alloc(e, val->dtype, &val->shape);
             if (!out[k]) {
                 for (int j = 0; j < k; j++)
                     lg_tensor_unref(out[j]);
@@ -236,7 +318,7 @@ int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
             if (!out[k])
                 continue;
             e->slot[n->out[k]] = out[k];
-            if (out[k]->release == NULL)    /* views cost nothing */
+            if (out[k]->release != lg_tensor_view_release)  /* views: free */
                 e->live += out[k]->nbytes;
         }
         if (e->live > e->peak)
@@ -244,7 +326,8 @@ int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
         for (int j = e->free_start[i]; j < e->free_start[i + 1]; j++) {
             int v = e->free_list[j];
             lg_tensor *t = e->slot[v];
-            if (t && t->release == NULL && g->values[v].kind == LG_VAL_ACT)
+            if (t && t->release != lg_tensor_view_release &&
+                g->values[v].kind == LG_VAL_ACT)
                 e->live -= t->nbytes;
             if (t) {
                 lg_tensor_unref(t);

@@ -6,7 +6,13 @@
  * are the runtime values it reads but does not produce; its outputs are the
  * values it produces that are read outside it or are graph outputs.
  * Extraction gives a self-contained prepared graph that shares constant
- * tensors (weights) with the parent by reference.
+ * tensors (weights) with the parent by reference. A graph output that is a
+ * constant (folded at prepare time) or a graph input is produced by no
+ * partition: take it from the parent graph.
+ *
+ * All functions only read the parent graph. Extraction takes tensor
+ * references (not atomic, see tensor.h): extract from one thread at a time
+ * per parent graph.
  */
 #ifndef LG_PARTITION_H
 #define LG_PARTITION_H
@@ -27,8 +33,12 @@ int lg_partition_extract(const lg_graph *g, const int *nodes, int n,
                          lg_graph **out, char *err, size_t errlen);
 
 /* A cut point: after node index `after` in topological order, the prefix
- * [0..after] and the suffix are partitions; `bytes` is the total size of
- * the runtime values crossing the cut, `n_tensors` their count. */
+ * [0..after] and the suffix are partitions. The values crossing the cut
+ * are the runtime values live across it: available before it (produced by
+ * the prefix, or graph inputs) and needed after it (read by the suffix, or
+ * graph outputs, which must reach the end of the chain). That is the union
+ * of the suffix's inputs and the prefix's outputs. Constants never cross.
+ * `bytes` is their total size, `n_tensors` their count. */
 typedef struct lg_cut {
     int after;
     int n_tensors;

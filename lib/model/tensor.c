@@ -170,7 +170,7 @@ lg_tensor *lg_tensor_alloc(enum lg_dtype t, const lg_shape *s)
     return x;
 }
 
-static void release_view(void *data, void *opaque)
+void lg_tensor_view_release(void *data, void *opaque)
 {
     (void)data;
     lg_tensor_unref(opaque);
@@ -182,7 +182,8 @@ lg_tensor *lg_tensor_view(lg_tensor *src, const lg_shape *s)
     lg_tensor *x;
     if (lg_shape_nbytes(s, src->dtype, &nb) < 0 || nb != src->nbytes)
         return NULL;
-    x = lg_tensor_wrap(src->dtype, s, src->data, release_view, src);
+    x = lg_tensor_wrap(src->dtype, s, src->data, lg_tensor_view_release,
+                       src);
     if (x)
         lg_tensor_ref(src);
     return x;

@@ -68,6 +68,8 @@ lg_tensor *lg_tensor_alloc(enum lg_dtype t, const lg_shape *s);
 /* A tensor that views src's data with another shape of the same byte size
  * (Reshape and friends): holds a reference to src. */
 lg_tensor *lg_tensor_view(lg_tensor *src, const lg_shape *s);
+/* The release function of views (to tell a view from an owner). */
+void lg_tensor_view_release(void *data, void *opaque);
 /* New tensor that adopts data (freed with release(data, opaque), or free()). */
 lg_tensor *lg_tensor_wrap(enum lg_dtype t, const lg_shape *s, void *data,
                           void (*release)(void *, void *), void *opaque);

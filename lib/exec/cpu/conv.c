@@ -326,12 +326,77 @@ static void pad_range(void *arg, int64_t b, int64_t e)
     }
 
 DW_KERNEL(dw_k3s1, 3, 1)
-DW_KERNEL(dw_k3s2, 3, 2)
 DW_KERNEL(dw_k5s1, 5, 1)
-DW_KERNEL(dw_k5s2, 5, 2)
 
 typedef void (*dw_fn)(const float *, int64_t, const float *, float, float *,
                       int64_t, int64_t);
+
+/* Stride 2, polyphase: the padded plane is split into four planes by row
+ * and column parity, ph[2*a + b][i][j] = pad[2i + a][2j + b], all with row
+ * pitch ld. Output (oh, ow) then reads tap (kh, kw) at
+ * ph[2*(kh&1) + (kw&1)][oh + kh/2][ow + kw/2]: unit stride, so the plane
+ * is one flat run as with stride 1. */
+#define DW_POLY(NAME, K)                                                     \
+    static LG_VEC void NAME(const float *restrict p00,                       \
+                            const float *restrict p01,                       \
+                            const float *restrict p10,                       \
+                            const float *restrict p11, int64_t ld,           \
+                            const float *restrict w, float b,                \
+                            float *restrict y, int64_t n)                    \
+    {                                                                        \
+        for (int64_t o = 0; o < n; o++) {                                    \
+            float acc = b;                                                   \
+            for (int kh = 0; kh < (K); kh++)                                 \
+                for (int kw = 0; kw < (K); kw++) {                           \
+                    const float *pl = (kh & 1) ? ((kw & 1) ? p11 : p10)      \
+                                               : ((kw & 1) ? p01 : p00);     \
+                    acc += w[kh * (K) + kw] *                                \
+                           pl[o + (kh >> 1) * ld + (kw >> 1)];               \
+                }                                                            \
+            y[o] = acc;                                                      \
+        }                                                                    \
+    }
+
+DW_POLY(dw_k3s2, 3)
+DW_POLY(dw_k5s2, 5)
+
+typedef void (*dw_poly_fn)(const float *, const float *, const float *,
+                           const float *, int64_t, const float *, float,
+                           float *, int64_t);
+
+/* The four parity planes of input plane x (padded by ph, pw), each
+ * h4 x w4. */
+static void dw_polyphase(const conv_plan *p, const float *x, int64_t h4,
+                         int64_t w4, float *dst)
+{
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            float *pl = dst + (2 * a + b) * h4 * w4;
+            /* Columns j with 0 <= 2j + b - pw < iw. */
+            int64_t j0 = (p->pw - b + 1) / 2, j1 = (p->iw + p->pw - b + 1) / 2;
+            if (j0 < 0)
+                j0 = 0;
+            if (j1 > w4)
+                j1 = w4;
+            if (j1 < j0)
+                j1 = j0;
+            for (int64_t i = 0; i < h4; i++) {
+                float *row = pl + i * w4;
+                int64_t ih = 2 * i + a - p->ph;
+                if (ih < 0 || ih >= p->ih) {
+                    memset(row, 0, (size_t)w4 * sizeof *row);
+                    continue;
+                }
+                {
+                    const float *xr = x + ih * p->iw + b - p->pw;
+                    memset(row, 0, (size_t)j0 * sizeof *row);
+                    for (int64_t j = j0; j < j1; j++)
+                        row[j] = xr[2 * j];
+                    memset(row + j1, 0, (size_t)(w4 - j1) * sizeof *row);
+                }
+            }
+        }
+}
 
 /* Any kernel size, stride and dilation: one tap at a time over the run. */
 static LG_VEC void dw_generic(const conv_plan *p, const float *restrict x,
@@ -375,7 +440,9 @@ struct dw_arg {
     float *y;
     int64_t ph, pw;             /* padded plane: p->xh, p->xw */
     int64_t buf;                /* floats per task buffer, 0: no buffer */
-    dw_fn fast;                 /* specialised kernel, or NULL */
+    dw_fn fast;                 /* specialised stride-1 kernel, or NULL */
+    dw_poly_fn poly;            /* stride-2 polyphase kernel, or NULL */
+    int64_t h4, w4;             /* polyphase plane size */
 };
 
 static void dw_planes(void *arg, int64_t b, int64_t e)
@@ -395,6 +462,17 @@ static void dw_planes(void *arg, int64_t b, int64_t e)
                     y[oh * p->ow + ow] = dw_point(p, x, w, bv, oh, ow);
             continue;
         }
+        if (a->poly) {
+            int64_t hw4 = a->h4 * a->w4;
+            float *wide = pad + 4 * hw4;
+            dw_polyphase(p, x, a->h4, a->w4, pad);
+            a->poly(pad, pad + hw4, pad + 2 * hw4, pad + 3 * hw4, a->w4, w,
+                    bv, wide, (p->oh - 1) * a->w4 + p->ow);
+            for (int64_t oh = 0; oh < p->oh; oh++)
+                memcpy(y + oh * p->ow, wide + oh * a->w4,
+                       (size_t)p->ow * sizeof *y);
+            continue;
+        }
         pad_planes(p, x, 1, pad);
         if (p->sh == 1 && p->sw == 1) {
             /* Flat: output (oh, ow) is wide index oh*pw + ow. */
@@ -408,14 +486,9 @@ static void dw_planes(void *arg, int64_t b, int64_t e)
                 memcpy(y + oh * p->ow, wide + oh * a->pw,
                        (size_t)p->ow * sizeof *y);
         } else {
-            for (int64_t oh = 0; oh < p->oh; oh++) {
-                const float *xr = pad + oh * p->sh * a->pw;
-                if (a->fast)
-                    a->fast(xr, a->pw, w, bv, y + oh * p->ow, 0, p->ow);
-                else
-                    dw_generic(p, xr, a->pw, p->sw, w, bv, y + oh * p->ow, 0,
-                               p->ow);
-            }
+            for (int64_t oh = 0; oh < p->oh; oh++)
+                dw_generic(p, pad + oh * p->sh * a->pw, a->pw, p->sw, w, bv,
+                           y + oh * p->ow, 0, p->ow);
         }
     }
     free(pad);
@@ -441,9 +514,17 @@ static void conv_depthwise(const conv_plan *p, const float *x, const float *w,
         a.buf = p->xplane + (p->sh == 1 && p->sw == 1 ? p->oh * a.pw : 0);
     if (p->kh == p->kw && p->dh == 1 && p->dw == 1 && p->sh == p->sw) {
         if (p->kh == 3 && p->sw == 1) a.fast = dw_k3s1;
-        if (p->kh == 3 && p->sw == 2) a.fast = dw_k3s2;
         if (p->kh == 5 && p->sw == 1) a.fast = dw_k5s1;
-        if (p->kh == 5 && p->sw == 2) a.fast = dw_k5s2;
+        if (p->kh == 3 && p->sw == 2) a.poly = dw_k3s2;
+        if (p->kh == 5 && p->sw == 2) a.poly = dw_k5s2;
+    }
+    if (a.poly) {
+        /* xh = 2*(oh-1) + k, so the parity planes are oh + (k-1)/2 rows
+         * (and columns): exactly what the last output's taps reach. */
+        a.h4 = (p->xh + 1) / 2;
+        a.w4 = (p->xw + 1) / 2;
+        if (a.buf)
+            a.buf = 4 * a.h4 * a.w4 + p->oh * a.w4;
     }
     work = p->osz * p->ksz;     /* multiply-adds per plane */
     lg_pool_run(pool, p->n * p->c, work >= 32768 ? 1 : 32768 / work + 1,
@@ -683,17 +764,42 @@ typedef float v16f __attribute__((vector_size(64)));
 /* c[i][j] = bias[i] + sum_r a[i][r] * b[r][j0 + j] for i < mb <= GR_MR,
  * j < n. B is given by row pointers, so that its rows can be shifted views
  * of a padded plane (the flat form) as well as rows of a column matrix.
- * GR_MR accumulator vectors of GR_NR positions, one load of B per row. */
+ * GR_MR accumulator vectors of GR_NR positions, one load of B per row.
+ * slack: B rows may be read a whole vector past position n (our own
+ * buffers, allocated with GR_NR floats to spare). */
 static LG_VEC void gr_gemm(int64_t mb, int64_t k, const float *a,
                            int64_t lda, const float *const *b, int64_t j0,
                            float *c, int64_t ldc, int64_t n,
-                           const float *bias)
+                           const float *bias, int slack)
 {
     const float *ar[GR_MR];
     int64_t j = 0;
     /* Rows past mb repeat the last row; their results are not stored. */
     for (int i = 0; i < GR_MR; i++)
         ar[i] = a + (i < mb ? i : mb - 1) * lda;
+    /* Two vectors per row: 16 independent accumulators cover the FMA
+     * latency at two FMAs per cycle. */
+    for (; j + 2 * GR_NR <= n; j += 2 * GR_NR) {
+        v16f acc[GR_MR], acc2[GR_MR];
+        for (int i = 0; i < GR_MR; i++) {
+            float bv = bias ? bias[i < mb ? i : mb - 1] : 0.0f;
+            acc[i] = (v16f){0} + bv;
+            acc2[i] = acc[i];
+        }
+        for (int64_t r = 0; r < k; r++) {
+            v16f bv, bv2;
+            memcpy(&bv, b[r] + j0 + j, sizeof bv);
+            memcpy(&bv2, b[r] + j0 + j + GR_NR, sizeof bv2);
+            for (int i = 0; i < GR_MR; i++) {
+                acc[i] += ar[i][r] * bv;
+                acc2[i] += ar[i][r] * bv2;
+            }
+        }
+        for (int64_t i = 0; i < mb; i++) {
+            memcpy(c + i * ldc + j, &acc[i], sizeof acc[i]);
+            memcpy(c + i * ldc + j + GR_NR, &acc2[i], sizeof acc2[i]);
+        }
+    }
     for (; j + GR_NR <= n; j += GR_NR) {
         v16f acc[GR_MR];
         for (int i = 0; i < GR_MR; i++) {
@@ -720,7 +826,7 @@ static LG_VEC void gr_gemm(int64_t mb, int64_t k, const float *a,
         }
         for (int64_t r = 0; r < k; r++) {
             v16f bv = {0};
-            memcpy(&bv, b[r] + j0 + j, t);
+            memcpy(&bv, b[r] + j0 + j, slack ? sizeof bv : t);
             for (int i = 0; i < GR_MR; i++)
                 acc[i] += ar[i][r] * bv;
         }
@@ -779,19 +885,34 @@ static void gr_items(void *arg, int64_t b, int64_t e)
     int64_t tilef = a->flat ? GR_MAX_MG * GR_TILE : p->rows * GR_TILE;
     int64_t padf = p->need_pad ? p->cg * p->xplane : 0;
     const float **brow = malloc((size_t)p->rows * sizeof *brow);
-    float *buf = malloc((size_t)(tilef + padf) * sizeof *buf);
+    int64_t *tap = malloc((size_t)p->rows * sizeof *tap);
+    float *buf = malloc((size_t)(tilef + padf + GR_NR) * sizeof *buf);
     float *xpad = buf ? buf + tilef : NULL;
     int64_t last = -1;          /* (batch, group) now in xpad */
+    /* Full-vector tail reads stay inside buf: the column tile, or the
+     * padded planes, is followed by GR_NR spare floats. */
+    int slack = !a->flat || padf;
     struct col_arg ca;
 
-    if (!brow || !buf) {
+    if (!brow || !tap || !buf) {
         atomic_store(&a->failed, 1);
         free(brow);
+        free(tap);
         free(buf);
         return;
     }
+    memset(buf + tilef + padf, 0, GR_NR * sizeof *buf);
     memset(&ca, 0, sizeof ca);
     ca.p = p;
+    /* Flat form: offset of row r = (channel, kd, kh, kw) in the group's
+     * planes; the same for every item. */
+    col_set_padded(&ca, xpad, 0);
+    for (int64_t r = 0; r < p->rows; r++) {
+        int64_t k = r % p->ksz, kd = k / (p->kh * p->kw);
+        int64_t kh = (k / p->kw) % p->kh, kw = k % p->kw;
+        tap[r] = (r / p->ksz) * ca.pl + kd * p->dd * ca.pd_pitch +
+                 kh * p->dh * ca.ph_pitch + kw * p->dw;
+    }
     for (int64_t t = b; t < e; t++) {
         int64_t tile = t % a->ntile, gi = (t / a->ntile) % p->group;
         int64_t nb = t / (a->ntile * p->group);
@@ -806,13 +927,8 @@ static void gr_items(void *arg, int64_t b, int64_t e)
          * group's first channel. */
         col_set_padded(&ca, padf ? xpad : xg, gi * p->cg);
         if (a->flat) {
-            for (int64_t r = 0; r < p->rows; r++) {
-                int64_t k = r % p->ksz, kd = k / (p->kh * p->kw);
-                int64_t kh = (k / p->kw) % p->kh, kw = k % p->kw;
-                brow[r] = ca.xp + (r / p->ksz) * ca.pl +
-                          kd * p->dd * ca.pd_pitch +
-                          kh * p->dh * ca.ph_pitch + kw * p->dw;
-            }
+            for (int64_t r = 0; r < p->rows; r++)
+                brow[r] = ca.xp + tap[r];
         } else {
             ca.col = buf;
             ca.r0 = gi * p->rows;
@@ -829,15 +945,16 @@ static void gr_items(void *arg, int64_t b, int64_t e)
             float *yo = a->y + (nb * p->m + mo) * p->osz;
             if (a->flat) {
                 gr_gemm(mb, p->rows, a->w + mo * p->rows, p->rows, brow, q0,
-                        buf, GR_TILE, q1 - q0, bias);
+                        buf, GR_TILE, q1 - q0, bias, slack);
                 gr_scatter(p, buf, mb, q0, q1, ca.pd_pitch, ca.ph_pitch, yo);
             } else {
                 gr_gemm(mb, p->rows, a->w + mo * p->rows, p->rows, brow, 0,
-                        yo + q0, p->osz, q1 - q0, bias);
+                        yo + q0, p->osz, q1 - q0, bias, slack);
             }
         }
     }
     free(brow);
+    free(tap);
     free(buf);
 }
 
