@@ -784,7 +784,7 @@ START_TEST(test_oracle_numpy_writes)
     lg_tensor_unref(t);
 
     for (int v = 2; v <= 3; v++) {
-        char n[8];
+        char n[16];
         snprintf(n, sizeof n, "v%d", v);
         t = rd(n);
         ck_assert_int_eq(t->shape.d[0], 3);
