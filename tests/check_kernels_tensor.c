@@ -862,6 +862,12 @@ START_TEST(split)
                 NAMES("a", "b"), NULL);
         expect_fail(k, LG_EMODEL, "uneven_split");
         kt_free(k);
+        k = kt_new(13);
+        kt_in(k, "x", tnew(LG_F32, SHP(2, 2, 5)));
+        kt_node(k, "hole_split", "Split", 1, NAMES("x"), 2, NAMES("a", ""),
+                NULL);
+        expect_fail(k, LG_EUNSUP, "hole_split");
+        kt_free(k);
     }
 }
 END_TEST

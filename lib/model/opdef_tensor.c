@@ -378,6 +378,9 @@ static int shape_split(lg_graph *g, lg_node *n, char *err, size_t errlen)
         return rc;
     if (m > (int)(sizeof sz / sizeof sz[0]))
         return EUNSUP("%d outputs (at most %zu)", m, sizeof sz / sizeof sz[0]);
+    for (int i = 0; i < m; i++)
+        if (!lg_out(g, n, i))   /* its size could not be told at run time */
+            return EUNSUP("output %d is empty", i);
     dim = x->shape.d[a];
     if (lg_in(g, n, 1)) {
         const lg_tensor *t;

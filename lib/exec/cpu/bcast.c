@@ -300,7 +300,14 @@ void lg_bcast_copy(lg_pool *pool, const lg_bcast_view *v, void *dst,
             if (i != last && i != j.tj)
                 outer *= j.v.d[i];
         }
-        j.tile = esize >= 8 ? 16 : 32;
+        /* Big tiles amortize the index arithmetic, but when either stride
+         * is a multiple of 1 KiB the tile's lines share a few L1 sets and
+         * evict each other (4K aliasing): small tiles then win. */
+        if ((j.v.st[last] * (int64_t)esize) % 1024 == 0 ||
+            (j.dstr[j.tj] * (int64_t)esize) % 1024 == 0)
+            j.tile = 8;
+        else
+            j.tile = esize >= 8 ? 16 : 32;
         j.nbj = (j.v.d[j.tj] + j.tile - 1) / j.tile;
         j.nbl = (L + j.tile - 1) / j.tile;
         lg_pool_run(pool, outer * j.nbj * j.nbl, 16, copy_tiles, &j);

@@ -24,6 +24,22 @@
 #include "pool.h"
 #include "tensor.h"
 
+/* Hot elementwise and reduction loops get an AVX2 clone picked once at
+ * load time (ifunc) on x86-64, while the build stays plain x86-64. The
+ * kernels are compiled without FMA contraction (see the pragmas in
+ * elem.c), so both clones round every operation identically: results do
+ * not depend on which clone a machine picks. Never compare the address of
+ * a cloned function: it may be the resolver's, not the one a table holds.
+ * Build with -DLG_NO_CLONES to test the baseline code on an AVX2 host. */
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(LG_NO_CLONES)
+#if __has_attribute(target_clones)
+#define LG_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef LG_CLONES
+#define LG_CLONES
+#endif
+
 #define LG_BCAST_MAXIN 3                /* Where has three operands */
 #define LG_BCAST_MAXR (2 * LG_MAX_RANK) /* views may split every dim in two */
 

@@ -19,8 +19,10 @@
  * Threading: called by one executor thread at a time; uses ctx->pool.
  */
 #if defined(__GNUC__) && !defined(__clang__)
-/* GCC's -O2 does not vectorize loops of unknown trip count. */
-#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
+/* GCC's -O2 does not vectorize loops of unknown trip count; errno and FP
+ * exception flags are never read here; no FMA contraction (see elem.c). */
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", \
+                     "no-math-errno", "no-trapping-math", "fp-contract=off")
 #endif
 
 #include <float.h>
@@ -258,11 +260,9 @@ static int k_d2s(const lg_graph *g, const lg_node *n, lg_tensor *const *in,
 /* ----------------------------------------------- Concat, Split */
 
 typedef struct cat_job {
-    const lg_node *n;
     lg_tensor *const *parts;    /* inputs of Concat, outputs of Split */
     int nparts;
     char *whole;                /* output of Concat, input of Split */
-    int64_t outer;
     size_t whole_row;           /* bytes of one outer row of the whole */
     size_t *off, *len;          /* per part: byte offset in row, length */
     int split;
@@ -275,7 +275,7 @@ static void cat_task(void *arg, int64_t b, int64_t e)
         int64_t o = t / j->nparts;
         int p = (int)(t % j->nparts);
         char *w;
-        if (!j->parts[p] || !j->len[p])
+        if (!j->len[p])
             continue;
         w = j->whole + (size_t)o * j->whole_row + j->off[p];
         if (j->split)
@@ -304,11 +304,9 @@ static int concat_split(const lg_node *n, lg_tensor *const *parts,
     buf = malloc(2 * (size_t)nparts * sizeof *buf);
     if (!buf)
         return -ENOMEM;
-    j.n = n;
     j.parts = parts;
     j.nparts = nparts;
     j.whole = whole->data;
-    j.outer = outer;
     j.whole_row = (size_t)(ws->d[a] * inner) * es;
     j.off = buf;
     j.len = buf + nparts;
@@ -322,9 +320,9 @@ static int concat_split(const lg_node *n, lg_tensor *const *parts,
                 return kfail(ctx, LG_EMODEL, n, "part %d mismatches", p);
             }
             d = ps->d[a];
-        } else if (split) {     /* absent output: its share is skipped */
+        } else {                /* inference refuses absent parts */
             free(buf);
-            return kfail(ctx, LG_EUNSUP, n, "absent output %d", p);
+            return kfail(ctx, LG_EMODEL, n, "part %d is absent", p);
         }
         j.off[p] = (size_t)(acc * inner) * es;
         j.len[p] = (size_t)(d * inner) * es;
@@ -357,9 +355,6 @@ static int k_split(const lg_graph *g, const lg_node *n, lg_tensor *const *in,
                    lg_tensor *const *out, lg_kctx *ctx)
 {
     (void)g;
-    for (int i = 0; i < n->n_out; i++)
-        if (!out[i])
-            return kfail(ctx, LG_EUNSUP, n, "output %d is absent", i);
     return concat_split(n, out, n->n_out, in[0], 1, ctx);
 }
 
@@ -889,33 +884,61 @@ static int64_t red_off(const red_job *j, int nr_iter, const int64_t *ri)
     return off;
 }
 
-/* Accumulate one contiguous float run into a double. */
+/* Accumulate one contiguous float run into a double. Sums run in eight
+ * interleaved lanes combined in a fixed tree: the order depends only on
+ * the run length, so results stay deterministic, and the lanes break the
+ * add-latency chain (and vectorize). */
+#define LANES(INIT, STEP, COMBINE)                                         \
+    {                                                                      \
+        double l[8];                                                       \
+        int64_t i = 0;                                                     \
+        for (int k = 0; k < 8; k++)                                        \
+            l[k] = (INIT);                                                 \
+        for (; i + 8 <= n; i += 8)                                         \
+            for (int k = 0; k < 8; k++) {                                  \
+                double v = p[i + k];                                       \
+                l[k] = (STEP);                                             \
+            }                                                              \
+        for (int k = 0; i < n; i++, k++) {                                 \
+            double v = p[i];                                               \
+            l[k] = (STEP);                                                 \
+        }                                                                  \
+        for (int w = 4; w >= 1; w /= 2)                                    \
+            for (int k = 0; k < w; k++) {                                  \
+                double v = l[k + w];                                       \
+                double *lk = &l[k];                                        \
+                *lk = (COMBINE);                                           \
+            }                                                              \
+        {                                                                  \
+            double v = l[0];                                               \
+            double *lk = &acc;                                             \
+            *lk = (COMBINE);                                               \
+        }                                                                  \
+    }
+
+LG_CLONES
 static double acc_f(int op, const float *p, int64_t n, double acc, double m)
 {
     switch (op) {
     case R_SUM: case R_MEAN: case R_LOGSUM:
-        for (int64_t i = 0; i < n; i++)
-            acc += p[i];
+        LANES(0.0, l[k] + v, *lk + v)
         break;
     case R_L1:
-        for (int64_t i = 0; i < n; i++)
-            acc += fabsf(p[i]);
+        LANES(0.0, l[k] + fabs(v), *lk + v)
         break;
     case R_L2: case R_SSQ:
-        for (int64_t i = 0; i < n; i++)
-            acc += (double)p[i] * p[i];
+        LANES(0.0, l[k] + v * v, *lk + v)
         break;
     case R_PROD:
-        for (int64_t i = 0; i < n; i++)
-            acc *= p[i];
+        LANES(1.0, l[k] * v, *lk * v)
         break;
-    case R_MAX:
-        for (int64_t i = 0; i < n; i++)
-            acc = (p[i] > acc || p[i] != p[i]) && acc == acc ? p[i] : acc;
+    case R_MAX:     /* NaN wins; exact, so lanes cannot change the result */
+        LANES(-INFINITY, (v > l[k] || v != v) && l[k] == l[k] ? v : l[k],
+              (v > *lk || v != v) && *lk == *lk ? v : *lk)
         break;
     case R_MIN:
-        for (int64_t i = 0; i < n; i++)
-            acc = (p[i] < acc || p[i] != p[i]) && acc == acc ? p[i] : acc;
+        LANES(INFINITY, (v < l[k] || v != v) && l[k] == l[k] ? v : l[k],
+              (v < *lk || v != v) && *lk == *lk ? v : *lk)
         break;
     case R_LSE:
         for (int64_t i = 0; i < n; i++)
@@ -924,8 +947,10 @@ static double acc_f(int op, const float *p, int64_t n, double acc, double m)
     }
     return acc;
 }
+#undef LANES
 
 /* Lane-wise: acc[l] (op)= p[l]. */
+LG_CLONES
 static void vacc_f(int op, const float *p, int64_t n, double *acc,
                    const double *m)
 {
