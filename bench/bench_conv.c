@@ -12,7 +12,11 @@
  * Never fails; prints a table. Single-threaded driver; the kernel uses an
  * lg_pool and OpenBLAS threads (both --threads, default all CPUs).
  *
- * usage: bench_conv [--threads N] [--reps R] [--only SUBSTRING]
+ * usage: bench_conv [--threads N] [--pool N] [--reps R] [--only SUBSTRING]
+ *   --threads: OpenBLAS threads and lg_pool size (default: online CPUs)
+ *   --pool: lg_pool size alone (0: no pool, the kernel runs its loops
+ *           on the calling thread)
+ *   --cmp-pool 1: also time each conv without the pool, interleaved
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -91,24 +95,38 @@ static lg_attr attr_ints(const char *name, int64_t v, int cnt)
     return a;
 }
 
-/* Median seconds of reps calls of fn; *best gets the fastest (on a
- * shared, noisy machine the minimum is the steadier figure). */
 typedef void (*run_fn)(void *);
-static double median_time(run_fn fn, void *arg, int reps, double *best)
+
+/* Time fns[0..nv) in interleaved rounds (conv, sgemm, conv, sgemm, ...)
+ * so that load from other processes hits all variants alike. med[v] and
+ * best[v] get the median and fastest seconds; ratio gets the median over
+ * rounds of t[1] / t[0] (per-round speed of variant 0 relative to 1). */
+static void time_rounds(int nv, run_fn *fns, void **args, int reps,
+                        double *med, double *best, double *ratio)
 {
-    double *t = malloc((size_t)reps * sizeof *t), med;
-    fn(arg);                    /* warm up: page in, scratch, BLAS threads */
-    fn(arg);
-    for (int i = 0; i < reps; i++) {
-        double t0 = now();
-        fn(arg);
-        t[i] = now() - t0;
+    double *t = malloc((size_t)(nv * reps) * sizeof *t);
+    double *rr = malloc((size_t)reps * sizeof *rr);
+    for (int v = 0; v < nv; v++) {
+        fns[v](args[v]);        /* warm up: page in, scratch, BLAS threads */
+        fns[v](args[v]);
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_d);
-    med = t[reps / 2];
-    *best = t[0];
+    for (int i = 0; i < reps; i++)
+        for (int v = 0; v < nv; v++) {
+            double t0 = now();
+            fns[v](args[v]);
+            t[v * reps + i] = now() - t0;
+        }
+    for (int i = 0; i < reps; i++)
+        rr[i] = t[reps + i] / t[i];
+    qsort(rr, (size_t)reps, sizeof *rr, cmp_d);
+    *ratio = rr[reps / 2];
+    for (int v = 0; v < nv; v++) {
+        qsort(t + v * reps, (size_t)reps, sizeof *t, cmp_d);
+        med[v] = t[v * reps + reps / 2];
+        best[v] = t[v * reps];
+    }
     free(t);
-    return med;
+    free(rr);
 }
 
 struct conv_run {
@@ -143,6 +161,8 @@ static void do_gemm(void *arg)
                     r->c + i * r->m * r->n, (int)r->n);
 }
 
+static int cmp_pool;             /* --cmp-pool: also time without pool */
+
 static void bench_one(const cfg *c, lg_pool *pool, int reps)
 {
     lg_graph *g = lg_graph_new();
@@ -153,7 +173,7 @@ static void bench_one(const cfg *c, lg_pool *pool, int reps)
     struct gemm_run gr;
     void *state = NULL;
     int64_t ho, osz;
-    double t, tg, fl, tbest, tgb, gf;
+    double fl, gf;
     lg_shape xs = lg_shape_make(4, (int64_t[]){1, c->c, c->h, c->h});
     lg_shape ws = lg_shape_make(4, (int64_t[]){c->m, c->c / c->group, c->k,
                                                c->k});
@@ -197,8 +217,6 @@ static void bench_one(const cfg *c, lg_pool *pool, int reps)
     r.ctx.err = err;
     r.ctx.errlen = sizeof err;
     fl = (double)g->nodes[0].flops;
-    t = median_time(do_conv, &r, reps, &tbest);
-
     ho = g->values[vy].shape.d[2];
     osz = ho * ho;
     gr.g = c->group;
@@ -211,19 +229,29 @@ static void bench_one(const cfg *c, lg_pool *pool, int reps)
         lg_shape cs = lg_shape_make(1, (int64_t[]){gr.g * gr.m * gr.n});
         lg_tensor *ta = rand_tensor(as), *tb = rand_tensor(b2);
         lg_tensor *tc = lg_tensor_new(LG_F32, &cs);
+        struct conv_run r0 = r;
+        run_fn fns[3] = {do_conv, do_gemm, do_conv};
+        void *args[3] = {&r, &gr, &r0};
+        double med[3], best[3], ratio;
+        r0.ctx.pool = NULL;
         gr.a = ta->data;
         gr.b = tb->data;
         gr.c = tc->data;
-        tg = median_time(do_gemm, &gr, reps, &tgb);
+        time_rounds(cmp_pool ? 3 : 2, fns, args, reps, med, best, &ratio);
+        gf = 2.0 * (double)(gr.g * gr.m * gr.n * gr.k);
+        /* ratio: conv GFLOP/s over sgemm GFLOP/s, per round. */
+        printf("%-24s %4lldx%-4lld %7.1f %8.3f %8.1f %8.1f %6.2f | %8.1f "
+               "%8.1f\n", c->name, (long long)ho, (long long)ho, fl / 1e6,
+               med[0] * 1e3, fl / med[0] / 1e9, gf / med[1] / 1e9,
+               ratio * fl / gf, fl / best[0] / 1e9, gf / best[1] / 1e9);
+        if (cmp_pool)
+            printf("%-24s %9s %7s %8.3f %8.1f   (same, loops on the calling "
+                   "thread only)\n", "", "", "", med[2] * 1e3,
+                   fl / med[2] / 1e9);
         lg_tensor_unref(ta);
         lg_tensor_unref(tb);
         lg_tensor_unref(tc);
     }
-    gf = 2.0 * (double)(gr.g * gr.m * gr.n * gr.k);
-    printf("%-24s %4lldx%-4lld %7.1f %8.3f %8.1f %8.1f %6.2f | %8.1f %8.1f "
-           "%6.2f\n", c->name, (long long)ho, (long long)ho, fl / 1e6,
-           t * 1e3, fl / t / 1e9, gf / tg / 1e9, (fl / t) / (gf / tg),
-           fl / tbest / 1e9, gf / tgb / 1e9, (fl / tbest) / (gf / tgb));
     r.k->release(state);
     lg_tensor_unref(r.in[0]);
     lg_tensor_unref(r.out[0]);
@@ -234,6 +262,7 @@ int main(int argc, char **argv)
 {
     int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), reps = 21;
     const char *only = NULL;
+    int pool_threads = -1;
     lg_pool *pool;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--threads") == 0)
@@ -242,20 +271,26 @@ int main(int argc, char **argv)
             reps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--only") == 0)
             only = argv[i + 1];
+        else if (strcmp(argv[i], "--pool") == 0)
+            pool_threads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--cmp-pool") == 0)
+            cmp_pool = atoi(argv[i + 1]);
     }
     if (threads < 1)
         threads = 1;
     if (reps < 1)
         reps = 1;
+    if (pool_threads < 0)
+        pool_threads = threads;
     openblas_set_num_threads(threads);
-    pool = lg_pool_new(threads);
-    printf("OpenBLAS core: %s; threads %d; median of %d runs\n",
-           openblas_get_corename(), threads, reps);
-    printf("%-24s %9s %7s %8s %8s %8s %6s | %8s %8s %6s\n", "", "", "",
-           "median", "", "", "", "best", "", "");
-    printf("%-24s %9s %7s %8s %8s %8s %6s | %8s %8s %6s\n", "conv", "out",
-           "MFLOP", "ms", "GFLOP/s", "sgemm", "ratio", "GFLOP/s", "sgemm",
-           "ratio");
+    pool = pool_threads > 0 ? lg_pool_new(pool_threads) : NULL;
+    printf("OpenBLAS core: %s; BLAS threads %d, pool threads %d; median of "
+           "%d runs\n", openblas_get_corename(), threads, pool_threads,
+           reps);
+    printf("%-24s %9s %7s %8s %8s %8s %6s | %8s %8s\n", "", "", "",
+           "median", "", "", "", "best", "");
+    printf("%-24s %9s %7s %8s %8s %8s %6s | %8s %8s\n", "conv", "out",
+           "MFLOP", "ms", "GFLOP/s", "sgemm", "ratio", "GFLOP/s", "sgemm");
     for (size_t i = 0; i < sizeof CFGS / sizeof CFGS[0]; i++)
         if (!only || strstr(CFGS[i].name, only))
             bench_one(&CFGS[i], pool, reps);

@@ -206,7 +206,8 @@ int lg_nn_window(const lg_node *n, const lg_shape *x, const int64_t *k,
                 w->out[i] = span / s + 1;
             }
         }
-    } else if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
+    } else if (strcmp(ap, "SAME_UPPER") == 0 ||
+               strcmp(ap, "SAME_LOWER") == 0) {
         int upper = ap[5] == 'U';
         for (int i = 0; i < nsp; i++) {
             int64_t ek = (w->k[i] - 1) * w->dil[i] + 1, s = w->stride[i];

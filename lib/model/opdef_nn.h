@@ -25,7 +25,7 @@ typedef struct lg_window {
     int64_t k[LG_NN_MAX_SPATIAL];           /* kernel sizes */
     int64_t stride[LG_NN_MAX_SPATIAL];
     int64_t dil[LG_NN_MAX_SPATIAL];
-    int64_t pad0[LG_NN_MAX_SPATIAL];        /* padding before (after auto_pad) */
+    int64_t pad0[LG_NN_MAX_SPATIAL];        /* padding before, auto_pad done */
     int64_t pad1[LG_NN_MAX_SPATIAL];        /* padding after, as declared */
     int64_t out[LG_NN_MAX_SPATIAL];         /* output spatial sizes, >= 1 */
 } lg_window;

@@ -1,30 +1,40 @@
 /*
  * conv.c - the CPU kernel for Conv (float32; 1-D, 2-D and 3-D).
  *
- * Owns lg_cpu_kernels_conv[]. Three paths, chosen once per node by
- * plan_make():
- *   - depthwise (group == C_in == C_out, 1-D/2-D): a direct convolution,
- *     parallel over (batch, channel) planes on ctx->pool. Interior outputs
- *     of 3x3 and 5x5 kernels at stride 1 and 2 go through specialised loops
- *     the compiler vectorises across the output row; borders and other
- *     shapes take a bounds-checked path. MobileNet / EfficientNet / MNASNet.
+ * Owns lg_cpu_kernels_conv[]. plan_make() picks one of four paths per
+ * node (once, in prepare, or per call when run without prepare):
+ *   - depthwise (group == C_in == C_out, 1-D/2-D): direct convolution,
+ *     parallel over (batch, channel) planes on ctx->pool. Each plane is
+ *     copied into a zero-bordered buffer so that the loops have no bounds
+ *     checks; stride 1 then runs the plane as one flat vectorised loop
+ *     ("wide" rows, the extra columns dropped), stride 2 row by row (3x3)
+ *     or as one flat loop over four parity planes (5x5). 3x3 and 5x5 have
+ *     specialised loops, other shapes a tap-by-tap loop. MobileNet,
+ *     EfficientNet, MNASNet, ShuffleNet.
  *   - direct GEMM (1x1 kernel, stride 1, no padding): the input already is
  *     the [C/group, H*W] matrix, so each (batch, group) is one sgemm.
- *   - grouped with few output channels per group (RegNet, ResNeXt, depth-
- *     wise with a multiplier): per (batch, group, tile of positions) on
- *     ctx->pool, im2col of the tile then a small register-blocked GEMM.
+ *   - grouped with at most GR_MAX_MG output channels per group (RegNet,
+ *     ResNeXt, depthwise with a multiplier): per (batch, group, tile of
+ *     positions) on ctx->pool, a small register-blocked GEMM over the
+ *     padded planes (stride 1: the planes themselves, shifted per tap, so
+ *     no im2col) or over an im2col tile (other strides).
  *   - im2col + sgemm for everything else (other grouped convs as one sgemm
  *     per group over a shared column buffer). The column buffer covers a
- *     tile of output positions sized to stay under COL_MAX_BYTES.
+ *     tile of output positions sized to stay under COL_MAX_BYTES; im2col
+ *     reads a zero-padded copy of the input (at most XPAD_MAX floats, else
+ *     a bounds-checked im2col).
  * The bias is written into the output before sgemm accumulates onto it
- * (beta = 1), so it costs no extra pass.
+ * (beta = 1), or starts the accumulators of the direct paths: no extra
+ * pass over the output.
  *
  * Threading: a kernel runs on one thread at a time per executor. Our own
- * loops (im2col, depthwise, grouped, bias fill) run on ctx->pool; sgemm runs on the
- * calling thread, where OpenBLAS uses its own threads. sgemm is never
- * called from inside a pool task, and pool tasks never call the pool. The
- * column buffer is per calling thread (a pthread key), reused across calls
- * and nodes, freed when that thread exits.
+ * loops (padding, im2col, depthwise, grouped, bias fill) run on
+ * ctx->pool; sgemm runs on the calling thread, where OpenBLAS uses its
+ * own threads. sgemm is never called from inside a pool task, and pool
+ * tasks never call the pool. The im2col and padded-input buffer is per
+ * calling thread (a pthread key, at most 32 MiB), reused across calls and
+ * nodes and freed when that thread exits; pool tasks malloc their own
+ * small tiles.
  */
 #include <cblas.h>
 #include <pthread.h>
@@ -51,7 +61,8 @@
  * over output positions. 16 MiB holds ResNet's largest column matrices
  * (the 7x7 stem, 64x56x56 3x3) in one tile. */
 #define COL_MAX_BYTES ((size_t)16 << 20)
-/* Bound on a zero-padded copy of the input, in floats (16 MiB). */
+/* Bound on a zero-padded copy of the input (or of one group's or plane's
+ * part of it), in floats: 16 MiB. Beyond it the checked loops run. */
 #define XPAD_MAX ((int64_t)4 << 20)
 
 /* Grouped convolutions with at most GR_MAX_MG output channels per group
@@ -61,6 +72,13 @@
 #define GR_MAX_MG 32
 #define GR_MAX_ROWS 4096        /* bounds the per-task column tile */
 #define GR_TILE 256             /* output positions per task item */
+
+/* Least work per pool task: waking a worker and joining it costs several
+ * microseconds (much more when the machine is oversubscribed), worth it
+ * only for loops of a few tens of microseconds. Floats moved for copying
+ * loops, multiply-adds for arithmetic ones. */
+#define TASK_FLOATS 65536
+#define TASK_MACS 131072
 
 enum conv_path {
     PATH_DEPTHWISE,             /* direct, one plane per channel */
@@ -256,7 +274,8 @@ static void fill_bias(lg_pool *pool, float *y, const float *bias,
                       int64_t planes, int64_t m, int64_t osz)
 {
     struct fill_arg a = {y, bias, m, osz};
-    lg_pool_run(pool, planes, osz >= 16384 ? 1 : 16384 / osz + 1,
+    lg_pool_run(pool, planes, osz >= TASK_FLOATS ? 1
+                : TASK_FLOATS / osz + 1,
                 fill_planes, &a);
 }
 
@@ -326,12 +345,15 @@ static void pad_range(void *arg, int64_t b, int64_t e)
     }
 
 DW_KERNEL(dw_k3s1, 3, 1)
+DW_KERNEL(dw_k3s2, 3, 2)
 DW_KERNEL(dw_k5s1, 5, 1)
 
 typedef void (*dw_fn)(const float *, int64_t, const float *, float, float *,
                       int64_t, int64_t);
 
-/* Stride 2, polyphase: the padded plane is split into four planes by row
+/* Stride 2, polyphase (5x5; for 3x3 the split costs more than the
+ * strided loads of the row-wise kernel, measured): the padded plane is
+ * split into four planes by row
  * and column parity, ph[2*a + b][i][j] = pad[2i + a][2j + b], all with row
  * pitch ld. Output (oh, ow) then reads tap (kh, kw) at
  * ph[2*(kh&1) + (kw&1)][oh + kh/2][ow + kw/2]: unit stride, so the plane
@@ -357,7 +379,6 @@ typedef void (*dw_fn)(const float *, int64_t, const float *, float, float *,
         }                                                                    \
     }
 
-DW_POLY(dw_k3s2, 3)
 DW_POLY(dw_k5s2, 5)
 
 typedef void (*dw_poly_fn)(const float *, const float *, const float *,
@@ -366,8 +387,8 @@ typedef void (*dw_poly_fn)(const float *, const float *, const float *,
 
 /* The four parity planes of input plane x (padded by ph, pw), each
  * h4 x w4. */
-static void dw_polyphase(const conv_plan *p, const float *x, int64_t h4,
-                         int64_t w4, float *dst)
+static LG_VEC void dw_polyphase(const conv_plan *p, const float *x,
+                                int64_t h4, int64_t w4, float *dst)
 {
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++) {
@@ -440,7 +461,7 @@ struct dw_arg {
     float *y;
     int64_t ph, pw;             /* padded plane: p->xh, p->xw */
     int64_t buf;                /* floats per task buffer, 0: no buffer */
-    dw_fn fast;                 /* specialised stride-1 kernel, or NULL */
+    dw_fn fast;                 /* specialised kernel, or NULL */
     dw_poly_fn poly;            /* stride-2 polyphase kernel, or NULL */
     int64_t h4, w4;             /* polyphase plane size */
 };
@@ -486,9 +507,14 @@ static void dw_planes(void *arg, int64_t b, int64_t e)
                 memcpy(y + oh * p->ow, wide + oh * a->pw,
                        (size_t)p->ow * sizeof *y);
         } else {
-            for (int64_t oh = 0; oh < p->oh; oh++)
-                dw_generic(p, pad + oh * p->sh * a->pw, a->pw, p->sw, w, bv,
-                           y + oh * p->ow, 0, p->ow);
+            for (int64_t oh = 0; oh < p->oh; oh++) {
+                const float *xr = pad + oh * p->sh * a->pw;
+                if (a->fast)
+                    a->fast(xr, a->pw, w, bv, y + oh * p->ow, 0, p->ow);
+                else
+                    dw_generic(p, xr, a->pw, p->sw, w, bv, y + oh * p->ow, 0,
+                               p->ow);
+            }
         }
     }
     free(pad);
@@ -515,7 +541,7 @@ static void conv_depthwise(const conv_plan *p, const float *x, const float *w,
     if (p->kh == p->kw && p->dh == 1 && p->dw == 1 && p->sh == p->sw) {
         if (p->kh == 3 && p->sw == 1) a.fast = dw_k3s1;
         if (p->kh == 5 && p->sw == 1) a.fast = dw_k5s1;
-        if (p->kh == 3 && p->sw == 2) a.poly = dw_k3s2;
+        if (p->kh == 3 && p->sw == 2) a.fast = dw_k3s2;
         if (p->kh == 5 && p->sw == 2) a.poly = dw_k5s2;
     }
     if (a.poly) {
@@ -527,7 +553,8 @@ static void conv_depthwise(const conv_plan *p, const float *x, const float *w,
             a.buf = 4 * a.h4 * a.w4 + p->oh * a.w4;
     }
     work = p->osz * p->ksz;     /* multiply-adds per plane */
-    lg_pool_run(pool, p->n * p->c, work >= 32768 ? 1 : 32768 / work + 1,
+    lg_pool_run(pool, p->n * p->c, work >= TASK_MACS ? 1
+                : TASK_MACS / work + 1,
                 dw_planes, &a);
 }
 
@@ -721,8 +748,8 @@ static int conv_im2col(const conv_plan *p, const float *x, const float *w,
         float *yb = y + b * p->m * p->osz;
         if (padf) {
             struct pad_arg pa = {p, xb, xpad};
-            lg_pool_run(pool, p->c, p->xplane >= 16384 ? 1
-                        : 16384 / p->xplane + 1, pad_range, &pa);
+            lg_pool_run(pool, p->c, p->xplane >= TASK_FLOATS ? 1
+                        : TASK_FLOATS / p->xplane + 1, pad_range, &pa);
         }
         for (int64_t g0 = 0; g0 < p->group; g0 += gblk) {
             int64_t g1 = g0 + gblk < p->group ? g0 + gblk : p->group;
@@ -739,7 +766,8 @@ static int conv_im2col(const conv_plan *p, const float *x, const float *w,
                 a.q1 = q1;
                 if (padded)
                     col_set_padded(&a, padf ? xpad : xb, 0);
-                lg_pool_run(pool, nrows, width >= 4096 ? 1 : 4096 / width + 1,
+                lg_pool_run(pool, nrows, width >= TASK_FLOATS ? 1
+                            : TASK_FLOATS / width + 1,
                             padded ? col_rows_pad : col_rows, &a);
                 for (int64_t gi = g0; gi < g1; gi++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
@@ -983,7 +1011,7 @@ static int conv_grouped(const conv_plan *p, const float *x, const float *w,
     atomic_init(&a.failed, 0);
     work = p->mg * p->rows * (a.span < GR_TILE ? a.span : GR_TILE);
     lg_pool_run(pool, p->n * p->group * a.ntile,
-                work >= 65536 ? 1 : 65536 / work + 1, gr_items, &a);
+                work >= TASK_MACS ? 1 : TASK_MACS / work + 1, gr_items, &a);
     if (atomic_load(&a.failed))
         return lg_errf(err, errlen, -ENOMEM, "Conv '%s': out of memory for "
                        "the column tile", n->name);
@@ -1021,6 +1049,7 @@ static int conv_run(const lg_graph *g, const lg_node *n,
                     lg_tensor *const *in, lg_tensor *const *out,
                     lg_kctx *ctx)
 {
+    (void)g;
     const conv_plan *p = ctx->state;
     conv_plan local;
     const lg_tensor *b = n->n_in > 2 ? in[2] : NULL;

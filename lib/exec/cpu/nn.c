@@ -15,6 +15,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@
 #endif
 
 #define LANES 16
+
+/* Least work per pool task (elements times a rough per-element cost):
+ * waking and joining a worker costs several microseconds. */
+#define TASK_WORK 65536
 
 /* ------------------------------------------------------------ helpers */
 
@@ -168,6 +173,7 @@ static int gemm_run(const lg_graph *g, const lg_node *n,
                     lg_tensor *const *in, lg_tensor *const *out,
                     lg_kctx *ctx)
 {
+    (void)g;
     const lg_tensor *A = in[0], *B = in[1];
     const lg_tensor *C = n->n_in > 2 ? in[2] : NULL;
     int ta = lg_attr_int(n, "transA", 0) != 0;
@@ -222,6 +228,7 @@ static int matmul_run(const lg_graph *g, const lg_node *n,
                       lg_tensor *const *in, lg_tensor *const *out,
                       lg_kctx *ctx)
 {
+    (void)g;
     const lg_tensor *A = in[0], *B = in[1];
     const lg_shape *as = &A->shape, *bs = &B->shape, *ys = &out[0]->shape;
     int ra = as->rank, rb = bs->rank, nb, rc;
@@ -377,6 +384,145 @@ static void pool_planes(void *arg, int64_t b, int64_t e)
     }
 }
 
+/* 1-D and 2-D pools, the common case, are separable: each plane is
+ * copied with a border of -inf (max) or 0 (average) so that no window
+ * needs bounds checks, reduced along w into hbuf, then along h. Stride 1
+ * runs each pass as one flat loop over "wide" rows (output (oh, ow) at
+ * oh*pitch + ow; the columns past the output width are computed and
+ * dropped), so the loops are long and vectorise. */
+#define POOL_BUF_MAX ((int64_t)4 << 20)     /* floats in a padded plane */
+
+struct pool2_arg {
+    const struct pool_arg *a;
+    int64_t xh, xw;             /* padded extents the windows touch */
+    float *cnt_w;               /* [out w]: divisor factor along w (avg) */
+    atomic_int failed;
+};
+
+/* dst[i] = max (or sum) over t < k of src[i + t*step], i < n: one pass
+ * per t, each a plain loop that vectorises (max as compare + blend, NaN
+ * winning as in PyTorch). dst is a row or plane buffer, cache-resident. */
+static LG_VEC void pool_reduce(float *restrict dst, const float *restrict src,
+                               int64_t n, int64_t step, int64_t k, int max)
+{
+    memcpy(dst, src, (size_t)n * sizeof *dst);
+    for (int64_t t = 1; t < k; t++) {
+        const float *restrict sp = src + t * step;
+        if (max)
+            for (int64_t i = 0; i < n; i++)
+                dst[i] = max_nan(dst[i], sp[i]);
+        else
+            for (int64_t i = 0; i < n; i++)
+                dst[i] += sp[i];
+    }
+}
+
+/* acc[i] = max(acc[i], src[i*s]) (NaN wins), or +=, i < n. */
+static LG_VEC void pool_tap(float *restrict acc, const float *restrict src,
+                            int64_t n, int64_t s, int max)
+{
+    if (max) {
+        if (s == 2)
+            for (int64_t i = 0; i < n; i++)
+                acc[i] = max_nan(acc[i], src[2 * i]);
+        else
+            for (int64_t i = 0; i < n; i++)
+                acc[i] = max_nan(acc[i], src[i * s]);
+    } else {
+        if (s == 2)
+            for (int64_t i = 0; i < n; i++)
+                acc[i] += src[2 * i];
+        else
+            for (int64_t i = 0; i < n; i++)
+                acc[i] += src[i * s];
+    }
+}
+
+/* y = acc / (count along w * count along h); 0 for an empty window. */
+static LG_VEC void pool_avg_row(float *restrict y, const float *restrict acc,
+                                const float *restrict cnt_w, float cnt_h,
+                                int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float c = cnt_w[i] * cnt_h;
+        y[i] = c > 0.0f ? acc[i] / c : 0.0f;
+    }
+}
+
+static void pool2_planes(void *arg, int64_t b, int64_t e)
+{
+    struct pool2_arg *q = arg;
+    const struct pool_arg *a = q->a;
+    int max = a->kind == POOL_MAX;
+    float pv = max ? -INFINITY : 0.0f;
+    int64_t ih = a->in[1], iw = a->in[2], oh_n = a->out[1], ow_n = a->out[2];
+    int64_t xh = q->xh, xw = q->xw;
+    int64_t c0 = a->p0[2] < xw ? a->p0[2] : xw;               /* left pad */
+    int64_t c1 = a->p0[2] + iw < xw ? a->p0[2] + iw : xw;
+    /* hbuf's row pitch: wide (xw) when w has stride 1, else ow_n. */
+    int64_t hp = a->s[2] == 1 ? xw : ow_n;
+    float *pad = malloc((size_t)(xh * xw + xh * hp + oh_n * hp) *
+                        sizeof *pad);
+    float *hbuf = pad ? pad + xh * xw : NULL;
+    float *acc = pad ? hbuf + xh * hp : NULL;
+    if (!pad) {
+        atomic_store(&q->failed, 1);
+        return;
+    }
+    for (int64_t pl = b; pl < e; pl++) {
+        const float *x = a->x + pl * a->isz;
+        float *y = a->y + pl * a->osz;
+        for (int64_t r = 0; r < xh; r++) {
+            float *row = pad + r * xw;
+            int64_t hh = r - a->p0[1], j = 0;
+            if (hh >= 0 && hh < ih) {
+                for (; j < c0; j++)
+                    row[j] = pv;
+                if (c1 > c0)
+                    memcpy(row + c0, x + hh * iw, (size_t)(c1 - c0) *
+                           sizeof *row);
+                j = c1 > c0 ? c1 : c0;
+            }
+            for (; j < xw; j++)
+                row[j] = pv;
+        }
+        /* Along w: hbuf[r][ow] = reduce over kw of pad[r][ow*sw + kw*dw].
+         * With stride 1 the last (k-1)*dw wide entries are not needed. */
+        if (a->s[2] == 1) {
+            pool_reduce(hbuf, pad, xh * xw - (a->k[2] - 1) * a->d[2],
+                        a->d[2], a->k[2], max);
+        } else {
+            for (int64_t r = 0; r < xh; r++) {
+                const float *row = pad + r * xw;
+                float *hr = hbuf + r * hp;
+                for (int64_t ow = 0; ow < ow_n; ow++)
+                    hr[ow] = row[ow * a->s[2]];
+                for (int64_t kw = 1; kw < a->k[2]; kw++)
+                    pool_tap(hr, row + kw * a->d[2], ow_n, a->s[2], max);
+            }
+        }
+        /* Along h: acc[oh][ow] = reduce over kh of hbuf[oh*sh + kh*dh][ow]. */
+        if (a->s[1] == 1)
+            pool_reduce(acc, hbuf, (oh_n - 1) * hp + ow_n, a->d[1] * hp,
+                        a->k[1], max);
+        else
+            for (int64_t oh = 0; oh < oh_n; oh++)
+                pool_reduce(acc + oh * hp, hbuf + oh * a->s[1] * hp, ow_n,
+                            a->d[1] * hp, a->k[1], max);
+        for (int64_t oh = 0; oh < oh_n; oh++) {
+            const struct taps *th = &a->t[1][oh];
+            if (max) {
+                memcpy(y + oh * ow_n, acc + oh * hp, (size_t)ow_n * sizeof *y);
+            } else {
+                int64_t ch = a->include_pad ? th->npad : th->ke - th->kb;
+                pool_avg_row(y + oh * ow_n, acc + oh * hp, q->cnt_w,
+                             (float)ch, ow_n);
+            }
+        }
+    }
+    free(pad);
+}
+
 static int pool_run(const lg_node *n, lg_tensor *const *in,
                     lg_tensor *const *out, lg_kctx *ctx, enum pool_kind kind)
 {
@@ -440,8 +586,40 @@ static int pool_run(const lg_node *n, lg_tensor *const *in,
     a.x = X->data;
     a.y = out[0]->data;
     planes = X->shape.d[0] * X->shape.d[1];
-    lg_pool_run(ctx->pool, planes, grain(a.osz * a.k[0] * a.k[1] * a.k[2],
-                                         32768), pool_planes, &a);
+    if (nsp <= 2) {
+        /* Padded extents: (o-1)*s and (k-1)*d are each bounded by the
+         * padded input (or 2^60), so no overflow; checked below. */
+        struct pool2_arg q;
+        q.a = &a;
+        q.xh = (a.out[1] - 1) * a.s[1] + (a.k[1] - 1) * a.d[1] + 1;
+        q.xw = (a.out[2] - 1) * a.s[2] + (a.k[2] - 1) * a.d[2] + 1;
+        q.cnt_w = NULL;
+        atomic_init(&q.failed, 0);
+        if (q.xh <= POOL_BUF_MAX && q.xw <= POOL_BUF_MAX &&
+            q.xh * q.xw <= POOL_BUF_MAX &&
+            (q.cnt_w = malloc((size_t)a.out[2] * sizeof *q.cnt_w))) {
+            /* Average divisor = count along h * count along w; the w
+             * factors are the same for every row and plane. Counts are
+             * small integers: exact in float, as is their product. */
+            for (int64_t ow = 0; ow < a.out[2]; ow++) {
+                const struct taps *tw = &a.t[2][ow];
+                q.cnt_w[ow] = (float)(a.include_pad ? tw->npad
+                                                    : tw->ke - tw->kb);
+            }
+            lg_pool_run(ctx->pool, planes,
+                        grain(a.osz * a.k[1] * a.k[2], TASK_WORK),
+                        pool2_planes, &q);
+            free(q.cnt_w);
+            free(buf);
+            if (atomic_load(&q.failed))
+                return lg_errf(ctx->err, ctx->errlen, -ENOMEM, "%s '%s': "
+                               "out of memory", n->op, n->name);
+            return 0;
+        }
+    }
+    lg_pool_run(ctx->pool, planes,
+                grain(a.osz * a.k[0] * a.k[1] * a.k[2], TASK_WORK),
+                pool_planes, &a);
     free(buf);
     return 0;
 }
@@ -450,6 +628,7 @@ static int maxpool_run(const lg_graph *g, const lg_node *n,
                        lg_tensor *const *in, lg_tensor *const *out,
                        lg_kctx *ctx)
 {
+    (void)g;
     return pool_run(n, in, out, ctx, POOL_MAX);
 }
 
@@ -457,6 +636,7 @@ static int avgpool_run(const lg_graph *g, const lg_node *n,
                        lg_tensor *const *in, lg_tensor *const *out,
                        lg_kctx *ctx)
 {
+    (void)g;
     return pool_run(n, in, out, ctx, POOL_AVG);
 }
 
@@ -498,7 +678,7 @@ static int gpool_run(const lg_node *n, lg_tensor *const *in,
     a.y = out[0]->data;
     a.sz = planes ? numel(X) / planes : 0;
     a.max = max;
-    lg_pool_run(ctx->pool, planes, grain(a.sz, 32768), gpool_planes, &a);
+    lg_pool_run(ctx->pool, planes, grain(a.sz, TASK_WORK), gpool_planes, &a);
     return 0;
 }
 
@@ -506,6 +686,7 @@ static int gavgpool_run(const lg_graph *g, const lg_node *n,
                         lg_tensor *const *in, lg_tensor *const *out,
                         lg_kctx *ctx)
 {
+    (void)g;
     return gpool_run(n, in, out, ctx, 0);
 }
 
@@ -513,6 +694,7 @@ static int gmaxpool_run(const lg_graph *g, const lg_node *n,
                         lg_tensor *const *in, lg_tensor *const *out,
                         lg_kctx *ctx)
 {
+    (void)g;
     return gpool_run(n, in, out, ctx, 1);
 }
 
@@ -549,6 +731,7 @@ static int batchnorm_run(const lg_graph *g, const lg_node *n,
                          lg_tensor *const *in, lg_tensor *const *out,
                          lg_kctx *ctx)
 {
+    (void)g;
     const lg_tensor *X = in[0];
     struct chan_arg a;
     int64_t planes;
@@ -575,7 +758,7 @@ static int batchnorm_run(const lg_graph *g, const lg_node *n,
     planes = X->shape.d[0] * a.c;
     a.sz = planes ? numel(X) / planes : 0;
     a.eps = lg_attr_float(n, "epsilon", 1e-5f);
-    lg_pool_run(ctx->pool, planes, grain(a.sz, 16384), bn_planes, &a);
+    lg_pool_run(ctx->pool, planes, grain(a.sz, TASK_WORK), bn_planes, &a);
     return 0;
 }
 
@@ -596,6 +779,7 @@ static int instnorm_run(const lg_graph *g, const lg_node *n,
                         lg_tensor *const *in, lg_tensor *const *out,
                         lg_kctx *ctx)
 {
+    (void)g;
     const lg_tensor *X = in[0];
     struct chan_arg a;
     int64_t planes;
@@ -616,7 +800,7 @@ static int instnorm_run(const lg_graph *g, const lg_node *n,
     a.eps = lg_attr_float(n, "epsilon", 1e-5f);
     if (a.sz == 0)
         return 0;
-    lg_pool_run(ctx->pool, planes, grain(a.sz * 3, 16384), in_planes, &a);
+    lg_pool_run(ctx->pool, planes, grain(a.sz * 3, TASK_WORK), in_planes, &a);
     return 0;
 }
 
@@ -670,6 +854,7 @@ static int layernorm_run(const lg_graph *g, const lg_node *n,
                          lg_tensor *const *in, lg_tensor *const *out,
                          lg_kctx *ctx)
 {
+    (void)g;
     const lg_tensor *X = in[0], *S = in[1];
     const lg_tensor *B = n->n_in > 2 ? in[2] : NULL;
     struct ln_arg a;
@@ -702,7 +887,7 @@ static int layernorm_run(const lg_graph *g, const lg_node *n,
     a.mean = n->n_out > 1 && out[1] ? out[1]->data : NULL;
     a.inv = n->n_out > 2 && out[2] ? out[2]->data : NULL;
     a.eps = lg_attr_float(n, "epsilon", 1e-5f);
-    lg_pool_run(ctx->pool, rows, grain(a.d * 4, 16384), ln_rows, &a);
+    lg_pool_run(ctx->pool, rows, grain(a.d * 4, TASK_WORK), ln_rows, &a);
     return 0;
 }
 
@@ -852,18 +1037,19 @@ static int softmax_any(const lg_graph *g, const lg_node *n,
         a.inner = 1;
     } else {
         a.len = X->shape.d[axis];
-        a.inner = a.outer != 0 && a.len != 0 ? numel(X) / (a.outer * a.len) : 0;
+        a.inner = a.outer != 0 && a.len != 0 ? numel(X) / (a.outer * a.len)
+                                             : 0;
     }
     if (numel(X) == 0)
         return 0;
     if (a.inner == 1) {
-        lg_pool_run(ctx->pool, a.outer, grain(a.len * 8, 16384), sm_contig,
-                    &a);
+        lg_pool_run(ctx->pool, a.outer, grain(a.len * 8, TASK_WORK),
+                    sm_contig, &a);
     } else {
         a.nblk = (a.inner + SM_BLOCK - 1) / SM_BLOCK;
+        int64_t bw = a.inner < SM_BLOCK ? a.inner : SM_BLOCK;
         lg_pool_run(ctx->pool, a.outer * a.nblk,
-                    grain(a.len * (a.inner < SM_BLOCK ? a.inner : SM_BLOCK) * 8,
-                          16384), sm_strided, &a);
+                    grain(a.len * bw * 8, TASK_WORK), sm_strided, &a);
     }
     return 0;
 }
@@ -918,6 +1104,7 @@ static void lrn_planes(void *arg, int64_t b, int64_t e)
 static int lrn_run(const lg_graph *g, const lg_node *n, lg_tensor *const *in,
                    lg_tensor *const *out, lg_kctx *ctx)
 {
+    (void)g;
     const lg_tensor *X = in[0];
     int64_t size = lg_attr_int(n, "size", 0), planes;
     struct lrn_arg a;
@@ -938,7 +1125,7 @@ static int lrn_run(const lg_graph *g, const lg_node *n, lg_tensor *const *in,
     a.alpha_n = lg_attr_float(n, "alpha", 1e-4f) / (float)size;
     a.beta = lg_attr_float(n, "beta", 0.75f);
     a.bias = lg_attr_float(n, "bias", 1.0f);
-    lg_pool_run(ctx->pool, planes, grain(a.sz * (size + 8), 32768),
+    lg_pool_run(ctx->pool, planes, grain(a.sz * (size + 8), TASK_WORK),
                 lrn_planes, &a);
     return 0;
 }
