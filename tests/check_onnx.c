@@ -298,6 +298,23 @@ START_TEST(unsupported_op_named)
 }
 END_TEST
 
+START_TEST(empty_required_output)
+{
+    static const char *empty[] = { "" };
+    mb b;
+    lg_graph *g = NULL;
+    char err[512];
+    mb_add_model(&b, 1);
+    b.nodes[0]->output = (char **)empty;   /* found by fuzz_onnx */
+    b.outs[0] = vi("x", 1, 2, d23);
+    ck_assert_int_eq(load(&b, NULL, &g, err, sizeof err), 0);
+    ck_assert_int_eq(lg_graph_infer(g, NULL, err, sizeof err), LG_EMODEL);
+    ck_assert_ptr_nonnull(strstr(err, "required output"));
+    ck_assert_ptr_nonnull(strstr(err, "add0"));
+    lg_graph_free(g);
+}
+END_TEST
+
 START_TEST(opset_range)
 {
     mb b;
@@ -478,6 +495,7 @@ static Suite *suite(void)
     tcase_add_test(t, missing_initializer_names_tensor);
     tcase_add_test(t, cycle_is_reported);
     tcase_add_test(t, unsupported_op_named);
+    tcase_add_test(t, empty_required_output);
     tcase_add_test(t, opset_range);
     tcase_add_test(t, dims_overflow);
     tcase_add_test(t, external_data);

@@ -206,7 +206,9 @@ int lg_exec_new(const lg_graph *g, const lg_exec_opts *o, lg_exec **out,
         lg_exec_free(e);
         return -ENOMEM;
     }
-    openblas_set_num_threads(lg_pool_size(e->pool));
+    /* OpenBLAS runs on the calling thread; lg_sgemm spreads GEMMs over
+     * our pool, so one pool owns the cores (see gemm.h). */
+    openblas_set_num_threads(1);
     *out = e;
     return 0;
 }

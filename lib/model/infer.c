@@ -60,6 +60,12 @@ static int resolve_ops(lg_graph *g, char *err, size_t errlen)
                 return lg_errf(err, errlen, LG_EMODEL,
                                "node '%s' (%s): required input %d is empty",
                                n->name, n->op, k);
+        /* Kernels write their required outputs unconditionally. */
+        for (int k = 0; k < d->min_out && k < n->n_out; k++)
+            if (n->out[k] < 0)
+                return lg_errf(err, errlen, LG_EMODEL,
+                               "node '%s' (%s): required output %d is empty",
+                               n->name, n->op, k);
     }
     return 0;
 }

@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "kernel.h"
 #include "lgerr.h"
 #include "opdef_nn.h"
@@ -770,12 +771,10 @@ static int conv_im2col(const conv_plan *p, const float *x, const float *w,
                             : TASK_FLOATS / width + 1,
                             padded ? col_rows_pad : col_rows, &a);
                 for (int64_t gi = g0; gi < g1; gi++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                (int)p->mg, (int)width, (int)p->rows, 1.0f,
-                                w + gi * p->mg * p->rows, (int)p->rows,
-                                col + (gi - g0) * p->rows * width, (int)width,
-                                1.0f, yb + gi * p->mg * p->osz + q0,
-                                (int)p->osz);
+                    lg_sgemm(pool, 0, 0, p->mg, width, p->rows, 1.0f,
+                             w + gi * p->mg * p->rows, p->rows,
+                             col + (gi - g0) * p->rows * width, width,
+                             1.0f, yb + gi * p->mg * p->osz + q0, p->osz);
             }
         }
     }
@@ -1020,17 +1019,15 @@ static int conv_grouped(const conv_plan *p, const float *x, const float *w,
 
 /* ------------------------------------------------------------- kernel */
 
-static void conv_gemm(const conv_plan *p, const float *x, const float *w,
-                      float *y)
+static void conv_gemm(lg_pool *pool, const conv_plan *p, const float *x,
+                      const float *w, float *y)
 {
     for (int64_t b = 0; b < p->n; b++)
         for (int64_t gi = 0; gi < p->group; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                        (int)p->mg, (int)p->osz, (int)p->cg, 1.0f,
-                        w + gi * p->mg * p->cg, (int)p->cg,
-                        x + (b * p->c + gi * p->cg) * p->isz, (int)p->isz,
-                        1.0f, y + (b * p->m + gi * p->mg) * p->osz,
-                        (int)p->osz);
+            lg_sgemm(pool, 0, 0, p->mg, p->osz, p->cg, 1.0f,
+                     w + gi * p->mg * p->cg, p->cg,
+                     x + (b * p->c + gi * p->cg) * p->isz, p->isz,
+                     1.0f, y + (b * p->m + gi * p->mg) * p->osz, p->osz);
 }
 
 static int check_f32(const lg_node *n, lg_tensor *const *in, int cnt,
@@ -1100,7 +1097,7 @@ static int conv_run(const lg_graph *g, const lg_node *n,
     if (p->cg == 0)             /* no input channels: bias only */
         return 0;
     if (p->path == PATH_GEMM) {
-        conv_gemm(p, x, w, y);
+        conv_gemm(ctx->pool, p, x, w, y);
         return 0;
     }
     return conv_im2col(p, x, w, y, ctx->pool, n, ctx->err, ctx->errlen);

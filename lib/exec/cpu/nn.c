@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "kernel.h"
 #include "lgerr.h"
 #include "op.h"
@@ -144,29 +145,15 @@ static int blas_dims_ok(int64_t a, int64_t b, int64_t c)
     return a <= INT32_MAX && b <= INT32_MAX && c <= INT32_MAX;
 }
 
-/* y[m x n] (ldy n, already holding the addend) += op(A)·op(B): sgemm, or
- * sgemv when one side is a single row or column. */
-static void mm_acc(int ta, int tb, int64_t m, int64_t n, int64_t k,
-                   float alpha, const float *a, int64_t lda, const float *b,
-                   int64_t ldb, float *y)
+/* y[m x n] (ldy n, already holding the addend) += op(A)·op(B), through
+ * lg_sgemm (sgemm or sgemv, split across the pool). */
+static void mm_acc(lg_pool *pool, int ta, int tb, int64_t m, int64_t n,
+                   int64_t k, float alpha, const float *a, int64_t lda,
+                   const float *b, int64_t ldb, float *y)
 {
     if (m == 0 || n == 0 || k == 0)
         return;
-    if (m == 1) {
-        /* y[n] += alpha * op(B)^T a: a is contiguous (row 0 of A, or
-         * column 0 of a [k x 1] A). */
-        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans,
-                    (int)(tb ? n : k), (int)(tb ? k : n), alpha, b, (int)ldb,
-                    a, ta ? (int)lda : 1, 1.0f, y, 1);
-    } else if (n == 1) {
-        cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                    (int)(ta ? k : m), (int)(ta ? m : k), alpha, a, (int)lda,
-                    b, tb ? 1 : (int)ldb, 1.0f, y, 1);
-    } else {
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                    tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                    alpha, a, (int)lda, b, (int)ldb, 1.0f, y, (int)n);
-    }
+    lg_sgemm(pool, ta, tb, m, n, k, alpha, a, lda, b, ldb, 1.0f, y, n);
 }
 
 static int gemm_run(const lg_graph *g, const lg_node *n,
@@ -219,7 +206,7 @@ static int gemm_run(const lg_graph *g, const lg_node *n,
     } else {
         memset(y, 0, (size_t)(m * nn) * sizeof *y);
     }
-    mm_acc(ta, tb, m, nn, k, alpha, A->data, A->shape.d[1], B->data,
+    mm_acc(ctx->pool, ta, tb, m, nn, k, alpha, A->data, A->shape.d[1], B->data,
            B->shape.d[1], y);
     return 0;
 }
@@ -276,7 +263,7 @@ static int matmul_run(const lg_graph *g, const lg_node *n,
     if (bbatch == 1 && abatch == batch && (uint64_t)batch * (uint64_t)m <=
         INT32_MAX) {
         /* B is shared: the batch folds into A's rows (x @ W). */
-        mm_acc(0, 0, batch * m, nn, k, 1.0f, a, k, b, nn, y);
+        mm_acc(ctx->pool, 0, 0, batch * m, nn, k, 1.0f, a, k, b, nn, y);
         return 0;
     }
     for (int64_t t = 0; t < batch; t++) {
@@ -287,7 +274,7 @@ static int matmul_run(const lg_graph *g, const lg_node *n,
             ao += idx * astr[i];
             bo += idx * bstr[i];
         }
-        mm_acc(0, 0, m, nn, k, 1.0f, a + ao * m * k, k, b + bo * k * nn, nn,
+        mm_acc(ctx->pool, 0, 0, m, nn, k, 1.0f, a + ao * m * k, k, b + bo * k * nn, nn,
                y + t * m * nn);
     }
     return 0;
