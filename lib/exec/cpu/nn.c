@@ -890,9 +890,9 @@ static inline float exp_approx(float x)
     float xc = x < lo ? lo : (x > hi ? hi : x);
     float t = xc * 1.44269504088896341f + 12582912.0f;  /* 1.5 * 2^23 */
     float nf = t - 12582912.0f, r, p, sc;
-    int32_t ni, si;
+    uint32_t ni, si;            /* unsigned: NaN input must not overflow */
     memcpy(&ni, &t, sizeof ni);
-    ni -= 0x4B400000;           /* the integer nf, read off the mantissa */
+    ni -= 0x4B400000u;          /* the integer nf, read off the mantissa */
     r = xc - nf * 0.693359375f + nf * 2.12194440e-4f;
     p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -901,9 +901,9 @@ static inline float exp_approx(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    si = (ni + 127) << 23;
+    si = (ni + 127u) << 23;
     memcpy(&sc, &si, sizeof sc);
-    return x < lo ? 0.0f : p * sc;
+    return x < lo ? 0.0f : (x != x ? x : p * sc);   /* NaN stays NaN */
 }
 
 /* y = exp(x - m) over a row; returns the sum. */
