@@ -175,12 +175,19 @@ def peak(rows):
     v = [r["peak_rss_bytes"] for r in rows if r.get("peak_rss_bytes")]
     return max(v) / 2**20 if v else None
 
+def peak_net(rows):
+    # Peak RSS less the runtime's own before the model loads (node + ORT's
+    # library for ORT), to compare what the model costs each engine.
+    v = [r["peak_rss_bytes"] - r.get("baseline_rss_bytes", 0) for r in rows
+         if r.get("peak_rss_bytes")]
+    return max(v) / 2**20 if v else None
+
 def f(x, fmt):
     return fmt % x if x is not None else "-"
 
 print("| model | GFLOP | lagrange ms | ORT ms | ratio | lagrange GFLOP/s "
-      "| lagrange peak RSS MiB | ORT peak RSS MiB |")
-print("|---|--:|--:|--:|--:|--:|--:|--:|")
+      "| lagrange peak RSS MiB | ORT peak RSS MiB | ORT RSS less node+ORT baseline |")
+print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 for m in open(os.path.join(work, "models")).read().split():
     lag = load(os.path.join(work, m + ".lag"))
     ort = load(os.path.join(work, m + ".ort"))
@@ -188,9 +195,10 @@ for m in open(os.path.join(work, "models")).read().split():
     gf = med(lag, "gflops")
     ratio = lms / oms if lms and oms else None
     rate = gf / (lms / 1e3) if gf and lms else None
-    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         m, f(gf, "%.3f"), f(lms, "%.2f"), f(oms, "%.2f"), f(ratio, "%.2f"),
-        f(rate, "%.1f"), f(peak(lag), "%.0f"), f(peak(ort), "%.0f")))
+        f(rate, "%.1f"), f(peak(lag), "%.0f"), f(peak(ort), "%.0f"),
+        f(peak_net(ort), "%.0f")))
 EOF
 
 # Nominal FP32 peak: cores x clock x FLOP/cycle.  FLOP/cycle assumes two FMA

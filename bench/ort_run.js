@@ -19,6 +19,7 @@
 'use strict';
 
 const fs = require('fs');
+let baselineRss = 0;  // RSS before the model is loaded: the runtime's own
 const path = require('path');
 
 function die(msg, code) {
@@ -135,6 +136,7 @@ async function main() {
   let ort;
   try {
     ort = require('onnxruntime-node');
+    baselineRss = process.memoryUsage().rss;  // node + ORT loaded, no model
   } catch (e) {
     die('cannot load onnxruntime-node (cd bench && npm install ' +
         '--ignore-scripts onnxruntime-node): ' + e.message, 3);
@@ -198,6 +200,7 @@ async function main() {
     p90_ms: r3(quantile(ms, 0.9)),
     min_ms: r3(ms[0]),
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    baseline_rss_bytes: baselineRss,
     outputs,
   };
   process.stdout.write(JSON.stringify(res) + '\n');
