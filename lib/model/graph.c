@@ -76,21 +76,25 @@ void lg_attr_clear(lg_attr *a)
     memset(a, 0, sizeof *a);
 }
 
+void lg_node_clear(lg_node *n)
+{
+    free(n->name);
+    free(n->op);
+    free(n->domain);
+    free(n->in);
+    free(n->out);
+    for (int a = 0; a < n->n_attrs; a++)
+        lg_attr_clear(&n->attrs[a]);
+    free(n->attrs);
+    memset(n, 0, sizeof *n);
+}
+
 void lg_graph_free(lg_graph *g)
 {
     if (!g)
         return;
-    for (int i = 0; i < g->n_nodes; i++) {
-        lg_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->op);
-        free(n->domain);
-        free(n->in);
-        free(n->out);
-        for (int a = 0; a < n->n_attrs; a++)
-            lg_attr_clear(&n->attrs[a]);
-        free(n->attrs);
-    }
+    for (int i = 0; i < g->n_nodes; i++)
+        lg_node_clear(&g->nodes[i]);
     for (int i = 0; i < g->n_values; i++) {
         free(g->values[i].name);
         lg_tensor_unref(g->values[i].konst);

@@ -146,6 +146,8 @@ const char *lg_attr_str(const lg_node *n, const char *name, const char *def);
 /* INTS attribute: count and pointer, or -1 if absent. */
 int lg_attr_ints(const lg_node *n, const char *name, const int64_t **v);
 void lg_attr_clear(lg_attr *a);
+/* Free what a node owns (names, edges, attributes); the slot is zeroed. */
+void lg_node_clear(lg_node *n);
 
 /* Convenience for shape functions and kernels. */
 static inline lg_value *lg_in(const lg_graph *g, const lg_node *n, int i)

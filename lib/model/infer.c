@@ -132,18 +132,6 @@ static int all_inputs_const(const lg_graph *g, const lg_node *n)
     return 1;
 }
 
-static void node_clear(lg_node *n)
-{
-    free(n->name);
-    free(n->op);
-    free(n->domain);
-    free(n->in);
-    free(n->out);
-    for (int a = 0; a < n->n_attrs; a++)
-        lg_attr_clear(&n->attrs[a]);
-    free(n->attrs);
-}
-
 /* Remove nodes marked dead[i], then nodes whose outputs nobody needs. */
 static void sweep(lg_graph *g, char *dead)
 {
@@ -169,7 +157,7 @@ static void sweep(lg_graph *g, char *dead)
     int w = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         if (dead[i])
-            node_clear(&g->nodes[i]);
+            lg_node_clear(&g->nodes[i]);
         else
             g->nodes[w++] = g->nodes[i];
     }

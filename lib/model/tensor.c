@@ -137,23 +137,6 @@ lg_tensor *lg_tensor_wrap(enum lg_dtype t, const lg_shape *s, void *data,
     return x;
 }
 
-lg_tensor *lg_tensor_new(enum lg_dtype t, const lg_shape *s)
-{
-    size_t nb;
-    void *d;
-    lg_tensor *x;
-    if (lg_shape_nbytes(s, t, &nb) < 0)
-        return NULL;
-    d = lg_aligned_alloc(nb);
-    if (!d)
-        return NULL;
-    memset(d, 0, nb);
-    x = lg_tensor_wrap(t, s, d, NULL, NULL);
-    if (!x)
-        free(d);
-    return x;
-}
-
 lg_tensor *lg_tensor_alloc(enum lg_dtype t, const lg_shape *s)
 {
     size_t nb;
@@ -186,6 +169,14 @@ lg_tensor *lg_tensor_view(lg_tensor *src, const lg_shape *s)
                        src);
     if (x)
         lg_tensor_ref(src);
+    return x;
+}
+
+lg_tensor *lg_tensor_new(enum lg_dtype t, const lg_shape *s)
+{
+    lg_tensor *x = lg_tensor_alloc(t, s);
+    if (x)
+        memset(x->data, 0, x->nbytes);
     return x;
 }
 
