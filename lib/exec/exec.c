@@ -40,18 +40,19 @@ struct lg_exec {
     int *free_list;             /* values to drop after each node */
     lg_tensor **slot;           /* per value during a run */
     lg_pool *pool;
-    uint64_t live, peak;        /* intermediate bytes */
+    uint64_t live, peak;        /* bytes of run buffers held (cache + outputs) */
     int max_io;                 /* largest n_in / n_out of any node */
 };
 
 static void cache_release(void *data, void *opaque)
 {
     lg_exec *e = opaque;
+    e->live -= ((size_t *)data)[-8];
     if (e->n_free == e->cap_free) {
         int nc = e->cap_free ? e->cap_free * 2 : 64;
         block *nb = realloc(e->free_blocks, (size_t)nc * sizeof *nb);
         if (!nb) {              /* cannot cache it: give it back */
-            free(data);
+            free((char *)data - 64);
             return;
         }
         e->free_blocks = nb;
@@ -93,6 +94,9 @@ static lg_tensor *cache_alloc(lg_exec *e, enum lg_dtype dt, const lg_shape *s)
         p = raw + 64;
         ((size_t *)p)[-8] = cap;
     }
+    e->live += ((size_t *)p)[-8];
+    if (e->live > e->peak)
+        e->peak = e->live;
     t = lg_tensor_wrap(dt, s, p, cache_release, e);
     if (!t)
         cache_release(p, e);
@@ -295,9 +299,13 @@ int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
                 continue;
             if (k == 0 && e->view[i] && in[0])
                 out[k] = lg_tensor_view(in[0], &val->shape);
-            else if (val->is_output)
+            else if (val->is_output) {
+                /* Handed to the caller: outside the cache, but counted
+                 * while the run holds it. */
                 out[k] = lg_tensor_alloc(val->dtype, &val->shape);
-            else
+                if (out[k] && (e->live += out[k]->nbytes) > e->peak)
+                    e->peak = e->live;
+            } else
                 out[k] = cache_alloc(e, val->dtype, &val->shape);
             if (!out[k]) {
                 for (int j = 0; j < k; j++)
@@ -316,21 +324,14 @@ int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
                 goto done;
             }
         }
-        for (int k = 0; k < n->n_out; k++) {
-            if (!out[k])
-                continue;
-            e->slot[n->out[k]] = out[k];
-            if (out[k]->release != lg_tensor_view_release)  /* views: free */
-                e->live += out[k]->nbytes;
-        }
-        if (e->live > e->peak)
-            e->peak = e->live;
+        for (int k = 0; k < n->n_out; k++)
+            if (out[k])
+                e->slot[n->out[k]] = out[k];
+        /* A buffer returns to the cache (and leaves e->live) only when its
+         * last reference goes, so a view keeps its source counted. */
         for (int j = e->free_start[i]; j < e->free_start[i + 1]; j++) {
             int v = e->free_list[j];
             lg_tensor *t = e->slot[v];
-            if (t && t->release != lg_tensor_view_release &&
-                g->values[v].kind == LG_VAL_ACT)
-                e->live -= t->nbytes;
             if (t) {
                 lg_tensor_unref(t);
                 e->slot[v] = NULL;
