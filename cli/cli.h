@@ -19,11 +19,15 @@ enum {
     EXIT_USAGE = 2,             /* bad command line */
     EXIT_DATA = 3,              /* malformed model or data file */
     EXIT_UNSUP = 4,             /* valid input we do not support */
+    EXIT_INFEASIBLE = 5,        /* no plan meets the constraints */
 };
 
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_topology(int argc, char **argv);
 
 /* Map a library error code to an exit code. */
 int cli_exit_code(int rc);
@@ -50,5 +54,18 @@ const char *cli_bytes(uint64_t b, char *buf, size_t len);
 double cli_now_ms(void);
 /* Output file name for a tensor name: [A-Za-z0-9._-], others '_'. */
 void cli_safe_name(const char *in, char *out, size_t len);
+
+/* Planner output (cli/plan_svg.c). A time difference in seconds as text
+ * with a sign and a readable unit, to the millisecond: "+0s", "+52.3ms",
+ * "+412.004s", "+16m52s", "+2h13m00.024s"; "never" if not finite. */
+const char *cli_dt(double dt, char *buf, size_t len);
+
+struct plan_problem;
+struct plan_sched;
+/* Write the schedule s of problem p as an SVG Gantt chart to path, with
+ * title as its heading. Returns 0, or -errno with the message in err. */
+int cli_plan_svg(const char *path, const struct plan_problem *p,
+                 const struct plan_sched *s, const char *title, char *err,
+                 size_t errlen);
 
 #endif

@@ -17,6 +17,9 @@ static const struct verb {
     { "inspect", cmd_inspect, "show a model's ops, shapes, costs and cut points" },
     { "run", cmd_run, "run a model (or a partition) locally on .npy inputs" },
     { "split", cmd_split, "cut a model into partition models + a manifest" },
+    { "plan", cmd_plan, "place a model on a topology: partitions, schedule, energy" },
+    { "topology", cmd_topology, "check a topology file and print it in normal form" },
+    { "calibrate", cmd_calibrate, "measure this machine's throughput as a Profile= line" },
 };
 
 static void usage(FILE *f)
@@ -30,7 +33,7 @@ static void usage(FILE *f)
     fprintf(f,
             "\n'lagrange VERB --help' describes a verb; man lagrange(1) has "
             "the details.\nExit status: 0 ok, 1 failure, 2 usage, 3 bad "
-            "model or data, 4 unsupported.\n");
+            "model or data, 4 unsupported,\n5 infeasible plan.\n");
 }
 
 /* OpenBLAS picks its kernels when the library loads, from the CPU model

@@ -1,0 +1,289 @@
+/*
+ * dp.c - exact planning for chains: dynamic programming over (cut, node).
+ *
+ * The groups are cut into contiguous runs, each run placed on one node.
+ * Two tables, indexed by cut k (0..G) and node n:
+ *   F[k][n]  earliest finish of groups [0, k) with the last run on n;
+ *   A[k][n]  earliest arrival at n of everything crossing cut k.
+ * A[0] routes the graph inputs from the input node at t0; A[k] for k > 0
+ * is one multi-source earliest-arrival search from every F[k][m] at once
+ * (holding the data on m and then sending is exactly a source at m).
+ * F[j][n] = min over i < j of start(n, A[i][n], C(i,j,n)) + C(i,j,n),
+ * where C is the run's compute time and start() is A[i][n] unless the
+ * battery needs a wait. Arriving earlier never hurts (one may always
+ * wait), so keeping only the earliest time per (k, n) loses nothing.
+ *
+ * Cost: for runs short enough that the battery never matters (shorter
+ * than plan_power_free_run) the minimum over i is a sliding-window
+ * minimum of A[i][n] - S_n[i] (S_n: prefix compute time on n), kept in a
+ * monotone deque, so a cut costs O(N) plus one routing search,
+ * O(E log N). Longer runs on solar nodes are searched explicitly. Memory
+ * limits (weights of the run + its largest working set) and forbidden
+ * nodes bound i from below, monotonically in j.
+ *
+ * What it solves exactly: plans that cut at group boundaries, relaying
+ * every crossing tensor through each run's node, with each node's
+ * battery untouched by earlier runs of the same job. For a chain (every
+ * cut carries only the previous group's outputs to the next group) that
+ * is a relaxation of plan_eval's model, so when plan_eval reproduces the
+ * DP's value the plan is optimal. The caller checks that.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lgerr.h"
+#include "plan_int.h"
+
+typedef struct dp {
+    const plan_problem *p;
+    int G, N;
+    double *A, *S;               /* (G + 1) x N */
+    int *arg;                    /* (G + 1) x N: run start i for F[k][n] */
+    int *via;                    /* (G + 1) x N: routing tree of cut k */
+    int *dq;                     /* N x (G + 1): deque of cut indices */
+    int *dh, *dt;                /* deque head / tail per node */
+    int *lo, *lop;               /* per node lower bounds on i */
+    double *free_run;            /* per node */
+    double *F;                   /* N: the current cut's finish times */
+    double *arrive;
+    int *rvia;
+    uint64_t *pp;                /* prefix parameter bytes, G + 1 */
+    uint64_t **rmq;              /* sparse table over act_bytes */
+    int lg;
+} dp;
+
+static void dp_free(dp *d)
+{
+    free(d->A);
+    free(d->S);
+    free(d->arg);
+    free(d->via);
+    free(d->dq);
+    free(d->dh);
+    free(d->dt);
+    free(d->lo);
+    free(d->lop);
+    free(d->free_run);
+    free(d->F);
+    free(d->arrive);
+    free(d->rvia);
+    free(d->pp);
+    if (d->rmq)
+        for (int k = 0; k < d->lg; k++)
+            free(d->rmq[k]);
+    free(d->rmq);
+}
+
+/* max act_bytes over groups [a, b], a <= b */
+static uint64_t act_max(const dp *d, int a, int b)
+{
+    int k = 0;
+    while ((2 << k) <= b - a + 1)
+        k++;
+    uint64_t x = d->rmq[k][a], y = d->rmq[k][b - (1 << k) + 1];
+    return x > y ? x : y;
+}
+
+static int dp_alloc(dp *d, const plan_problem *p)
+{
+    size_t cells;
+    memset(d, 0, sizeof *d);
+    d->p = p;
+    d->G = p->m->n_grp;
+    d->N = p->t->n_nodes;
+    cells = ((size_t)d->G + 1) * (size_t)d->N;
+    if (cells > (size_t)1 << 31)
+        return -ENOMEM;
+    d->A = malloc(cells * sizeof *d->A);
+    d->S = malloc(cells * sizeof *d->S);
+    d->arg = malloc(cells * sizeof *d->arg);
+    d->via = malloc(cells * sizeof *d->via);
+    d->dq = malloc(cells * sizeof *d->dq);
+    d->dh = calloc((size_t)d->N, sizeof *d->dh);
+    d->dt = calloc((size_t)d->N, sizeof *d->dt);
+    d->lo = calloc((size_t)d->N, sizeof *d->lo);
+    d->lop = calloc((size_t)d->N, sizeof *d->lop);
+    d->free_run = malloc((size_t)d->N * sizeof *d->free_run);
+    d->F = malloc((size_t)d->N * sizeof *d->F);
+    d->arrive = malloc((size_t)d->N * sizeof *d->arrive);
+    d->rvia = malloc((size_t)d->N * sizeof *d->rvia);
+    d->pp = calloc((size_t)d->G + 1, sizeof *d->pp);
+    while ((1 << d->lg) <= d->G)
+        d->lg++;
+    d->rmq = calloc((size_t)d->lg + 1, sizeof *d->rmq);
+    if (!d->A || !d->S || !d->arg || !d->via || !d->dq || !d->dh ||
+        !d->dt || !d->lo || !d->lop || !d->free_run || !d->F ||
+        !d->arrive || !d->rvia || !d->pp || !d->rmq)
+        return -ENOMEM;
+    for (int k = 0; k < d->lg; k++) {
+        d->rmq[k] = malloc(((size_t)d->G + 1) * sizeof **d->rmq);
+        if (!d->rmq[k])
+            return -ENOMEM;
+    }
+    for (int g = 0; g < d->G; g++) {
+        d->rmq[0][g] = p->m->grp[g].act_bytes;
+        d->pp[g + 1] = d->pp[g] + p->m->grp[g].param_bytes;
+    }
+    for (int k = 1; k < d->lg; k++)
+        for (int g = 0; g + (1 << k) <= d->G; g++) {
+            uint64_t x = d->rmq[k - 1][g],
+                     y = d->rmq[k - 1][g + (1 << (k - 1))];
+            d->rmq[k][g] = x > y ? x : y;
+        }
+    for (int n = 0; n < d->N; n++)
+        d->free_run[n] = plan_power_free_run(&p->t->nodes[n].power,
+                                             p->t->horizon);
+    return 0;
+}
+
+/* Route the bytes crossing cut k from the sources in ready[] into
+ * A[k][.] and via[k][.]. */
+static int dp_route(dp *d, plan_router *r, int k, const double *ready)
+{
+    double *A = d->A + (size_t)k * d->N;
+    int *via = d->via + (size_t)k * d->N;
+    return plan_route(r, d->p->m->cut[k], ready, NULL, NULL, A, via);
+}
+
+#define CELL(arr, k, n) ((arr)[(size_t)(k) * (size_t)N_OF + (size_t)(n)])
+
+#define N_OF (d->N)
+static double dq_val(const dp *d, int n, int i)
+{
+    return CELL(d->A, i, n) - CELL(d->S, i, n);
+}
+
+static void dq_push(dp *d, int n, int i)
+{
+    int *q = d->dq + (size_t)n * (d->G + 1);
+    double v = dq_val(d, n, i);
+    if (!isfinite(v))
+        return;
+    while (d->dt[n] > d->dh[n] && dq_val(d, n, q[d->dt[n] - 1]) >= v)
+        d->dt[n]--;
+    q[d->dt[n]++] = i;
+}
+
+/* Trace the source of node x in cut k's routing tree. */
+static int dp_source(const dp *d, const int *via, int x)
+{
+    int hops = 0;
+    while (via[x] >= 0 && hops++ <= d->N)
+        x = d->p->t->links[via[x]].from;
+    return x;
+}
+
+#undef N_OF
+#define N_OF (d.N)
+int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
+            size_t errlen)
+{
+    dp d;
+    plan_router *r = NULL;
+    int rc = -ENOMEM, G = p->m->n_grp, N = p->t->n_nodes;
+    const plan_topology *t = p->t;
+
+    *bound = INFINITY;
+    if (G == 0)
+        return lg_errf(err, errlen, LG_EMODEL, "empty model");
+    if (dp_alloc(&d, p) != 0 || !(r = plan_router_new(t)))
+        goto out;
+
+    /* cut 0: the graph inputs leave the input node at t0 */
+    for (int n = 0; n < N; n++) {
+        d.F[n] = INFINITY;
+        CELL(d.S, 0, n) = 0;
+    }
+    d.F[p->src] = p->t0;
+    if (dp_route(&d, r, 0, d.F))
+        goto out;
+    for (int n = 0; n < N; n++)
+        dq_push(&d, n, 0);
+
+    for (int j = 1; j <= G; j++) {
+        for (int n = 0; n < N; n++) {
+            const plan_node *nd = &t->nodes[n];
+            double c = plan_group_time(p->m, j - 1, t, n), best = INFINITY;
+            int *q = d.dq + (size_t)n * (G + 1), bi = -1;
+
+            CELL(d.S, j, n) = CELL(d.S, j - 1, n) + c;
+            if (!plan_allowed(p, j - 1, n))
+                d.lo[n] = j;    /* no run on n may contain group j - 1 */
+            else
+                while (d.lo[n] < j &&
+                       d.pp[j] - d.pp[d.lo[n]] +
+                               act_max(&d, d.lo[n], j - 1) >
+                           nd->memory)
+                    d.lo[n]++;
+            while (d.lop[n] < j && CELL(d.S, j, n) - CELL(d.S, d.lop[n], n) >
+                                       d.free_run[n])
+                d.lop[n]++;
+            if (d.lop[n] < d.lo[n])
+                d.lop[n] = d.lo[n];
+            /* short runs: the sliding-window minimum */
+            while (d.dt[n] > d.dh[n] && q[d.dh[n]] < d.lop[n])
+                d.dh[n]++;
+            if (d.dt[n] > d.dh[n]) {
+                bi = q[d.dh[n]];
+                best = dq_val(&d, n, bi) + CELL(d.S, j, n);
+            }
+            /* long runs on a battery: search the start explicitly */
+            for (int i = d.lo[n]; i < d.lop[n]; i++) {
+                double a = CELL(d.A, i, n), run, st;
+                if (!isfinite(a))
+                    continue;
+                run = CELL(d.S, j, n) - CELL(d.S, i, n);
+                if (a + run >= best)
+                    continue;
+                st = plan_power_earliest(&nd->power, NULL, 0, a, run,
+                                         t->horizon);
+                if (st + run < best) {
+                    best = st + run;
+                    bi = i;
+                }
+            }
+            d.F[n] = best;
+            CELL(d.arg, j, n) = bi;
+        }
+        if (dp_route(&d, r, j, d.F))
+            goto out;
+        if (j < G)
+            for (int n = 0; n < N; n++)
+                dq_push(&d, n, j);
+    }
+
+    /* the last cut's routing tree reaches the output node */
+    {
+        double done = CELL(d.A, G, p->dst);
+        int k = G, m;
+        if (!isfinite(done)) {
+            rc = lg_errf(err, errlen, LG_EMODEL,
+                         "no placement of the model brings its outputs to "
+                         "%s before the horizon", t->nodes[p->dst].name);
+            goto out;
+        }
+        *bound = done;
+        m = dp_source(&d, d.via + (size_t)G * N, p->dst);
+        while (k > 0) {
+            int i = CELL(d.arg, k, m);
+            if (i < 0 || i >= k) {
+                rc = lg_errf(err, errlen, -EINVAL, "dp: broken trace");
+                goto out;
+            }
+            for (int g = i; g < k; g++)
+                assign[g] = m;
+            m = dp_source(&d, d.via + (size_t)i * N, m);
+            k = i;
+        }
+    }
+    rc = 0;
+out:
+    if (rc == -ENOMEM)
+        lg_errf(err, errlen, -ENOMEM, "out of memory (dp over %d groups x "
+                "%d nodes)", G, N);
+    plan_router_free(r);
+    dp_free(&d);
+    return rc;
+}
