@@ -192,6 +192,14 @@ assert d["predicted_completion_s"] is None
 elif [ "$rc" -ne 5 ]; then
     bad "infeasible --json -> exit $rc, want 5"
 fi
+# No chain of links from the input to the output: named with file and line.
+printf 'Node=gs Kind=ground\nNode=sat Kind=leo\nNode=b Kind=geo\nLink=gs<>b Delay=1ms Rate=1G\n' >"$tmp/noroute.topo"
+expect 5 "noroute.topo:2: no route from gs to sat" "$L" plan "$M" \
+    --topology "$tmp/noroute.topo" --output-to sat
+# A battery that cannot even carry the idle load says so.
+printf 'Node=gs Kind=ground\nNode=sat Kind=leo Power=solar ArrayW=10 BatteryWh=1 IdleW=100 BusyW=200 Eclipse=every:100/40\nLink=gs<>sat Delay=5ms Rate=100M\n' >"$tmp/idle.topo"
+expect 5 "sat's battery goes below its minimum .* even when idle" "$L" plan "$M" \
+    --topology "$tmp/idle.topo" --forbid gs
 # A deadline nothing can meet is infeasible too, with the reason.
 expect 5 "infeasible" "$L" plan "$M" --topology "$EX/leo-pass.topo" \
     --forbid gs-mad --deadline 10min

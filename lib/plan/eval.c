@@ -287,6 +287,8 @@ int plan_sched_cmp(const plan_problem *p, const plan_sched *a,
     double ka, kb;
     if (a->feasible != b->feasible)
         return a->feasible ? -1 : 1;
+    if (a->severity != b->severity)  /* among failures: the milder */
+        return a->severity < b->severity ? -1 : 1;
     if (p->obj == PLAN_OBJ_ENERGY && a->feasible) {
         ka = a->energy_orbit_j;
         kb = b->energy_orbit_j;
@@ -318,15 +320,18 @@ static int xfer_push(plan_sched *sc, const plan_xfer *x)
     return 0;
 }
 
-static void infeasible(plan_sched *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void infeasible_at(plan_sched *s, int sev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void infeasible(plan_sched *s, const char *fmt, ...)
+/* Record why the plan fails; the most severe reason is kept (the first
+ * one among equals), so a user sees the constraint that matters. */
+static void infeasible_at(plan_sched *s, int sev, const char *fmt, ...)
 {
     va_list ap;
-    if (!s->feasible)
-        return;                 /* keep the first reason */
+    if (!s->feasible && sev <= s->severity)
+        return;
     s->feasible = 0;
+    s->severity = sev;
     va_start(ap, fmt);
     vsnprintf(s->reason, sizeof s->reason, fmt, ap);
     va_end(ap);
@@ -420,7 +425,7 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     memcpy(s->assign, assign, (size_t)G * sizeof *assign);
     for (int g = 0; g < G; g++)
         if (assign[g] < 0 || assign[g] >= N) {
-            infeasible(s, "group %d has no node", g);
+            infeasible_at(s, 2, "group %d has no node", g);
             s->completion = INFINITY;
             rc = 0;
             goto out;
@@ -432,7 +437,7 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     for (int g = 0; g < G; g++) {
         int n = assign[g];
         if (!plan_allowed(p, g, n))
-            infeasible(s, "model node '%s' may not run on %s (forbidden or "
+            infeasible_at(s, 3, "model node '%s' may not run on %s (forbidden or "
                        "pinned elsewhere)", m->grp[g].name,
                        t->nodes[n].name);
         s->node_mem[n] += m->grp[g].param_bytes;
@@ -443,7 +448,7 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
         uint64_t w = s->node_mem[n];
         s->node_mem[n] += maxact[n];
         if (s->node_mem[n] > t->nodes[n].memory)
-            infeasible(s, "%s lacks memory: needs %.1f MiB (weights %.1f MiB "
+            infeasible_at(s, 2, "%s lacks memory: needs %.1f MiB (weights %.1f MiB "
                        "+ activations %.1f MiB), has %.1f MiB",
                        t->nodes[n].name, s->node_mem[n] / 1048576.0,
                        w / 1048576.0, maxact[n] / 1048576.0,
@@ -494,7 +499,7 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
         d->arrive = plan_sim_send(&sim, p->src, d->node, p->t0, d->bytes, &x,
                                   s);
         if (!isfinite(d->arrive))
-            infeasible(s, "no route from %s to %s for the inputs (%llu "
+            infeasible_at(s, 2, "no route from %s to %s for the inputs (%llu "
                        "bytes) from +%.3fs before the horizon",
                        t->nodes[p->src].name, t->nodes[d->node].name,
                        (unsigned long long)d->bytes, 0.0);
@@ -529,8 +534,20 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
             continue;
         }
         st = plan_sim_start(&sim, n, ready, dur, &w);
+        double viol = 0;
+        if (!isfinite(st) && node->power.solar &&
+            plan_power_check(&node->power, NULL, 0, t->horizon, &viol)) {
+            infeasible_at(s, 2, "%s's battery goes below its minimum (%.0f%% of "
+                       "%.0f Wh) at +%.0fs even when idle: %.0f W idle "
+                       "against a %.0f W array", node->name,
+                       node->power.min_soc * 100, node->power.battery_wh,
+                       viol, node->power.idle_w, node->power.array_w);
+            gstart[g] = gfinish[g] = INFINITY;
+            gwait[g] = PLAN_WAIT_POWER;
+            continue;
+        }
         if (!isfinite(st)) {
-            infeasible(s, "%s's battery would go below its minimum (%.0f%% "
+            infeasible_at(s, 2, "%s's battery would go below its minimum (%.0f%% "
                        "of %.0f Wh): a %.3fs run at %.0f W does not fit "
                        "after +%.3fs", node->name,
                        node->power.min_soc * 100, node->power.battery_wh,
@@ -562,7 +579,7 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
             d->arrive = plan_sim_send(&sim, n, d->node, gfinish[g], d->bytes,
                                       &x, s);
             if (!isfinite(d->arrive))
-                infeasible(s, "no route from %s to %s for %llu bytes after "
+                infeasible_at(s, 2, "no route from %s to %s for %llu bytes after "
                            "+%.3fs before the horizon (+%.0fs)",
                            node->name, t->nodes[d->node].name,
                            (unsigned long long)d->bytes,
@@ -596,9 +613,9 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
         if (t->nodes[n].power.solar)
             s->energy_orbit_j += s->node_energy_j[n];
     if (!isfinite(s->completion))
-        infeasible(s, "the outputs never reach %s", t->nodes[p->dst].name);
+        infeasible_at(s, 2, "the outputs never reach %s", t->nodes[p->dst].name);
     else if (s->completion > p->deadline + PLAN_EPS)
-        infeasible(s, "the deadline (+%.3fs) cannot be met: this plan "
+        infeasible_at(s, 1, "the deadline (+%.3fs) cannot be met: this plan "
                    "completes at +%.3fs", p->deadline - p->t0,
                    s->completion - p->t0);
 

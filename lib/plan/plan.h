@@ -177,6 +177,8 @@ typedef struct plan_xfer {
 typedef struct plan_sched {
     int feasible;
     char reason[512];            /* why not, naming node / link / battery */
+    int severity;                /* 0 feasible, 1 deadline, 2 memory /
+                                    battery / route, 3 forbidden node */
     char strategy[32];           /* which search produced it */
     int proven_optimal;          /* exact for this objective and model */
     int proven_cuts;             /* ... over this many cut positions */

@@ -255,33 +255,62 @@ double plan_lower_bound(const plan_problem *p)
             lb1 = cp[g];
     }
     free(cp);
-    /* something must leave the source: the first departure, the shortest
-     * light time out of it, and the smallest cut at the best rate */
+    /* something must leave the source. If the output goes elsewhere, the
+     * smallest cut must get there: route it from t0 (sending fewer bytes
+     * never arrives later, so this is a bound whatever else the plan
+     * does). Otherwise: the first departure, the shortest light time out
+     * and the smallest cut at the best rate. */
     if (must_leave) {
-        double dep = INFINITY, delay = INFINITY, rate = 0;
         uint64_t minb = UINT64_MAX;
-        for (int i = t->out_first[p->src]; i < t->out_first[p->src + 1];
-             i++) {
-            const plan_link *l = &t->links[t->out_links[i]];
-            int w = plan_link_window_at(l, p->t0);
-            if (w < l->n_win) {
-                double s = l->win[w].start > p->t0 ? l->win[w].start : p->t0;
-                if (s < dep)
-                    dep = s;
-            }
-            for (int k = 0; k < l->n_win; k++)
-                if (l->win[k].delay < delay)
-                    delay = l->win[k].delay;
-        }
-        for (int l = 0; l < t->n_links; l++)
-            for (int k = 0; k < t->links[l].n_win; k++)
-                if (t->links[l].win[k].rate > rate)
-                    rate = t->links[l].win[k].rate;
         for (int k = 0; k <= G; k++)
             if (m->cut[k] < minb)
                 minb = m->cut[k];
-        if (isfinite(dep) && isfinite(delay) && rate > 0)
-            lb2 = dep - p->t0 + delay + (double)minb / rate;
+        if (p->src != p->dst) {
+            plan_router *r = plan_router_new(t);
+            double *ready = malloc((size_t)N * sizeof *ready);
+            double *arr = malloc((size_t)N * sizeof *arr);
+            int *via = malloc((size_t)N * sizeof *via);
+            if (r && ready && arr && via) {
+                for (int n = 0; n < N; n++)
+                    ready[n] = INFINITY;
+                ready[p->src] = p->t0;
+                if (plan_route(r, minb, ready, NULL, NULL, arr, via) == 0 &&
+                    isfinite(arr[p->dst]))
+                    lb2 = arr[p->dst] - p->t0;
+            }
+            plan_router_free(r);
+            free(ready);
+            free(arr);
+            free(via);
+        } else {
+            double dep = INFINITY, delay = INFINITY, rate = 0;
+            for (int i = t->out_first[p->src];
+                 i < t->out_first[p->src + 1]; i++) {
+                const plan_link *l = &t->links[t->out_links[i]];
+                int w = plan_link_window_at(l, p->t0);
+                if (w < l->n_win) {
+                    double st = l->win[w].start > p->t0 ? l->win[w].start
+                                                        : p->t0;
+                    if (st < dep)
+                        dep = st;
+                }
+                for (int k = 0; k < l->n_win; k++)
+                    if (l->win[k].delay < delay)
+                        delay = l->win[k].delay;
+            }
+            double back = INFINITY;   /* and the shortest way back in */
+            for (int l = 0; l < t->n_links; l++)
+                for (int k = 0; k < t->links[l].n_win; k++) {
+                    if (t->links[l].win[k].rate > rate)
+                        rate = t->links[l].win[k].rate;
+                    if (t->links[l].to == p->src &&
+                        t->links[l].win[k].delay < back)
+                        back = t->links[l].win[k].delay;
+                }
+            if (isfinite(dep) && isfinite(delay) && isfinite(back) &&
+                rate > 0)
+                lb2 = dep - p->t0 + delay + back + (double)minb / rate;
+        }
     }
     return p->t0 + (lb1 > lb2 ? lb1 : lb2);
 }
@@ -371,6 +400,46 @@ static int dp_exact(const plan_problem *p, const plan_sched *s, double bound)
            fabs(s->completion - bound) <= 1e-9 * (1 + fabs(bound));
 }
 
+/* Is there any path of links with windows from the input to the output
+ * node? If not, no plan exists and the topology is what to fix: name it. */
+static int check_route(const plan_problem *p, char *err, size_t errlen)
+{
+    const plan_topology *t = p->t;
+    int N = t->n_nodes, head = 0, tail = 0;
+    int *q = malloc((size_t)N * sizeof *q);
+    unsigned char *seen = calloc((size_t)N, 1);
+    int ok;
+
+    if (!q || !seen) {
+        free(q);
+        free(seen);
+        return lg_errf(err, errlen, -ENOMEM, "out of memory");
+    }
+    q[tail++] = p->src;
+    seen[p->src] = 1;
+    while (head < tail) {
+        int u = q[head++];
+        for (int i = t->out_first[u]; i < t->out_first[u + 1]; i++) {
+            const plan_link *l = &t->links[t->out_links[i]];
+            if (l->n_win > 0 && !seen[l->to]) {
+                seen[l->to] = 1;
+                q[tail++] = l->to;
+            }
+        }
+    }
+    ok = seen[p->dst];
+    free(q);
+    free(seen);
+    if (ok)
+        return 0;
+    return lg_errf(err, errlen, LG_EMODEL,
+                   "%s:%d: no route from %s to %s: no chain of links with "
+                   "contact windows joins them (%s is declared at line %d)",
+                   t->path ? t->path : "topology", t->nodes[p->dst].line,
+                   t->nodes[p->src].name, t->nodes[p->dst].name,
+                   t->nodes[p->src].name, t->nodes[p->src].line);
+}
+
 int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
                char *err, size_t errlen)
 {
@@ -386,6 +455,10 @@ int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
     plan_sched_free(s);
     if (!a)
         return lg_errf(err, errlen, -ENOMEM, "out of memory");
+    if ((rc = check_route(p, err, errlen)) != 0) {
+        free(a);
+        return rc;
+    }
     if (G == 0) {
         free(a);
         return lg_errf(err, errlen, LG_EMODEL, "the model has no groups");
@@ -464,6 +537,12 @@ out:
         /* meeting the lower bound proves optimality whatever found it */
         if (p->obj == PLAN_OBJ_TIME && s->feasible &&
             s->completion <= s->lower_bound + 1e-9 * (1 + s->lower_bound)) {
+            s->proven_optimal = 1;
+            s->proven_cuts = G - 1;
+        }
+        /* no orbital energy at all cannot be beaten */
+        if (p->obj == PLAN_OBJ_ENERGY && s->feasible &&
+            s->energy_orbit_j <= 0) {
             s->proven_optimal = 1;
             s->proven_cuts = G - 1;
         }
