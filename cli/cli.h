@@ -28,6 +28,7 @@ int cmd_split(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_topology(int argc, char **argv);
+int cmd_contacts(int argc, char **argv);
 
 /* Map a library error code to an exit code. */
 int cli_exit_code(int rc);

@@ -20,6 +20,7 @@ static const struct verb {
     { "plan", cmd_plan, "place a model on a topology: partitions, schedule, energy" },
     { "topology", cmd_topology, "check a topology file and print it in normal form" },
     { "calibrate", cmd_calibrate, "measure this machine's throughput as a Profile= line" },
+    { "contacts", cmd_contacts, "passes, light time and eclipses from TLEs" },
 };
 
 static void usage(FILE *f)
