@@ -789,6 +789,10 @@ int cmd_plan(int argc, char **argv)
         ex = cli_exit_code(rc);
         goto out;
     }
+    for (int i = 0; i < t->n_warnings; i++)
+        cli_err("plan", "warning: %s", t->warnings[i]);
+    if (t->n_warnings_dropped)
+        cli_err("plan", "warning: %d more warnings", t->n_warnings_dropped);
     if (profiles &&
         (rc = plan_topology_add_profiles(t, profiles, err, sizeof err)) < 0) {
         cli_err("plan", "%s", err[0] ? err : lg_strerror(rc));

@@ -2,12 +2,14 @@
  * topology.c - `lagrange topology`: load a topology file
  * (lagrange-topology(5)), check it, and print it in normal form (every
  * default spelled out, schedules expanded to explicit windows) or as a
- * JSON summary of its nodes and links.
+ * JSON summary of its nodes and links; --windows lists every window and
+ * eclipse, the ones computed from orbits included.
  */
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "lgerr.h"
@@ -16,7 +18,7 @@
 static void help(FILE *f)
 {
     fprintf(f,
-"usage: lagrange topology FILE [--profiles FILE] [--json]\n\n"
+"usage: lagrange topology FILE [--profiles FILE] [--json] [--windows]\n\n"
 "Load a topology (lagrange-topology(5); ION contact plans are accepted),\n"
 "check it and print its normal form: one entity per line, every default\n"
 "spelled out, periodic schedules expanded into explicit windows up to the\n"
@@ -26,7 +28,12 @@ static void help(FILE *f)
 "                   lines, as 'lagrange calibrate' prints them)\n"
 "  --json           print a JSON summary instead: profiles, nodes with\n"
 "                   power and eclipse time, links with window counts,\n"
-"                   open time, rates and light times\n\n"
+"                   open time, rates and light times\n"
+"  --windows        list every window of every directed link (start, end,\n"
+"                   light time, rate) and every eclipse, those computed\n"
+"                   from orbits (Window=orbit, Eclipse=orbit) included;\n"
+"                   with --json, as arrays in the summary\n\n"
+"Warnings (an old TLE, a decayed satellite) go to standard error.\n"
 "Exit status: 0 ok, 1 I/O failure, 2 usage, 3 bad topology (the message\n"
 "names FILE:LINE).\n");
 }
@@ -49,7 +56,62 @@ static void jnum(double x)
         printf("null");
 }
 
-static void print_json(const plan_topology *t)
+/* "2026-11-22T01:12:24.213Z" for t seconds after the epoch; "-" when
+ * the epoch is unset or t is not finite. */
+static const char *utc(const plan_topology *t, double s, char *buf,
+                       size_t len)
+{
+    double u = t->epoch_unix + s, fl = floor(u);
+    long ms = lround((u - fl) * 1000.0);
+    time_t tt = (time_t)fl;
+    struct tm tm;
+    if (ms >= 1000) {
+        tt++;
+        ms -= 1000;
+    }
+    if (t->epoch_unix == 0 || !isfinite(s) || !gmtime_r(&tt, &tm)) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ms);
+    return buf;
+}
+
+static void print_windows(const plan_topology *t)
+{
+    char a[64], b[2 * PLAN_NAME_MAX + 4];
+    printf("# Windows of each directed link, in seconds after the epoch "
+           "(%s); delay: one-way light time plus the link's Delay=\n",
+           utc(t, 0, a, sizeof a));
+    printf("%-28s %14s %14s %12s %11s %14s  %s\n", "LINK", "START", "END",
+           "DURATION", "DELAY_MS", "RATE_BIT_S", "START_UTC");
+    for (int l = 0; l < t->n_links; l++) {
+        const plan_link *k = &t->links[l];
+        snprintf(b, sizeof b, "%s->%s", t->nodes[k->from].name,
+                 t->nodes[k->to].name);
+        for (int i = 0; i < k->n_win; i++) {
+            const plan_window *w = &k->win[i];
+            printf("%-28s %14.3f %14.3f %12.3f %11.4f %14.6g  %s\n", b,
+                   w->start, w->end, w->end - w->start, w->delay * 1e3,
+                   w->rate * 8, utc(t, w->start, a, sizeof a));
+        }
+    }
+    printf("\n# Eclipses of each node (the array gives nothing)\n");
+    printf("%-28s %14s %14s %12s  %s\n", "NODE", "START", "END",
+           "DURATION", "START_UTC");
+    for (int n = 0; n < t->n_nodes; n++) {
+        const plan_power *p = &t->nodes[n].power;
+        for (int i = 0; i < p->n_eclipse; i++)
+            printf("%-28s %14.3f %14.3f %12.3f  %s\n", t->nodes[n].name,
+                   p->eclipse[i].start, p->eclipse[i].end,
+                   p->eclipse[i].end - p->eclipse[i].start,
+                   utc(t, p->eclipse[i].start, a, sizeof a));
+    }
+}
+
+static void print_json(const plan_topology *t, int windows)
 {
     printf("{\"file\":");
     cli_json_str(stdout, t->path);
@@ -111,6 +173,36 @@ static void print_json(const plan_topology *t)
         jnum(pw->busy_w);
         printf(",\"eclipses\":%d,\"eclipse_s\":", pw->n_eclipse);
         jnum(ecl);
+        printf(",\"eclipse_orbit\":%s", nd->orbit.eclipse ? "true" : "false");
+        printf(",\"tle\":");
+        if (nd->orbit.tle_path) {
+            cli_json_str(stdout, nd->orbit.tle_path);
+            printf(",\"catalog\":%d", nd->orbit.satnum);
+        } else {
+            printf("null");
+        }
+        if (nd->orbit.site) {
+            printf(",\"lat_deg\":");
+            jnum(nd->orbit.lat_deg);
+            printf(",\"lon_deg\":");
+            jnum(nd->orbit.lon_deg);
+            printf(",\"alt_m\":");
+            jnum(nd->orbit.alt_m);
+            printf(",\"mask_deg\":");
+            jnum(nd->orbit.mask_deg);
+        }
+        printf(",\"moon\":%s", nd->orbit.moon ? "true" : "false");
+        if (windows) {
+            printf(",\"eclipse_list\":[");
+            for (int k = 0; k < pw->n_eclipse; k++) {
+                printf("%s[", k ? "," : "");
+                jnum(pw->eclipse[k].start);
+                printf(",");
+                jnum(pw->eclipse[k].end);
+                printf("]");
+            }
+            printf("]");
+        }
         printf(",\"out_links\":%d}", t->out_first[n + 1] - t->out_first[n]);
     }
     printf("],\"links\":[");
@@ -145,7 +237,29 @@ static void print_json(const plan_topology *t)
         jnum(k->n_win ? dmin : NAN);
         printf(",\"delay_s_max\":");
         jnum(k->n_win ? dmax : NAN);
+        printf(",\"orbit\":%s", k->orbit ? "true" : "false");
+        if (windows) {
+            printf(",\"window_list\":[");
+            for (int i = 0; i < k->n_win; i++) {
+                const plan_window *w = &k->win[i];
+                printf("%s\n[", i ? "," : "");
+                jnum(w->start);
+                printf(",");
+                jnum(w->end);
+                printf(",");
+                jnum(w->delay);
+                printf(",");
+                jnum(w->rate);
+                printf("]");
+            }
+            printf("]");
+        }
         printf("}");
+    }
+    printf("],\"warnings\":[");
+    for (int i = 0; i < t->n_warnings; i++) {
+        printf("%s", i ? "," : "");
+        cli_json_str(stdout, t->warnings[i]);
     }
     printf("]}\n");
 }
@@ -155,19 +269,21 @@ int cmd_topology(int argc, char **argv)
     static const struct option opts[] = {
         { "profiles", required_argument, 0, 'p' },
         { "json", no_argument, 0, 'j' },
+        { "windows", no_argument, 0, 'w' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *profiles = NULL;
     plan_topology *t = NULL;
     char err[1024] = "";
-    int c, json = 0, rc, ex = EXIT_OK;
+    int c, json = 0, windows = 0, rc, ex = EXIT_OK;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:jwh", opts, NULL)) != -1) {
         switch (c) {
         case 'p': profiles = optarg; break;
         case 'j': json = 1; break;
+        case 'w': windows = 1; break;
         case 'h': help(stdout); return EXIT_OK;
         default: help(stderr); return EXIT_USAGE;
         }
@@ -181,6 +297,11 @@ int cmd_topology(int argc, char **argv)
         cli_err("topology", "%s", err[0] ? err : lg_strerror(rc));
         return rc == LG_EMODEL ? EXIT_DATA : EXIT_FAIL;
     }
+    for (int i = 0; i < t->n_warnings; i++)
+        cli_err("topology", "warning: %s", t->warnings[i]);
+    if (t->n_warnings_dropped)
+        cli_err("topology", "warning: %d more warnings",
+                t->n_warnings_dropped);
     if (profiles &&
         (rc = plan_topology_add_profiles(t, profiles, err, sizeof err)) < 0) {
         cli_err("topology", "%s", err[0] ? err : lg_strerror(rc));
@@ -188,7 +309,9 @@ int cmd_topology(int argc, char **argv)
         goto out;
     }
     if (json)
-        print_json(t);
+        print_json(t, windows);
+    else if (windows)
+        print_windows(t);
     else if (plan_topology_print(t, stdout) < 0)
         ex = EXIT_FAIL;
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -37,8 +37,13 @@ expect() {
     fi
 }
 
-# roundtrip FILE: the normal form of FILE loads again to itself.
+# roundtrip FILE: the normal form of FILE loads again to itself. It is
+# written to $tmp, so the TLE files that FILE names by relative paths
+# (Tle=) go there too.
 roundtrip() {
+    for tle in "$(dirname "$1")"/*.tle; do
+        [ -f "$tle" ] && cp "$tle" "$tmp/"
+    done
     if ! "$L" topology "$1" >"$tmp/n1" 2>"$tmp/err"; then
         bad "$1: $(head -c 300 "$tmp/err")"
         return

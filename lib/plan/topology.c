@@ -13,6 +13,12 @@
  * usually lists its ranges after its contacts. Every array is bounded by
  * a PLAN_MAX_* constant before it grows.
  *
+ * Orbit keys (Tle=, Lat=/Lon=, Moon=yes; Window=orbit, Eclipse=orbit)
+ * call into lib/orbit during the second pass, at the line that asks: see
+ * the "orbits" section. Their windows and eclipses join the gathered ones
+ * and go through the same checks; the printer writes the keys as
+ * declared, not the intervals they gave.
+ *
  * The printer writes each number in the shortest form that the parser
  * reads back as the same double, so print -> parse -> print is a fixed
  * point (tests/test_topology.sh checks it).
@@ -31,8 +37,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "eclipse.h"
+#include "frames.h"
 #include "ion.h"
 #include "lgerr.h"
+#include "passes.h"
+#include "sgp4.h"
+#include "sun.h"
+#include "tle.h"
 
 #define MAX_WORDS 64             /* words on one line */
 #define PER_LINE 50              /* windows / eclipses per printed line */
@@ -318,7 +330,16 @@ typedef struct blink {           /* a link while its windows are gathered */
 typedef struct bnode {           /* a node's eclipses while gathered */
     bivl *e;
     int n, cap;
+    orb_sat *sat;                /* Tle= nodes: SGP4 state, else NULL */
+    int sat_bad;                 /* SGP4 fails at the TLE epoch already */
 } bnode;
+
+typedef struct tlefile {         /* a TLE file, read once per load */
+    char *path;                  /* as opened */
+    unsigned flags;              /* ORB_TLE_LENIENT or 0 */
+    int64_t mtime;               /* ns since 1970 */
+    orb_tle_set set;
+} tlefile;
 
 typedef struct pending {         /* an ION contact waiting for its range */
     int link, win;               /* the window it became */
@@ -360,6 +381,12 @@ typedef struct builder {
     int epoch_line, horizon_line;
     int epoch_set;
     double ion_ref;              /* ION '@' reference time, s after epoch */
+    const char *dir;             /* Tle= paths are relative to it; NULL:
+                                    the current directory */
+    tlefile *tf;                 /* TLE files read so far */
+    int n_tf, cap_tf;
+    plan_window *ow;             /* scratch for orbit sub-windows */
+    size_t cap_ow;
 } builder;
 
 static int perr(builder *b, const char *fmt, ...)
@@ -522,8 +549,16 @@ static int find_profile(const plan_topology *t, const char *name)
 static void builder_free(builder *b)
 {
     if (b->bn)
-        for (int i = 0; i < b->t->n_nodes; i++)
+        for (int i = 0; i < b->t->n_nodes; i++) {
             free(b->bn[i].e);
+            free(b->bn[i].sat);
+        }
+    for (int i = 0; i < b->n_tf; i++) {
+        free(b->tf[i].path);
+        orb_tle_set_free(&b->tf[i].set);
+    }
+    free(b->tf);
+    free(b->ow);
     if (b->bl)
         for (int i = 0; i < b->t->n_links; i++)
             free(b->bl[i].w);
@@ -884,6 +919,480 @@ static int add_eclipses(builder *b, int node, const char *key, const char *v)
     return 0;
 }
 
+/* ---- orbits ----------------------------------------------------------- */
+
+/* Nodes placed by orbit keys get their windows and eclipses here, at the
+ * line that asks for them, over [Epoch, Epoch + Horizon]: a TLE is read
+ * (each file once per load) and initialised when its Node line is
+ * parsed; a Window=orbit link is computed when its Link line is parsed
+ * (both nodes are known by then). What goes wrong with an orbit itself
+ * (decay, an old TLE) is a warning, not an error: the link keeps the
+ * windows found before it, never NaN ones. */
+
+static int read_file(const char *path, size_t limit, const char *what,
+                     int allow_stdin, int64_t *mtime, char **text,
+                     size_t *len, char *err, size_t errlen);
+
+/* Keep a warning once, prefixed with FILE:LINE; past PLAN_MAX_WARNINGS
+ * only count it. Out of memory drops it: a warning is advice. */
+static void pwarn(builder *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void pwarn(builder *b, const char *fmt, ...)
+{
+    plan_topology *t = b->t;
+    char msg[1024], full[1280];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (b->line > 0)
+        snprintf(full, sizeof full, "%s:%d: %s", b->name, b->line, msg);
+    else
+        snprintf(full, sizeof full, "%s: %s", b->name, msg);
+    for (int i = 0; i < t->n_warnings; i++)
+        if (!strcmp(t->warnings[i], full))
+            return;
+    if (t->n_warnings >= PLAN_MAX_WARNINGS) {
+        t->n_warnings_dropped++;
+        return;
+    }
+    if (!t->warnings &&
+        !(t->warnings = calloc(PLAN_MAX_WARNINGS, sizeof *t->warnings)))
+        return;
+    if ((t->warnings[t->n_warnings] = strdup(full)))
+        t->n_warnings++;
+}
+
+static int val_bool(builder *b, const char *key, const char *v, int *x)
+{
+    if (!strcasecmp(v, "yes"))
+        *x = 1;
+    else if (!strcasecmp(v, "no"))
+        *x = 0;
+    else
+        return perr(b, "%s must be yes or no, got '%s'", key, v);
+    return 0;
+}
+
+/* A Tle= path as opened: relative ones against the topology's
+ * directory. */
+static char *resolve(const builder *b, const char *p)
+{
+    size_t n;
+    char *r;
+    if (!b->dir || p[0] == '/')
+        return strdup(p);
+    n = strlen(b->dir) + strlen(p) + 2;
+    if ((r = malloc(n)))
+        snprintf(r, n, "%s%s%s", b->dir,
+                 b->dir[strlen(b->dir) - 1] == '/' ? "" : "/", p);
+    return r;
+}
+
+/* A bad record's "line N (TLE line k) col C: what" as "FILE:N col C:
+ * what", the way compilers name a place in a file. */
+static void tle_where(char *out, size_t n, const char *path, const char *msg)
+{
+    const char *p = msg;
+    char *end;
+    unsigned long ln;
+    if (strncmp(p, "line ", 5) || !isdigit((unsigned char)p[5])) {
+        snprintf(out, n, "%s: %s", path, msg);
+        return;
+    }
+    ln = strtoul(p + 5, &end, 10);
+    p = end;
+    if (!strncmp(p, " (TLE line ", 11) && strchr(p, ')'))
+        p = strchr(p, ')') + 1;
+    snprintf(out, n, "%s:%lu%s", path, ln, p);
+}
+
+/* The TLE file at path, read and parsed once per load. A bad record is
+ * an error, or with TleLenient=yes a warning (the record is skipped). */
+static int tle_file(builder *b, const char *path, unsigned flags,
+                    tlefile **out)
+{
+    tlefile *f;
+    char *text = NULL, msg[512], where[1024];
+    size_t len = 0;
+    int rc;
+    for (int i = 0; i < b->n_tf; i++)
+        if (b->tf[i].flags == flags && !strcmp(b->tf[i].path, path)) {
+            *out = &b->tf[i];
+            return 0;
+        }
+    if (grow((void **)&b->tf, &b->cap_tf, b->n_tf, sizeof *b->tf) < 0)
+        return oom(b);
+    f = &b->tf[b->n_tf];
+    memset(f, 0, sizeof *f);
+    rc = read_file(path, PLAN_MAX_TLE_FILE, "TLE file", 0, &f->mtime, &text,
+                   &len, msg, sizeof msg);
+    if (rc < 0)
+        return rc == -ENOMEM ? oom(b) : perr(b, "%s", msg);
+    orb_tle_set_init(&f->set, 0);
+    rc = orb_tle_set_parse(&f->set, text ? text : "", len, flags, msg,
+                           sizeof msg);
+    free(text);
+    if (rc < 0 || !(f->path = strdup(path))) {
+        orb_tle_set_free(&f->set);
+        return rc == -ENOMEM || rc == 0 ? oom(b)
+                                        : perr(b, "%s: %s", path, msg);
+    }
+    f->flags = flags;
+    b->n_tf++;
+    for (size_t i = 0; i < f->set.nbad && i < 5; i++) {
+        tle_where(where, sizeof where, path, f->set.bad[i].msg);
+        if (!(flags & ORB_TLE_LENIENT))
+            return perr(b, "%s", where);
+        pwarn(b, "%s (record skipped)", where);
+    }
+    if (f->set.nbad > 5)
+        pwarn(b, "%s: %zu more bad records skipped", path, f->set.nbad - 5);
+    *out = f;
+    return 0;
+}
+
+enum {
+    NK_KIND, NK_PROFILE, NK_SCALE, NK_MEMORY, NK_POWER, NK_ARRAYW,
+    NK_BATTERYWH, NK_MINSOC, NK_SOC, NK_IDLEW, NK_BUSYW, NK_ECLIPSE,
+    NK_ION, NK_TLE, NK_TLENAME, NK_TLELENIENT, NK_LAT, NK_LON, NK_ALT,
+    NK_MASK, NK_MOON, NK_N
+};
+static const char *const node_keys[NK_N] = {
+    "Kind", "Profile", "Scale", "Memory", "Power", "ArrayW", "BatteryWh",
+    "MinSoc", "Soc", "IdleW", "BusyW", "Eclipse", "Ion", "Tle", "TleName",
+    "TleLenient", "Lat", "Lon", "Alt", "Mask", "Moon",
+};
+
+/* Check the orbit keys of a Node line into nd->orbit; node_tle reads the
+ * TLE once the node exists. */
+static int node_orbit(builder *b, plan_node *nd, const char *const *v)
+{
+    plan_orbit *o = &nd->orbit;
+    int rc;
+    if (v[NK_TLE]) {
+        if (nd->kind != PLAN_LEO && nd->kind != PLAN_GEO)
+            return perr(b, "Tle= is for Kind=leo or geo nodes (a ground "
+                        "station takes Lat= and Lon=)");
+        if (!*v[NK_TLE])
+            return perr(b, "Tle= needs a file name");
+        if (!b->epoch_set)
+            return perr(b, "Tle= needs Epoch= (orbits are computed from "
+                        "it)");
+    } else if (v[NK_TLENAME] || v[NK_TLELENIENT] ||
+               (v[NK_ECLIPSE] && !strcasecmp(v[NK_ECLIPSE], "orbit"))) {
+        return perr(b, "%s needs Tle= (the satellite's elements)",
+                    v[NK_TLENAME] ? "TleName=" : v[NK_TLELENIENT]
+                                                 ? "TleLenient="
+                                                 : "Eclipse=orbit");
+    }
+    if (v[NK_TLENAME]) {
+        if (!*v[NK_TLENAME] || strlen(v[NK_TLENAME]) >= PLAN_TLE_NAME_MAX)
+            return perr(b, "TleName must be 1-%d characters",
+                        PLAN_TLE_NAME_MAX - 1);
+        snprintf(o->tle_name, sizeof o->tle_name, "%s", v[NK_TLENAME]);
+    }
+    if (v[NK_TLELENIENT] &&
+        (rc = val_bool(b, "TleLenient", v[NK_TLELENIENT],
+                       &o->tle_lenient)) < 0)
+        return rc;
+    if (v[NK_ECLIPSE] && !strcasecmp(v[NK_ECLIPSE], "orbit"))
+        o->eclipse = 1;
+    if (v[NK_LAT] || v[NK_LON] || v[NK_ALT] || v[NK_MASK]) {
+        orb_station st;
+        char msg[300];
+        if (nd->kind != PLAN_GROUND)
+            return perr(b, "Lat=, Lon=, Alt= and Mask= place a ground "
+                        "station (Kind=ground)");
+        if (!v[NK_LAT] || !v[NK_LON])
+            return perr(b, "a ground station needs both Lat= and Lon= "
+                        "(degrees)");
+        o->mask_deg = PLAN_DEFAULT_MASK;
+        if ((rc = val_plain(b, "Lat", v[NK_LAT], &o->lat_deg)) < 0 ||
+            (rc = val_plain(b, "Lon", v[NK_LON], &o->lon_deg)) < 0 ||
+            (v[NK_ALT] &&
+             (rc = val_plain(b, "Alt", v[NK_ALT], &o->alt_m)) < 0) ||
+            (v[NK_MASK] &&
+             (rc = val_plain(b, "Mask", v[NK_MASK], &o->mask_deg)) < 0))
+            return rc;
+        if (orb_contact_station_init(&st, nd->name, o->lat_deg, o->lon_deg,
+                                     o->alt_m, o->mask_deg, msg,
+                                     sizeof msg) < 0)
+            return perr(b, "%s", msg);
+        o->site = 1;
+    }
+    if (v[NK_MOON]) {
+        if ((rc = val_bool(b, "Moon", v[NK_MOON], &o->moon)) < 0)
+            return rc;
+        if (o->moon && nd->kind != PLAN_LUNAR)
+            return perr(b, "Moon=yes is for Kind=lunar nodes");
+    }
+    return 0;
+}
+
+/* Read node i's TLE (Tle=, TleName=) and initialise SGP4 for it. */
+static int node_tle(builder *b, int i, const char *decl)
+{
+    plan_topology *t = b->t;
+    plan_node *nd = &t->nodes[i];
+    plan_orbit *o = &nd->orbit;
+    const char *want = o->tle_name[0] ? o->tle_name : nd->name;
+    const orb_tle *tle = NULL;
+    tlefile *f = NULL;
+    char msg[512], ep[64];
+    double age;
+    int rc;
+    if (!(o->tle_decl = strdup(decl)) || !(o->tle_path = resolve(b, decl)))
+        return oom(b);
+    if ((rc = tle_file(b, o->tle_path, o->tle_lenient ? ORB_TLE_LENIENT : 0,
+                       &f)) < 0)
+        return rc;
+    o->tle_mtime = f->mtime;
+    for (size_t k = 0; k < f->set.n && !tle; k++)
+        if (!strcmp(f->set.v[k].name, want))
+            tle = &f->set.v[k];
+    if (!tle && !o->tle_name[0] && f->set.n == 1)
+        tle = &f->set.v[0];
+    if (!tle) {
+        char names[256] = "";
+        size_t used = 0;
+        for (size_t k = 0; k < f->set.n && k < 4 && used < sizeof names;
+             k++)
+            used += (size_t)snprintf(names + used, sizeof names - used,
+                                     "%s'%s'", k ? ", " : "",
+                                     f->set.v[k].name[0] ? f->set.v[k].name
+                                                         : "(no name)");
+        if (f->set.n == 0)
+            return perr(b, "%s holds no TLE", o->tle_path);
+        if (o->tle_name[0])
+            return perr(b, "TleName '%s' is not in %s (it holds %s%s)",
+                        o->tle_name, o->tle_path, names,
+                        f->set.n > 4 ? ", ..." : "");
+        return perr(b, "%s holds %zu satellites and none is named '%s': "
+                    "choose one with TleName= (%s%s)", o->tle_path,
+                    f->set.n, nd->name, names, f->set.n > 4 ? ", ..." : "");
+    }
+    o->satnum = tle->satnum;
+    o->tle_epoch_unix = tle->epoch_unix;
+    if (!(b->bn[i].sat = malloc(sizeof *b->bn[i].sat)))
+        return oom(b);
+    rc = orb_sgp4_init(b->bn[i].sat, tle, msg, sizeof msg);
+    if (rc == LG_EMODEL) {
+        b->bn[i].sat_bad = 1;
+        pwarn(b, "%s: SGP4 fails at the TLE epoch (%s): no windows or "
+              "eclipses from it", nd->name, msg);
+    } else if (rc < 0) {
+        return rc == -ENOMEM ? oom(b)
+                             : perr(b, "%s: catalog %d: %s", o->tle_path,
+                                    tle->satnum, msg);
+    }
+    age = fmax(fabs(t->epoch_unix - tle->epoch_unix),
+               fabs(t->epoch_unix + t->horizon - tle->epoch_unix)) / 86400;
+    if (age > PLAN_TLE_WARN_DAYS)
+        pwarn(b, "%s: TLE epoch %s is %.1f days from the span (over %g): "
+              "SGP4 errors grow by km per day away from the epoch",
+              nd->name, fmt_iso(ep, sizeof ep, floor(tle->epoch_unix)), age,
+              PLAN_TLE_WARN_DAYS);
+    return 0;
+}
+
+/* Sunlight lost over [t0, t1] in seconds of full sun: the integral of
+ * 1 - (illuminated fraction), by Simpson's rule on 32 intervals (a
+ * penumbra passage is smooth and lasts seconds to minutes). If SGP4
+ * fails there, half the interval: the mid-penumbra rule. */
+static double sun_deficit(orb_sat *s, double t0, double t1)
+{
+    const int n = 32;
+    double h = (t1 - t0) / n, sum = 0;
+    if (!(t1 > t0))
+        return 0;
+    for (int k = 0; k <= n; k++) {
+        double t = t0 + k * h, r[3], v[3], sun[3], jd, fr;
+        if (orb_sgp4_prop_unix(s, t, r, v) != 0)
+            return (t1 - t0) / 2;
+        orb_frames_unix_to_jd(t, &jd, &fr);
+        orb_sun_pos(jd, fr, sun);
+        sum += (1 - orb_eclipse_fraction(r, sun)) *
+               (k == 0 || k == n ? 1 : k % 2 ? 4 : 2);
+    }
+    return sum * h / 3;
+}
+
+/* Eclipse=orbit: node i's passages through the Earth's shadow. The power
+ * model knows only sun or shadow, so each passage becomes one interval
+ * that loses as much sunlight as the real one: the umbra widened on each
+ * side by the penumbra's deficit (about mid-penumbra), or, for a passage
+ * through the penumbra only, an interval of its deficit centred on it. */
+static int node_eclipses(builder *b, int i)
+{
+    plan_topology *t = b->t;
+    bnode *k = &b->bn[i];
+    size_t max = (size_t)(t->horizon / (85 * 60)) + 4, n = 0;
+    orb_eclipse *ev;
+    char msg[512];
+    int rc;
+    if (k->sat_bad)
+        return 0;
+    if (t->horizon > ORB_CONTACT_MAX_SPAN_S)
+        return perr(b, "Eclipse=orbit: Horizon is over %gd, the longest "
+                    "span orbits are computed for",
+                    ORB_CONTACT_MAX_SPAN_S / 86400);
+    if (!(ev = malloc(max * sizeof *ev)))
+        return oom(b);
+    rc = orb_eclipse_find(k->sat, t->epoch_unix, t->horizon, 0, 0, ev, max,
+                          &n, NULL, msg, sizeof msg);
+    if (rc == LG_EMODEL) {
+        pwarn(b, "%s: %s; no eclipses after it", t->nodes[i].name, msg);
+    } else if (rc < 0) {
+        free(ev);
+        return rc == -ENOMEM ? oom(b)
+                             : perr(b, "eclipses of %s: %s", t->nodes[i].name,
+                                    msg);
+    }
+    for (size_t j = 0; j < n; j++) {
+        const orb_eclipse *e = &ev[j];
+        double s, z;
+        if (!isnan(e->umb_start)) {
+            s = e->umb_start - sun_deficit(k->sat, e->start, e->umb_start);
+            z = e->umb_end + sun_deficit(k->sat, e->umb_end, e->end);
+        } else {
+            double d = sun_deficit(k->sat, e->start, e->end);
+            s = (e->start + e->end) / 2 - d / 2;
+            z = s + d;
+        }
+        s -= t->epoch_unix;
+        z -= t->epoch_unix;
+        if (s < 0)
+            s = 0;
+        if (!isfinite(s) || !isfinite(z) || !(z > s))
+            continue;
+        if (b->n_ivl >= PLAN_MAX_WINDOWS) {
+            free(ev);
+            return perr(b, "more than %d windows and eclipses in all",
+                        PLAN_MAX_WINDOWS);
+        }
+        if (grow((void **)&k->e, &k->cap, k->n, sizeof *k->e) < 0) {
+            free(ev);
+            return oom(b);
+        }
+        k->e[k->n++] = (bivl){ { s, z }, b->line };
+        b->n_ivl++;
+    }
+    free(ev);
+    return 0;
+}
+
+enum { OL_NONE, OL_PASS, OL_ISL, OL_MOON };
+
+/* What Window=orbit means between nodes a and c; *sa gets the station
+ * (or the first satellite of an ISL), *sb the other. */
+static int orbit_kind(const builder *b, int a, int c, int *sa, int *sb)
+{
+    const plan_orbit *x = &b->t->nodes[a].orbit, *y = &b->t->nodes[c].orbit;
+    int xs = x->tle_path != NULL, ys = y->tle_path != NULL;
+    *sa = a;
+    *sb = c;
+    if (x->site && ys)
+        return OL_PASS;
+    if (x->site && y->moon)
+        return OL_MOON;
+    if (xs && ys)
+        return OL_ISL;
+    *sa = c;
+    *sb = a;
+    if (y->site && xs)
+        return OL_PASS;
+    if (y->site && x->moon)
+        return OL_MOON;
+    return OL_NONE;
+}
+
+/* Window=orbit: the windows of link l1 (and its reverse l2 if >= 0) from
+ * geometry, split where the light time moves by PLAN_ORBIT_TOL (each
+ * piece carries its largest light time plus the link's Delay=, and FIFO
+ * holds across pieces: orb_contact_plan). */
+static int orbit_link(builder *b, int l1, int l2, int kind, int sa, int sb)
+{
+    plan_topology *t = b->t;
+    orb_contact_cfg cfg;
+    orb_contact_list cl;
+    orb_station st;
+    char msg[512];
+    int rc = 0;
+    orb_contact_cfg_init(&cfg, t->epoch_unix, t->horizon);
+    cfg.epoch_warn_days = 0;     /* node_tle says it once per node */
+    cfg.isl_max_km = t->links[l1].max_range_km;
+    orb_contact_list_init(&cl, 0, 0);
+    if (kind != OL_ISL) {
+        const plan_orbit *o = &t->nodes[sa].orbit;
+        if (orb_contact_station_init(&st, t->nodes[sa].name, o->lat_deg,
+                                     o->lon_deg, o->alt_m, o->mask_deg, msg,
+                                     sizeof msg) < 0) {
+            rc = perr(b, "%s", msg);
+            goto out;
+        }
+    }
+    if (kind == OL_PASS) {
+        if (!b->bn[sb].sat_bad)
+            rc = orb_contact_stations(&cfg, b->bn[sb].sat, 0,
+                                      t->nodes[sb].name, &st, 1, &cl, msg,
+                                      sizeof msg);
+    } else if (kind == OL_MOON) {
+        rc = orb_contact_moon(&cfg, &st, 1, &cl, msg, sizeof msg);
+    } else if (!b->bn[sa].sat_bad && !b->bn[sb].sat_bad) {
+        orb_sat two[2];
+        const char *names[2] = { t->nodes[sa].name, t->nodes[sb].name };
+        two[0] = *b->bn[sa].sat;
+        two[1] = *b->bn[sb].sat;
+        rc = orb_contact_isl(&cfg, two, names, 2, &cl, msg, sizeof msg);
+    }
+    if (rc < 0) {
+        rc = rc == -ENOMEM ? oom(b) : perr(b, "Window=orbit: %s", msg);
+        goto out;
+    }
+    for (size_t i = 0; i < cl.n_warn && i < ORB_CONTACT_MAX_WARN; i++)
+        pwarn(b, "%s", cl.warn[i].msg);
+    orb_contact_sort(&cl);
+    for (size_t i = 0; i < cl.n_win; i++) {
+        size_t n = 0;
+        rc = orb_contact_plan(&cl, &cl.win[i], t->epoch_unix, 1,
+                              PLAN_ORBIT_TOL, b->ow, b->cap_ow, &n);
+        if (rc == -E2BIG) {
+            plan_window *nw = realloc(b->ow, 2 * n * sizeof *nw);
+            if (!nw) {
+                rc = oom(b);
+                goto out;
+            }
+            b->ow = nw;
+            b->cap_ow = 2 * n;
+            rc = orb_contact_plan(&cl, &cl.win[i], t->epoch_unix, 1,
+                                  PLAN_ORBIT_TOL, b->ow, b->cap_ow, &n);
+        }
+        if (rc < 0) {
+            rc = perr(b, "Window=orbit: %s", lg_strerror(rc));
+            goto out;
+        }
+        for (size_t j = 0; j < n; j++) {
+            const plan_window *w = &b->ow[j];
+            if (!isfinite(w->start) || !isfinite(w->end) ||
+                !isfinite(w->delay) || !(w->end > w->start))
+                continue;
+            for (int d = 0; d < 2; d++) {
+                int l = d ? l2 : l1;
+                if (l >= 0 &&
+                    (rc = add_win(b, l, w->start, w->end,
+                                  t->links[l].orbit_rate,
+                                  w->delay + t->links[l].orbit_delay)) < 0)
+                    goto out;
+            }
+        }
+    }
+    rc = 0;
+out:
+    orb_contact_list_free(&cl);
+    return rc;
+}
+
 static const char *const prof_keys[] = {
     "Conv", "Gemm", "Elem", "Other", "MemBW", "Overhead",
 };
@@ -933,16 +1442,6 @@ static int do_profile(builder *b, char **w, int n)
     b->seen[i] = 1;
     return 0;
 }
-
-enum {
-    NK_KIND, NK_PROFILE, NK_SCALE, NK_MEMORY, NK_POWER, NK_ARRAYW,
-    NK_BATTERYWH, NK_MINSOC, NK_SOC, NK_IDLEW, NK_BUSYW, NK_ECLIPSE,
-    NK_ION, NK_N
-};
-static const char *const node_keys[NK_N] = {
-    "Kind", "Profile", "Scale", "Memory", "Power", "ArrayW", "BatteryWh",
-    "MinSoc", "Soc", "IdleW", "BusyW", "Eclipse", "Ion",
-};
 
 static int do_node(builder *b, char **w, int n)
 {
@@ -1056,8 +1555,14 @@ static int do_node(builder *b, char **w, int n)
             return perr(b, "Ion=%d already belongs to node '%s'", nd.ion,
                         t->nodes[i].name);
     }
+    if ((rc = node_orbit(b, &nd, v)) < 0)
+        return rc;
     if ((i = add_node(b, &nd)) < 0)
         return i;
+    if (v[NK_TLE] && (rc = node_tle(b, i, v[NK_TLE])) < 0)
+        return rc;
+    if (nd.orbit.eclipse)
+        return node_eclipses(b, i);
     if (v[NK_ECLIPSE])
         return add_eclipses(b, i, "Eclipse", v[NK_ECLIPSE]);
     return 0;
@@ -1132,24 +1637,47 @@ static int add_sched(builder *b, int l1, int l2, int n, int always)
     return 0;
 }
 
-static const char *const link_keys[] = { "Delay", "Rate", "Window" };
+static const char *const link_keys[] = { "Delay", "Rate", "Window",
+                                          "MaxRange" };
 
 static int do_link(builder *b, char **w, int n)
 {
     const plan_topology *t = b->t;
-    const char *v[3], *pair = value_of(w[0]), *win;
+    const char *v[4], *pair = value_of(w[0]), *win;
     char what[160], rb[64], *slash;
-    double rate = -1, rate2 = -1, delay = -1;
-    int a, c, bidir, rc, l1, l2 = -1, ns, always;
+    double rate = -1, rate2 = -1, delay = -1, maxkm = 0;
+    int a, c, bidir, rc, l1, l2 = -1, ns, always, orbit, kind = OL_NONE;
+    int sa = -1, sb = -1;
     if ((rc = parse_pair(b, "Link", pair, &a, &c, &bidir)) < 0 ||
-        (rc = kv(b, w, n, "Link", link_keys, 3, v)) < 0)
+        (rc = kv(b, w, n, "Link", link_keys, 4, v)) < 0)
         return rc;
     win = v[2] ? v[2] : "always";
+    orbit = !strcasecmp(win, "orbit");
     if (strcasecmp(win, "none")) {
         if (!v[1])
             return perr(b, "Link=%s needs Rate= (bit/s)", pair);
-        if (!v[0])
+        if (!v[0] && !orbit)
             return perr(b, "Link=%s needs Delay= (one-way light time)", pair);
+    }
+    if (v[3] && !orbit)
+        return perr(b, "MaxRange= applies to Window=orbit links");
+    if (orbit) {
+        if (!b->epoch_set)
+            return perr(b, "Window=orbit needs Epoch= (orbits are computed "
+                        "from it)");
+        if ((kind = orbit_kind(b, a, c, &sa, &sb)) == OL_NONE)
+            return perr(b, "Window=orbit needs a ground station (Lat=, Lon=) "
+                        "and a satellite (Tle=), two satellites, or a ground "
+                        "station and a Moon=yes node: %s and %s are not",
+                        t->nodes[a].name, t->nodes[c].name);
+        if (v[3]) {
+            if (kind != OL_ISL)
+                return perr(b, "MaxRange= applies between two satellites");
+            if ((rc = val_plain(b, "MaxRange", v[3], &maxkm)) < 0)
+                return rc;
+            if (!(maxkm > 0))
+                return perr(b, "MaxRange must be > 0 km, got '%s'", v[3]);
+        }
     }
     if (v[1]) {
         snprintf(rb, sizeof rb, "%s", v[1]);
@@ -1176,6 +1704,27 @@ static int do_link(builder *b, char **w, int n)
         return perr(b, "link %s->%s already declared at line %d",
                     t->nodes[t->links[l1].from].name,
                     t->nodes[t->links[l1].to].name, t->links[l1].line);
+    if (orbit) {
+        if (delay < 0)
+            delay = 0;
+        if ((l1 = add_link(b, a, c, rate, delay)) < 0)
+            return l1;
+        if (bidir && (l2 = add_link(b, c, a, rate2, delay)) < 0)
+            return l2;
+        for (int d = 0; d < 2; d++) {
+            plan_link *L = d ? (l2 >= 0 ? &b->t->links[l2] : NULL)
+                             : &b->t->links[l1];
+            if (!L)
+                continue;
+            L->orbit = 1;
+            L->orbit_rate = d ? rate2 : rate;
+            L->orbit_delay = delay;
+            L->max_range_km = maxkm;
+        }
+        /* the station first, as orb_contact_* want it; windows are the
+         * same both ways */
+        return orbit_link(b, l1, l2, kind, sa, sb);
+    }
     snprintf(what, sizeof what, "windows for link %s%s%s", t->nodes[a].name,
              bidir ? "<>" : "->", t->nodes[c].name);
     if ((rc = parse_sched(b, "Window", win, what, 1, bidir, &ns, &always)) < 0)
@@ -1202,6 +1751,11 @@ static int do_window(builder *b, char **w, int n)
         return perr(b, "no link %s->%s to add windows to (declare it with "
                     "Link= first)", t->nodes[l1 < 0 ? a : c].name,
                     t->nodes[l1 < 0 ? c : a].name);
+    if (t->links[l1].orbit || (l2 >= 0 && t->links[l2].orbit))
+        return perr(b, "link %s->%s has Window=orbit: its windows come from "
+                    "the orbits only", t->nodes[a].name, t->nodes[c].name);
+    if (!strcasecmp(w[1], "orbit"))
+        return perr(b, "Window=orbit belongs on the Link= line");
     snprintf(what, sizeof what, "windows for link %s%s%s", t->nodes[a].name,
              bidir ? "<>" : "->", t->nodes[c].name);
     if ((rc = parse_sched(b, "Window", w[1], what, 1, bidir, &ns, &always)) < 0)
@@ -1219,6 +1773,11 @@ static int do_eclipse(builder *b, char **w, int n)
     if ((i = find_node(b, name)) < 0)
         return perr(b, "unknown node '%s' in Eclipse=%s (declare it with "
                     "Node= first)", name, name);
+    if (b->t->nodes[i].orbit.eclipse)
+        return perr(b, "node %s has Eclipse=orbit: its eclipses come from "
+                    "the orbit only", name);
+    if (!strcasecmp(w[1], "orbit"))
+        return perr(b, "Eclipse=orbit belongs on the Node= line");
     return add_eclipses(b, i, "Eclipse", w[1]);
 }
 
@@ -1303,6 +1862,9 @@ static int do_ion(builder *b, char **w, int n)
         return z;
     if ((l = find_link(b, a, z)) < 0 && (l = add_link(b, a, z, -1, -1)) < 0)
         return l;
+    if (t->links[l].orbit)
+        return perr(b, "ION contact on link %s->%s, which has Window=orbit",
+                    t->nodes[a].name, t->nodes[z].name);
     if (t2 <= 0)
         return 0;                /* wholly before t = 0 */
     if ((wi = add_win(b, l, t1 > 0 ? t1 : 0, t2, c.value, NAN)) < 0)
@@ -1544,15 +2106,25 @@ static int finalize(builder *b)
 
 /* ---- loading ---------------------------------------------------------- */
 
-static int read_all(const char *path, char **text, size_t *len, char *err,
-                    size_t errlen)
+static int64_t mtime_ns(const struct stat *st)
 {
-    int is_stdin = !strcmp(path, "-");
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Read a whole file (standard input for "-" if allow_stdin) of at most
+ * limit bytes; what names it in messages ("topology"). */
+static int read_file(const char *path, size_t limit, const char *what,
+                     int allow_stdin, int64_t *mtime, char **text,
+                     size_t *len, char *err, size_t errlen)
+{
+    int is_stdin = allow_stdin && !strcmp(path, "-");
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     struct stat st;
     char *buf = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
+    if (mtime)
+        *mtime = -1;
     if (!f)
         return lg_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
     if (fstat(fileno(f), &st) == 0) {
@@ -1561,24 +2133,26 @@ static int read_all(const char *path, char **text, size_t *len, char *err,
                          strerror(EISDIR));
             goto out;
         }
-        if (S_ISREG(st.st_mode) && st.st_size > (off_t)PLAN_MAX_FILE) {
+        if (S_ISREG(st.st_mode) && st.st_size > (off_t)limit) {
             rc = lg_errf(err, errlen, LG_EMODEL,
-                         "%s: larger than %u MiB, the limit for a topology",
-                         path, PLAN_MAX_FILE >> 20);
+                         "%s: larger than %zu MiB, the limit for a %s",
+                         path, limit >> 20, what);
             goto out;
         }
+        if (mtime)
+            *mtime = mtime_ns(&st);
     }
     for (;;) {
         size_t got;
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 65536;
             char *q;
-            if (nc > (size_t)PLAN_MAX_FILE + 1)
-                nc = (size_t)PLAN_MAX_FILE + 1;
+            if (nc > limit + 1)
+                nc = limit + 1;
             if (n == nc) {
                 rc = lg_errf(err, errlen, LG_EMODEL,
-                             "%s: larger than %u MiB, the limit for a "
-                             "topology", path, PLAN_MAX_FILE >> 20);
+                             "%s: larger than %zu MiB, the limit for a %s",
+                             path, limit >> 20, what);
                 goto out;
             }
             if (!(q = realloc(buf, nc))) {
@@ -1608,6 +2182,13 @@ out:
     return 0;
 }
 
+static int read_all(const char *path, char **text, size_t *len, char *err,
+                    size_t errlen)
+{
+    return read_file(path, PLAN_MAX_FILE, "topology", 1, NULL, text, len,
+                     err, errlen);
+}
+
 static int builder_init(builder *b, plan_topology *t, const char *name,
                         char *err, size_t errlen)
 {
@@ -1624,8 +2205,10 @@ static int builder_init(builder *b, plan_topology *t, const char *name,
     return 0;
 }
 
-int plan_topology_parse(const char *name, const char *text, size_t len,
-                        plan_topology **out, char *err, size_t errlen)
+/* Parse with Tle= paths relative to dir (NULL: the current directory). */
+static int parse_in(const char *name, const char *dir, const char *text,
+                    size_t len, plan_topology **out, char *err,
+                    size_t errlen)
 {
     plan_topology *t;
     builder b;
@@ -1643,8 +2226,9 @@ int plan_topology_parse(const char *name, const char *text, size_t len,
     t->profiles[0] = builtin;
     t->n_profiles = 1;
     t->horizon = PLAN_DEFAULT_HORIZON;
-    if ((rc = builder_init(&b, t, t->path, err, errlen)) == 0 &&
-        (rc = each_line(&b, text, len, PASS_GLOBALS)) == 0 &&
+    rc = builder_init(&b, t, t->path, err, errlen);
+    b.dir = dir;
+    if (rc == 0 && (rc = each_line(&b, text, len, PASS_GLOBALS)) == 0 &&
         (rc = each_line(&b, text, len, PASS_ENTITIES)) == 0)
         rc = finalize(&b);
     builder_free(&b);
@@ -1656,18 +2240,46 @@ int plan_topology_parse(const char *name, const char *text, size_t len,
     return 0;
 }
 
+int plan_topology_parse(const char *name, const char *text, size_t len,
+                        plan_topology **out, char *err, size_t errlen)
+{
+    return parse_in(name, NULL, text, len, out, err, errlen);
+}
+
 int plan_topology_load(const char *path, plan_topology **out, char *err,
                        size_t errlen)
 {
-    char *text = NULL;
+    char *text = NULL, *dir = NULL;
+    const char *slash = strrchr(path, '/');
     size_t len = 0;
     int rc;
     *out = NULL;
     if ((rc = read_all(path, &text, &len, err, errlen)) < 0)
         return rc;
-    rc = plan_topology_parse(path, text ? text : "", len, out, err, errlen);
+    /* Tle= paths are relative to the file's directory ("-": the current
+     * one); "dir/x.tle" rather than "./x.tle" in messages. */
+    if (slash && strcmp(path, "-") &&
+        !(dir = strndup(path, slash == path ? 1 : (size_t)(slash - path)))) {
+        free(text);
+        return lg_errf(err, errlen, -ENOMEM, "%s: out of memory", path);
+    }
+    rc = parse_in(path, dir, text ? text : "", len, out, err, errlen);
+    free(dir);
     free(text);
     return rc;
+}
+
+int plan_topology_stale(const plan_topology *t)
+{
+    for (int i = 0; i < t->n_nodes; i++) {
+        const plan_orbit *o = &t->nodes[i].orbit;
+        struct stat st;
+        if (!o->tle_path)
+            continue;
+        if (stat(o->tle_path, &st) != 0 || mtime_ns(&st) != o->tle_mtime)
+            return 1;
+    }
+    return 0;
 }
 
 int plan_topology_add_profiles(plan_topology *t, const char *path, char *err,
@@ -1711,8 +2323,14 @@ void plan_topology_free(plan_topology *t)
     if (!t)
         return;
     if (t->nodes)
-        for (int i = 0; i < t->n_nodes; i++)
+        for (int i = 0; i < t->n_nodes; i++) {
             free(t->nodes[i].power.eclipse);
+            free(t->nodes[i].orbit.tle_decl);
+            free(t->nodes[i].orbit.tle_path);
+        }
+    for (int i = 0; i < t->n_warnings; i++)
+        free(t->warnings[i]);
+    free(t->warnings);
     if (t->links)
         for (int i = 0; i < t->n_links; i++)
             free(t->links[i].win);
@@ -1776,6 +2394,25 @@ static void print_ivls(FILE *f, const plan_interval *iv, int from, int to)
                 fmt_g(a, sizeof a, iv[i].start), fmt_g(c, sizeof c, iv[i].end));
 }
 
+/* The orbit keys as declared (the windows they give are not printed). */
+static void print_orbit(FILE *f, const plan_orbit *o)
+{
+    char a[64], c[64], d[64], e[64];
+    if (o->tle_decl) {
+        fprintf(f, " Tle=%s", o->tle_decl);
+        if (o->tle_name[0])
+            fprintf(f, " TleName=%s", o->tle_name);
+        if (o->tle_lenient)
+            fprintf(f, " TleLenient=yes");
+    }
+    if (o->site)
+        fprintf(f, " Lat=%s Lon=%s Alt=%s Mask=%s",
+                fmt_g(a, sizeof a, o->lat_deg), fmt_g(c, sizeof c, o->lon_deg),
+                fmt_g(d, sizeof d, o->alt_m), fmt_g(e, sizeof e, o->mask_deg));
+    if (o->moon)
+        fprintf(f, " Moon=yes");
+}
+
 static void print_node(FILE *f, const plan_topology *t, const plan_node *nd)
 {
     const plan_power *p = &nd->power;
@@ -1794,6 +2431,11 @@ static void print_node(FILE *f, const plan_topology *t, const plan_node *nd)
         fprintf(f, " Power=grid");
     fprintf(f, " IdleW=%s BusyW=%s", fmt_g(a, sizeof a, p->idle_w),
             fmt_g(c, sizeof c, p->busy_w));
+    print_orbit(f, &nd->orbit);
+    if (nd->orbit.eclipse) {
+        fprintf(f, " Eclipse=orbit\n");
+        return;
+    }
     if (p->n_eclipse == 1 && p->eclipse[0].start <= 0 &&
         isinf(p->eclipse[0].end)) {
         fprintf(f, " Eclipse=always\n");
@@ -1823,8 +2465,12 @@ static int mergeable(const plan_topology *t, int i)
         return 0;
     x = &t->links[i];
     y = &t->links[i + 1];
-    if (y->from != x->to || y->to != x->from || x->n_win != y->n_win)
+    if (y->from != x->to || y->to != x->from || x->n_win != y->n_win ||
+        x->orbit != y->orbit)
         return 0;
+    if (x->orbit)                /* computed alike; declared alike? */
+        return x->orbit_delay == y->orbit_delay &&
+               x->max_range_km == y->max_range_km;
     for (int k = 0; k < x->n_win; k++)
         if (x->win[k].start != y->win[k].start ||
             x->win[k].end != y->win[k].end ||
@@ -1840,6 +2486,19 @@ static void print_link(FILE *f, const plan_topology *t, int i, int bidir)
                *arrow = bidir ? "<>" : ">";
     char r1[64], r2[64], d[64];
     double rx, ry, dl;
+    if (x->orbit) {
+        fprintf(f, "Link=%s%s%s Delay=%s Rate=%s", a, arrow, z,
+                fmt_dur(d, sizeof d, x->orbit_delay),
+                fmt_rate(r1, sizeof r1, x->orbit_rate));
+        if (y && y->orbit_rate != x->orbit_rate)
+            fprintf(f, "/%s", fmt_rate(r2, sizeof r2, y->orbit_rate));
+        fprintf(f, " Window=orbit");
+        if (x->max_range_km > 0)
+            fprintf(f, " MaxRange=%s",
+                    fmt_g(r1, sizeof r1, x->max_range_km));
+        fputc('\n', f);
+        return;
+    }
     if (x->n_win == 0) {
         fprintf(f, "Link=%s%s%s Window=none\n", a, arrow, z);
         return;

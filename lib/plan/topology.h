@@ -13,6 +13,12 @@
  * windows and eclipses are expanded up to `horizon`. Rates are in bytes
  * per second internally (the file speaks bit/s, like link budgets do).
  *
+ * Nodes may be placed by orbit keys (Tle= for satellites, Lat=/Lon= for
+ * ground stations, Moon=yes); Window=orbit links and Eclipse=orbit nodes
+ * then get their windows, light times and eclipses from lib/orbit at load
+ * time, over [Epoch, Epoch + Horizon]. What the orbits could not tell
+ * (decay, an old TLE) is kept as warnings, for the caller to print.
+ *
  * A loaded topology is read-only and may be shared by threads.
  */
 #ifndef LG_PLAN_TOPOLOGY_H
@@ -30,6 +36,12 @@
 #define PLAN_MAX_PROFILES 4096
 #define PLAN_MAX_LINE 65536      /* bytes in one line of a topology file */
 #define PLAN_MAX_FILE (256u << 20) /* bytes in a topology file */
+#define PLAN_MAX_WARNINGS 100    /* warnings kept (the rest counted) */
+#define PLAN_TLE_NAME_MAX 64     /* TleName=, incl. NUL (= a TLE line 0) */
+#define PLAN_MAX_TLE_FILE (64u << 20) /* bytes in a TLE file */
+#define PLAN_DEFAULT_MASK 10.0   /* elevation mask of a station, deg */
+#define PLAN_ORBIT_TOL 1e-3      /* light-time tolerance of orbit windows */
+#define PLAN_TLE_WARN_DAYS 30.0  /* warn when a TLE epoch is further off */
 
 enum plan_kind { PLAN_GROUND = 0, PLAN_LEO, PLAN_GEO, PLAN_LUNAR };
 
@@ -74,6 +86,26 @@ typedef struct plan_power {
     int n_eclipse;
 } plan_power;
 
+/* Where a node is, as declared by its orbit keys (all zero: nowhere).
+ * Kept so that the normal form can print what the user wrote and the
+ * daemon can notice a changed TLE file (plan_topology_stale). */
+typedef struct plan_orbit {
+    char *tle_decl;              /* Tle= as written, NULL if none */
+    char *tle_path;              /* the file opened: tle_decl resolved
+                                    against the topology's directory */
+    int64_t tle_mtime;           /* its mtime at load, ns since 1970 */
+    char tle_name[PLAN_TLE_NAME_MAX]; /* TleName=, "" if not given */
+    int tle_lenient;             /* TleLenient=yes: checksums not checked */
+    int satnum;                  /* catalog number of the TLE used */
+    double tle_epoch_unix;       /* its epoch, Unix s */
+    int site;                    /* 1: a ground station (Lat=, Lon=) */
+    double lat_deg, lon_deg;     /* geodetic, WGS-84 */
+    double alt_m;                /* height above the ellipsoid, m */
+    double mask_deg;             /* elevation mask, deg */
+    int moon;                    /* Moon=yes: on the Moon */
+    int eclipse;                 /* Eclipse=orbit: eclipses from the TLE */
+} plan_orbit;
+
 typedef struct plan_node {
     char name[PLAN_NAME_MAX];
     enum plan_kind kind;
@@ -83,6 +115,7 @@ typedef struct plan_node {
     plan_power power;
     int ion;                     /* ION node number, 0 if none */
     int line;
+    plan_orbit orbit;            /* orbit keys, if any */
 } plan_node;
 
 typedef struct plan_link {       /* directed: from -> to */
@@ -91,6 +124,10 @@ typedef struct plan_link {       /* directed: from -> to */
     int n_win;
     int always;                  /* one window [0, inf) */
     int line;                    /* where declared */
+    int orbit;                   /* Window=orbit: windows from geometry */
+    double orbit_rate;           /* its Rate=, bytes/s (Window=orbit) */
+    double orbit_delay;          /* its Delay=, added to the light time */
+    double max_range_km;         /* MaxRange= of an ISL, km; 0: none */
 } plan_link;
 
 typedef struct plan_topology {
@@ -105,16 +142,27 @@ typedef struct plan_topology {
     int n_links;
     int *out_first;              /* CSR adjacency: links leaving node n are */
     int *out_links;              /* out_links[out_first[n] .. out_first[n+1]) */
+    char **warnings;             /* "FILE:LINE: what", the first
+                                    PLAN_MAX_WARNINGS, distinct */
+    int n_warnings;              /* how many are kept */
+    int n_warnings_dropped;      /* how many more there were */
 } plan_topology;
 
 /* Parse a topology from a file / from memory (name is used in messages).
  * On error returns LG_EMODEL (bad content) or -ENOMEM/-errno, with
- * "FILE:LINE: what" in err. */
+ * "FILE:LINE: what" in err. Tle= paths are relative to the file's
+ * directory (plan_topology_load) or to the current directory
+ * (plan_topology_parse, and a file named "-"). */
 int plan_topology_load(const char *path, plan_topology **out, char *err,
                        size_t errlen);
 int plan_topology_parse(const char *name, const char *text, size_t len,
                         plan_topology **out, char *err, size_t errlen);
 void plan_topology_free(plan_topology *t);
+
+/* 1 if a TLE file the topology was computed from has changed (its mtime
+ * differs, or it is gone) since the load: reload to refresh the windows.
+ * 0 otherwise. */
+int plan_topology_stale(const plan_topology *t);
 
 /* Add profiles from a file of Profile= lines (what `lagrange calibrate`
  * prints), replacing same-named ones. */
@@ -122,8 +170,9 @@ int plan_topology_add_profiles(plan_topology *t, const char *path, char *err,
                                size_t errlen);
 
 /* Normal form: every entity on one line, defaults spelled out, windows
- * expanded, in declaration order. Used by golden tests and `lagrange
- * topology`. Returns 0 or -errno from writing. */
+ * expanded (except those computed from orbits: Window=orbit and
+ * Eclipse=orbit print as declared), in declaration order. Used by golden
+ * tests and `lagrange topology`. Returns 0 or -errno from writing. */
 int plan_topology_print(const plan_topology *t, FILE *f);
 
 int plan_topology_find(const plan_topology *t, const char *name);
