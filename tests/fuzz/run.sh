@@ -3,7 +3,8 @@
 #
 #   sh tests/fuzz/run.sh [SECONDS] [TARGET...]      (from the repo root)
 #
-# SECONDS defaults to 60 per target; TARGET is npy or onnx (default: both).
+# SECONDS defaults to 60 per target; TARGET is npy, onnx or frame (default:
+# all three).
 #
 # Everything is built with clang -fsanitize=fuzzer,address,undefined into
 # $FUZZ_BUILD (default build-fuzz/, outside the autotools build): every
@@ -25,10 +26,10 @@ set -u
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 case $secs in
-'' | *[!0-9]*) echo "usage: sh tests/fuzz/run.sh [SECONDS] [npy|onnx]..." >&2
+'' | *[!0-9]*) echo "usage: sh tests/fuzz/run.sh [SECONDS] [npy|onnx|frame]..." >&2
                exit 2 ;;
 esac
-targets=${*:-npy onnx}
+targets=${*:-npy onnx frame}
 B=${FUZZ_BUILD:-build-fuzz}
 CC=${CC:-clang}
 FUZZ_ARGS=${FUZZ_ARGS:-}
@@ -48,18 +49,19 @@ INC="-I$B/proto"
 for d in $(find lib -name '*.h' -exec dirname {} \; | sort -u); do
     INC="$INC -I$d"
 done
-DEPS_CFLAGS=$(pkg-config --cflags libprotobuf-c openblas 2>/dev/null)
-DEPS_LIBS=$(pkg-config --libs libprotobuf-c openblas 2>/dev/null)
+DEPS_CFLAGS=$(pkg-config --cflags libprotobuf-c openblas openssl 2>/dev/null)
+DEPS_LIBS=$(pkg-config --libs libprotobuf-c openblas openssl 2>/dev/null)
 
 mkdir -p "$B/obj" "$B/proto" "$B/artifacts"
 rm -f "$B"/obj/*.o "$B/liblagrange-fuzz.a"
 
-# protobuf-c code for the ONNX subset (only the onnx target needs it).
+# protobuf-c code for the ONNX subset and the wire protocol.
 if command -v protoc-c >/dev/null 2>&1 &&
-   protoc-c --c_out="$B/proto" -Iproto proto/onnx/onnx-subset.proto; then
+   protoc-c --c_out="$B/proto" -Iproto proto/onnx/onnx-subset.proto \
+       proto/lagrange/v1/wire.proto; then
     gen=$(find "$B/proto" -name '*.pb-c.c')
 else
-    echo "run.sh: warning: protoc-c failed; the onnx target will not link" >&2
+    echo "run.sh: warning: protoc-c failed; onnx and frame will not link" >&2
     gen=
 fi
 
@@ -121,6 +123,23 @@ a2="pads"
 a3="strides"
 a4="axis"
 a5="perm"
+EOF
+
+cat >"$B/frame.dict" <<'EOF'
+hello="\x0a"
+bundle="\x12"
+ack="\x1a"
+heartbeat="\x22"
+goodbye="\x2a"
+payload="\x42"
+name="\x82\x01"
+hops="\x88\x01"
+sha="\x4a\x20"
+id="\x0a\x10"
+objid="\x52\x10"
+objsha="\x7a\x20"
+node="gs-mad"
+big="\xff\xff\xff\xff\x0f"
 EOF
 
 status=0
