@@ -362,8 +362,11 @@ static void print_text(const view *v, const char *model, const char *topo,
     if (s->strategy[0] && strcmp(s->strategy, plan_strategy_name(st)))
         printf(" (%s)", s->strategy);
     if (s->proven_optimal)
-        printf(", proven optimal over %d cut point%s", s->proven_cuts,
-               s->proven_cuts == 1 ? "" : "s");
+        printf(", proven optimal");
+    else if (s->proven_cuts > 0)
+        printf(", not proven optimal (best of all plans cutting at the %d "
+               "block boundar%s)", s->proven_cuts,
+               s->proven_cuts == 1 ? "y" : "ies");
     else
         printf(", not proven optimal");
     printf(", solved in %.1f ms\n", s->solve_ms);
@@ -546,7 +549,7 @@ static void print_json(const view *v, enum plan_strategy st,
     printf(",\"proven_optimal\":%s,\"proven_cut_points\":%d,"
            "\"predicted_completion_s\":",
            s->proven_optimal ? "true" : "false",
-           s->proven_optimal ? s->proven_cuts : 0);
+           s->proven_cuts);
     jrel(v, s->feasible ? s->completion : INFINITY);
     printf(",\"lower_bound_s\":");
     jrel(v, s->lower_bound);

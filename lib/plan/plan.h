@@ -180,8 +180,10 @@ typedef struct plan_sched {
     int severity;                /* 0 feasible, 1 deadline, 2 memory /
                                     battery / route, 3 forbidden node */
     char strategy[32];           /* which search produced it */
-    int proven_optimal;          /* exact for this objective and model */
-    int proven_cuts;             /* ... over this many cut positions */
+    int proven_optimal;          /* optimal for this objective and model */
+    int proven_cuts;             /* the DP proved this plan best among
+                                    plans cutting only at this many cut
+                                    positions (all n_grp - 1: optimal) */
     double completion;           /* absolute time the outputs arrive */
     double energy_orbit_j;       /* sum over solar-powered nodes */
     double lower_bound;          /* absolute; completion >= lower_bound */

@@ -440,6 +440,16 @@ static int check_route(const plan_problem *p, char *err, size_t errlen)
                    t->nodes[p->src].name, t->nodes[p->src].line);
 }
 
+/* Record what the DP proved about its own plan: optimal over `cuts` cut
+ * positions; over all of them (a chain) it is optimal outright. */
+static void mark_dp(const plan_problem *p, plan_sched *s,
+                    enum plan_strategy st, double bound, int cuts)
+{
+    int exact = st == PLAN_STRAT_DP && dp_exact(p, s, bound);
+    s->proven_cuts = exact ? cuts : 0;
+    s->proven_optimal = exact && cuts >= p->m->n_grp - 1;
+}
+
 int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
                char *err, size_t errlen)
 {
@@ -472,10 +482,11 @@ int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
         if (rc == 0) {
             snprintf(s->strategy, sizeof s->strategy, "%s",
                      plan_strategy_name(st));
-            s->proven_optimal =
-                (st == PLAN_STRAT_DP && dp_exact(p, s, bound)) ||
-                (st == PLAN_STRAT_EXHAUSTIVE && s->feasible);
-            s->proven_cuts = st == PLAN_STRAT_DP ? cuts : G - 1;
+            mark_dp(p, s, st, bound, cuts);
+            if (st == PLAN_STRAT_EXHAUSTIVE && s->feasible) {
+                s->proven_optimal = 1;
+                s->proven_cuts = G - 1;
+            }
         }
     } else {
         /* dp, then the list scheduler, then every baseline; keep the
@@ -483,12 +494,18 @@ int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
         static const enum plan_strategy order[] = {
             PLAN_STRAT_DP, PLAN_STRAT_HEFT, PLAN_STRAT_SOURCE,
             PLAN_STRAT_FASTEST, PLAN_STRAT_SPLIT};
-        int have = 0;
+        int have = 0, have_heft = 0;
+        int *heft = malloc(((size_t)G + 1) * sizeof *heft);
+        if (!heft) {
+            rc = lg_errf(err, errlen, -ENOMEM, "out of memory");
+            goto out;
+        }
         for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
             char e2[256];
             int r2 = run_one(p, order[i], a, &bound, &cuts, e2, sizeof e2);
             if (r2 == -ENOMEM) {
                 rc = lg_errf(err, errlen, -ENOMEM, "%s", e2);
+                free(heft);
                 goto out;
             }
             if (r2 != 0) {
@@ -496,40 +513,61 @@ int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
                     snprintf(why, sizeof why, "%s", e2);
                 continue;
             }
-            if ((rc = plan_eval(p, a, &cand)) != 0)
+            if ((rc = plan_eval(p, a, &cand)) != 0) {
+                free(heft);
                 goto out;
+            }
+            if (order[i] == PLAN_STRAT_HEFT) {
+                memcpy(heft, a, (size_t)G * sizeof *a);
+                have_heft = 1;
+            }
             snprintf(cand.strategy, sizeof cand.strategy, "%s",
                      plan_strategy_name(order[i]));
-            cand.proven_optimal =
-                order[i] == PLAN_STRAT_DP && dp_exact(p, &cand, bound);
-            cand.proven_cuts = cand.proven_optimal ? cuts : 0;
+            mark_dp(p, &cand, order[i], bound, cuts);
             if (!have || plan_sched_cmp(p, &cand, s) < 0 ||
-                (cand.proven_optimal && plan_sched_cmp(p, &cand, s) <= 0)) {
+                (cand.proven_cuts && plan_sched_cmp(p, &cand, s) <= 0)) {
                 plan_sched tmp = *s;
                 *s = cand;
                 cand = tmp;
                 have = 1;
             }
+            /* nothing beats a plan proven optimal over every cut */
+            if (s->proven_optimal)
+                break;
         }
         if (!have) {
+            free(heft);
             rc = lg_errf(err, errlen, LG_EMODEL, "%s",
                          why[0] ? why : "no strategy found a plan");
             goto out;
         }
-        if (!s->proven_optimal) {
+        /* local improvement from the best plan, and from the list
+         * scheduler's (it reaches placements that no set of cuts can) */
+        for (int from = 0; from < 2 && !s->proven_optimal; from++) {
             char name[24];
-            memcpy(a, s->assign, (size_t)G * sizeof *a);
-            snprintf(name, sizeof name, "%.20s", s->strategy);
-            if ((rc = plan_improve(p, a, &cand, budget)) != 0)
+            if (from == 0)
+                memcpy(a, s->assign, (size_t)G * sizeof *a);
+            else if (have_heft && memcmp(heft, s->assign,
+                                         (size_t)G * sizeof *heft))
+                memcpy(a, heft, (size_t)G * sizeof *a);
+            else
+                break;
+            snprintf(name, sizeof name, "%.20s",
+                     from == 0 ? s->strategy : "heft");
+            if ((rc = plan_improve(p, a, &cand, budget / 2)) != 0) {
+                free(heft);
                 goto out;
+            }
             if (plan_sched_cmp(p, &cand, s) < 0) {
                 plan_sched tmp = *s;
                 *s = cand;
                 cand = tmp;
                 snprintf(s->strategy, sizeof s->strategy, "%s+improve",
                          name);
+                s->proven_cuts = 0;
             }
         }
+        free(heft);
     }
 out:
     if (rc == 0) {
