@@ -440,6 +440,9 @@ static int check_route(const plan_problem *p, char *err, size_t errlen)
                    t->nodes[p->src].name, t->nodes[p->src].line);
 }
 
+/* auto tries every assignment when there are at most this many */
+#define AUTO_EXHAUSTIVE_MAX 4096.0
+
 /* Record what the DP proved about its own plan: optimal over `cuts` cut
  * positions; over all of them (a chain) it is optimal outright. */
 static void mark_dp(const plan_problem *p, plan_sched *s,
@@ -492,8 +495,8 @@ int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
         /* dp, then the list scheduler, then every baseline; keep the
          * best, then improve it unless it is already proven optimal */
         static const enum plan_strategy order[] = {
-            PLAN_STRAT_DP, PLAN_STRAT_HEFT, PLAN_STRAT_SOURCE,
-            PLAN_STRAT_FASTEST, PLAN_STRAT_SPLIT};
+            PLAN_STRAT_EXHAUSTIVE, PLAN_STRAT_DP, PLAN_STRAT_HEFT,
+            PLAN_STRAT_SOURCE, PLAN_STRAT_FASTEST, PLAN_STRAT_SPLIT};
         int have = 0, have_heft = 0;
         int *heft = malloc(((size_t)G + 1) * sizeof *heft);
         if (!heft) {
@@ -502,7 +505,12 @@ int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
         }
         for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
             char e2[256];
-            int r2 = run_one(p, order[i], a, &bound, &cuts, e2, sizeof e2);
+            int r2;
+            /* tiny instances: every assignment, which settles it */
+            if (order[i] == PLAN_STRAT_EXHAUSTIVE &&
+                pow(p->t->n_nodes, G) > AUTO_EXHAUSTIVE_MAX)
+                continue;
+            r2 = run_one(p, order[i], a, &bound, &cuts, e2, sizeof e2);
             if (r2 == -ENOMEM) {
                 rc = lg_errf(err, errlen, -ENOMEM, "%s", e2);
                 free(heft);
@@ -524,6 +532,10 @@ int plan_solve(const plan_problem *p, enum plan_strategy st, plan_sched *s,
             snprintf(cand.strategy, sizeof cand.strategy, "%s",
                      plan_strategy_name(order[i]));
             mark_dp(p, &cand, order[i], bound, cuts);
+            if (order[i] == PLAN_STRAT_EXHAUSTIVE && cand.feasible) {
+                cand.proven_optimal = 1;
+                cand.proven_cuts = G - 1;
+            }
             if (!have || plan_sched_cmp(p, &cand, s) < 0 ||
                 (cand.proven_cuts && plan_sched_cmp(p, &cand, s) <= 0)) {
                 plan_sched tmp = *s;
