@@ -29,6 +29,9 @@ int cmd_plan(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_topology(int argc, char **argv);
 int cmd_contacts(int argc, char **argv);
+int cmd_cert(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_links(int argc, char **argv);
 
 /* Map a library error code to an exit code. */
 int cli_exit_code(int rc);

@@ -21,6 +21,9 @@ static const struct verb {
     { "topology", cmd_topology, "check a topology file and print it in normal form" },
     { "calibrate", cmd_calibrate, "measure this machine's throughput as a Profile= line" },
     { "contacts", cmd_contacts, "passes, light time and eclipses from TLEs" },
+    { "cert", cmd_cert, "make the CA and node certificates of a constellation" },
+    { "status", cmd_status, "ask the local lagranged how it runs" },
+    { "links", cmd_links, "ask the local lagranged about this node's links" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,806 @@
+/*
+ * config.c - the lagranged.conf(5) parser, its checks against the
+ * topology and the normal-form printer (see config.h).
+ *
+ * One pass over the lines fills a dconf that starts with every default;
+ * each key remembers the line that set it, so that checks made after the
+ * pass (required keys, ReconnectMin <= ReconnectMax, NodeId and Peer=
+ * against the topology) still name a line. Numbers and units follow
+ * lagrange-topology(5) (the small scanners here mirror lib/plan's, which
+ * keeps its own static), and the printer writes the shortest text that
+ * parses back to the same value, so print -> parse -> print is a fixed
+ * point (tests/test_lagranged.sh checks it).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "lgerr.h"
+
+#define MAX_WORDS 64             /* words on one line */
+
+enum key {
+    K_NODEID = 0, K_TOPOLOGY, K_LISTEN, K_SPOOLDIR, K_SPOOLMAXBYTES,
+    K_SPOOLMAXBUNDLES, K_TLSCERT, K_TLSKEY, K_TLSCA, K_CONTROLSOCKET,
+    K_LOGLEVEL, K_MAXFRAME, K_CHUNKSIZE, K_HEARTBEAT, K_RECONNECTMIN,
+    K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_N
+};
+
+/* Also the order of the normal form. */
+static const char *const key_names[K_N] = {
+    "NodeId", "Topology", "Listen", "SpoolDir", "SpoolMaxBytes",
+    "SpoolMaxBundles", "TlsCert", "TlsKey", "TlsCA", "ControlSocket",
+    "LogLevel", "MaxFrame", "ChunkSize", "HeartbeatInterval",
+    "ReconnectMin", "ReconnectMax", "Emulate", "TleCheckInterval",
+};
+
+typedef struct parser {
+    dconf *c;
+    const char *name;            /* file name for messages */
+    char *dir;                   /* its directory, NULL: the current one */
+    int line;                    /* current line, 0: none */
+    int key_line[K_N];           /* where each key was set, 0: default */
+    int peer_cap;                /* allocated c->peers */
+    char *err;
+    size_t errlen;
+} parser;
+
+static int perr(parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int perr(parser *p, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (p->line > 0)
+        return lg_errf(p->err, p->errlen, LG_EMODEL, "%s:%d: %s", p->name,
+                       p->line, msg);
+    return lg_errf(p->err, p->errlen, LG_EMODEL, "%s: %s", p->name, msg);
+}
+
+static int oom(parser *p)
+{
+    return lg_errf(p->err, p->errlen, -ENOMEM, "%s: out of memory", p->name);
+}
+
+/* ---- numbers and units (as lagrange-topology(5)) ---------------------- */
+
+typedef struct unit {
+    const char *sfx;
+    double mul, div;             /* value = number * mul / div */
+    int print;                   /* the printer may choose this suffix */
+} unit;
+
+static const unit dur_u[] = {
+    { "d", 86400, 1, 1 }, { "h", 3600, 1, 1 }, { "min", 60, 1, 1 },
+    { "s", 1, 1, 1 }, { "ms", 1, 1e3, 1 }, { "us", 1, 1e6, 1 },
+    { "", 1, 1, 0 }, { NULL, 0, 0, 0 },
+};
+static const unit bin_u[] = {
+    { "T", 1099511627776.0, 1, 1 }, { "G", 1073741824.0, 1, 1 },
+    { "M", 1048576.0, 1, 1 }, { "K", 1024, 1, 1 }, { "k", 1024, 1, 0 },
+    { "", 1, 1, 1 }, { NULL, 0, 0, 0 },
+};
+
+#define DUR_HINT "units us, ms, s, min, h, d"
+#define SIZE_HINT "suffixes K, M, G, T"
+
+/* A strict decimal number: digits[.digits][e[+-]digits]; no sign, hex,
+ * inf or nan (strtod alone would take them). */
+static int scan_num(const char **pp, double *v)
+{
+    const char *p = *pp, *s = *pp;
+    char buf[64];
+    int nd = 0;
+    for (; isdigit((unsigned char)*p); p++)
+        nd++;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            nd++;
+    if (!nd)
+        return -1;
+    if ((*p == 'e' || *p == 'E') &&
+        (isdigit((unsigned char)p[1]) ||
+         ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
+        p += 2;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if ((size_t)(p - s) >= sizeof buf)
+        return -1;
+    memcpy(buf, s, (size_t)(p - s));
+    buf[p - s] = '\0';
+    *v = strtod(buf, NULL);
+    if (!isfinite(*v))
+        return -1;
+    *pp = p;
+    return 0;
+}
+
+/* All of s as NUMBER[SUFFIX] in table u. */
+static int whole(const char *s, const unit *u, double *v)
+{
+    const char *p = s, *q;
+    double x;
+    size_t n;
+    if (scan_num(&p, &x) < 0)
+        return -1;
+    for (q = p; isalpha((unsigned char)*q); q++)
+        ;
+    if (*q)
+        return -1;
+    n = (size_t)(q - p);
+    for (; u->sfx; u++)
+        if (strlen(u->sfx) == n && !strncmp(u->sfx, p, n)) {
+            x = x * u->mul / u->div;
+            if (!isfinite(x))
+                return -1;
+            *v = x;
+            return 0;
+        }
+    return -1;
+}
+
+/* Shortest text that strtod reads back as x. */
+static const char *fmt_g(char *buf, size_t n, double x)
+{
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, n, "%.0f", x);
+    } else {
+        for (int p = 1; p <= 17; p++) {
+            snprintf(buf, n, "%.*g", p, x);
+            if (strtod(buf, NULL) == x)
+                break;
+        }
+    }
+    return buf;
+}
+
+/* x as NUMBER SUFFIX with the largest unit whose short form (at most 6
+ * digits, no exponent) parses back to exactly x; else the shortest exact
+ * number followed by base. */
+static const char *fmt_unit(char *buf, size_t n, double x, const unit *tab,
+                            const char *base)
+{
+    char num[40];
+    if (x == 0) {
+        snprintf(buf, n, "0%s", base);
+        return buf;
+    }
+    for (const unit *u = tab; u->sfx; u++) {
+        if (!u->print || fabs(x) < u->mul / u->div)
+            continue;
+        for (int p = 1; p <= 6; p++) {
+            double back;
+            snprintf(num, sizeof num, "%.*g", p, x * u->div / u->mul);
+            if (strchr(num, 'e'))
+                continue;
+            snprintf(buf, n, "%s%s", num, u->sfx);
+            if (whole(buf, tab, &back) == 0 && back == x)
+                return buf;
+        }
+    }
+    fmt_g(num, sizeof num, x);
+    snprintf(buf, n, "%s%s", num, base);
+    return buf;
+}
+
+const char *dconf_fmt_duration(char *buf, size_t len, double s)
+{
+    return fmt_unit(buf, len, s, dur_u, "s");
+}
+
+const char *dconf_fmt_size(char *buf, size_t len, uint64_t m)
+{
+    static const char sfx[] = "TGMK";
+    for (int i = 0; i < 4; i++) {
+        uint64_t u = 1ull << (10 * (4 - i));
+        if (m >= u && m % u == 0) {
+            snprintf(buf, len, "%llu%c", (unsigned long long)(m / u), sfx[i]);
+            return buf;
+        }
+    }
+    snprintf(buf, len, "%llu", (unsigned long long)m);
+    return buf;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+static int check_name(parser *p, const char *key, const char *s)
+{
+    size_t n = strlen(s);
+    int ok = n > 0 && n < PLAN_NAME_MAX;
+    for (const char *q = s; ok && *q; q++)
+        ok = isalnum((unsigned char)*q) || *q == '.' || *q == '_' ||
+             *q == '-';
+    if (!ok)
+        return perr(p, "bad node name '%s' for %s (1-%d characters of "
+                    "A-Z a-z 0-9 . _ -)", s, key, PLAN_NAME_MAX - 1);
+    return 0;
+}
+
+static int val_dur(parser *p, const char *key, const char *v, double *x)
+{
+    if (whole(v, dur_u, x) < 0)
+        return perr(p, "bad duration '%s' for %s (" DUR_HINT ")", v, key);
+    if (*x <= 0 || *x > DCONF_MAX_DURATION)
+        return perr(p, "%s must be above 0 and at most 1d, got '%s'", key, v);
+    return 0;
+}
+
+static int val_size(parser *p, const char *key, const char *v, uint64_t lo,
+                    uint64_t hi, uint64_t *x)
+{
+    char a[32], b[32];
+    double d;
+    if (whole(v, bin_u, &d) < 0 || d != floor(d))
+        return perr(p, "bad size '%s' for %s (whole bytes, " SIZE_HINT ")",
+                    v, key);
+    if (d < (double)lo || d > (double)hi)
+        return perr(p, "%s must be between %s and %s, got '%s'", key,
+                    dconf_fmt_size(a, sizeof a, lo),
+                    dconf_fmt_size(b, sizeof b, hi), v);
+    *x = (uint64_t)d;
+    return 0;
+}
+
+static int val_count(parser *p, const char *key, const char *v,
+                     uint64_t hi, uint64_t *x)
+{
+    unsigned long long n = 0;
+    const char *q = v;
+    for (; isdigit((unsigned char)*q) && n <= hi; q++)
+        n = n * 10 + (unsigned)(*q - '0');
+    if (q == v || *q || n < 1 || n > hi)
+        return perr(p, "%s must be a whole number from 1 to %llu, got '%s'",
+                    key, (unsigned long long)hi, v);
+    *x = n;
+    return 0;
+}
+
+int dconf_split_addr(const char *addr, char *host, size_t hostlen,
+                     int *port)
+{
+    const char *colon, *h = addr, *hend, *q;
+    long pn = 0;
+    size_t n;
+    if (addr[0] == '[') {
+        /* [IPv6]:PORT; the address itself is checked when it is used */
+        h = addr + 1;
+        if (!(hend = strchr(h, ']')) || hend[1] != ':')
+            return -EINVAL;
+        colon = hend + 1;
+        for (q = h; q < hend; q++)     /* hex, ':', '.', a %zone */
+            if (!isalnum((unsigned char)*q) && *q != ':' && *q != '.' &&
+                *q != '%')
+                return -EINVAL;
+        if (!memchr(h, ':', (size_t)(hend - h)))
+            return -EINVAL;
+    } else {
+        if (!(colon = strrchr(addr, ':')))
+            return -EINVAL;
+        hend = colon;
+        for (q = h; q < hend; q++)
+            if (!isalnum((unsigned char)*q) && *q != '.' && *q != '-' &&
+                *q != '_')
+                return -EINVAL; /* a bare IPv6 address needs brackets */
+    }
+    n = (size_t)(hend - h);
+    if (n == 0 || n >= hostlen || n >= DCONF_HOST_MAX)
+        return -EINVAL;
+    for (q = colon + 1; isdigit((unsigned char)*q) && pn <= 65535; q++)
+        pn = pn * 10 + (*q - '0');
+    if (q == colon + 1 || *q || pn < 1 || pn > 65535)
+        return -EINVAL;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    *port = (int)pn;
+    return 0;
+}
+
+static int val_addr(parser *p, const char *key, const char *v, char *out)
+{
+    char host[DCONF_HOST_MAX];
+    int port;
+    if (strlen(v) >= DCONF_ADDR_MAX ||
+        dconf_split_addr(v, host, sizeof host, &port) < 0)
+        return perr(p, "bad address '%s' for %s (HOST:PORT or [IPV6]:PORT, "
+                    "port 1-65535)", v, key);
+    snprintf(out, DCONF_ADDR_MAX, "%s", v);
+    return 0;
+}
+
+/* A path as written, and resolved against the config's directory. */
+static int set_path(parser *p, dconf_path *dp, const char *v)
+{
+    char *decl = strdup(v), *path;
+    size_t n;
+    if (!decl)
+        return oom(p);
+    if (v[0] == '/' || !p->dir) {
+        path = strdup(v);
+    } else {
+        n = strlen(p->dir) + strlen(v) + 2;
+        if ((path = malloc(n)))
+            snprintf(path, n, "%s%s%s", p->dir,
+                     p->dir[strlen(p->dir) - 1] == '/' ? "" : "/", v);
+    }
+    if (!path) {
+        free(decl);
+        return oom(p);
+    }
+    free(dp->decl);
+    free(dp->path);
+    dp->decl = decl;
+    dp->path = path;
+    return 0;
+}
+
+static void free_path(dconf_path *dp)
+{
+    free(dp->decl);
+    free(dp->path);
+    dp->decl = dp->path = NULL;
+}
+
+/* ---- lines -------------------------------------------------------------- */
+
+/* Split at white space, dropping '#' to the end of the line. Returns the
+ * word count, or -1 past MAX_WORDS. */
+static int split_words(char *s, char **w)
+{
+    int n = 0;
+    char *h = strchr(s, '#');
+    if (h)
+        *h = '\0';
+    for (;;) {
+        while (*s && isspace((unsigned char)*s))
+            s++;
+        if (!*s)
+            return n;
+        if (n == MAX_WORDS)
+            return -1;
+        w[n++] = s;
+        while (*s && !isspace((unsigned char)*s))
+            s++;
+        if (*s)
+            *s++ = '\0';
+    }
+}
+
+static int set_key(parser *p, enum key k, const char *v)
+{
+    dconf *c = p->c;
+    const char *name = key_names[k];
+    int rc = 0;
+    if (!*v)
+        return perr(p, "%s has an empty value", name);
+    switch (k) {
+    case K_NODEID:
+        if ((rc = check_name(p, name, v)) == 0) {
+            snprintf(c->node_id, sizeof c->node_id, "%s", v);
+            c->node_line = p->line;
+        }
+        break;
+    case K_TOPOLOGY:
+        if ((rc = set_path(p, &c->topology, v)) == 0)
+            c->topology_line = p->line;
+        break;
+    case K_LISTEN: rc = val_addr(p, name, v, c->listen); break;
+    case K_SPOOLDIR: rc = set_path(p, &c->spool_dir, v); break;
+    case K_SPOOLMAXBYTES:
+        rc = val_size(p, name, v, 1ull << 20, 1ull << 50, &c->spool_max_bytes);
+        break;
+    case K_SPOOLMAXBUNDLES:
+        rc = val_count(p, name, v, UINT32_MAX, &c->spool_max_bundles);
+        break;
+    case K_TLSCERT: rc = set_path(p, &c->tls_cert, v); break;
+    case K_TLSKEY: rc = set_path(p, &c->tls_key, v); break;
+    case K_TLSCA: rc = set_path(p, &c->tls_ca, v); break;
+    case K_CONTROLSOCKET:
+        if ((rc = set_path(p, &c->control_socket, v)) == 0 &&
+            strlen(c->control_socket.path) >= DCONF_SUN_PATH_MAX)
+            rc = perr(p, "ControlSocket path '%s' is longer than the %d "
+                      "bytes a unix socket allows", c->control_socket.path,
+                      DCONF_SUN_PATH_MAX - 1);
+        break;
+    case K_LOGLEVEL:
+        if (log_level_parse(v, &c->log_level) < 0)
+            rc = perr(p, "LogLevel must be error, warn, info or debug, got "
+                      "'%s'", v);
+        break;
+    case K_MAXFRAME:
+        rc = val_size(p, name, v, DCONF_MIN_FRAME, DCONF_MAX_FRAME_LIMIT,
+                      &c->max_frame);
+        break;
+    case K_CHUNKSIZE:
+        rc = val_size(p, name, v, 1ull << 10,
+                      DCONF_MAX_FRAME_LIMIT - DCONF_FRAME_ROOM,
+                      &c->chunk_size);
+        break;
+    case K_HEARTBEAT: rc = val_dur(p, name, v, &c->heartbeat); break;
+    case K_RECONNECTMIN: rc = val_dur(p, name, v, &c->reconnect_min); break;
+    case K_RECONNECTMAX: rc = val_dur(p, name, v, &c->reconnect_max); break;
+    case K_TLECHECK: rc = val_dur(p, name, v, &c->tle_check); break;
+    case K_EMULATE:
+        if (!strcasecmp(v, "yes"))
+            c->emulate = 1;
+        else if (!strcasecmp(v, "no"))
+            c->emulate = 0;
+        else
+            rc = perr(p, "Emulate must be yes or no, got '%s'", v);
+        break;
+    default:
+        break;
+    }
+    if (rc == 0)
+        p->key_line[k] = p->line;
+    return rc;
+}
+
+static int do_peer(parser *p, char **w, int n)
+{
+    dconf *c = p->c;
+    const char *name = strchr(w[0], '=') + 1, *addr = NULL;
+    dconf_peer *pe;
+    int rc;
+    if ((rc = check_name(p, "Peer", name)) < 0)
+        return rc;
+    for (int i = 1; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+        if (!eq || eq == w[i])
+            return perr(p, "expected Key=Value on the Peer line, got '%s'",
+                        w[i]);
+        *eq = '\0';
+        if (strcasecmp(w[i], "Address"))
+            return perr(p, "unknown key '%s' on a Peer line (only Address)",
+                        w[i]);
+        if (addr)
+            return perr(p, "Address given twice");
+        addr = eq + 1;
+    }
+    if (!addr)
+        return perr(p, "Peer %s needs Address=HOST:PORT", name);
+    for (int i = 0; i < c->n_peers; i++)
+        if (!strcmp(c->peers[i].name, name))
+            return perr(p, "Peer %s given twice (first at line %d)", name,
+                        c->peers[i].line);
+    if (c->n_peers == DCONF_MAX_PEERS)
+        return perr(p, "more than %d Peer lines", DCONF_MAX_PEERS);
+    if (c->n_peers == p->peer_cap) {
+        int cap = p->peer_cap ? 2 * p->peer_cap : 8;
+        dconf_peer *np;
+        if (cap > DCONF_MAX_PEERS)
+            cap = DCONF_MAX_PEERS;
+        if (!(np = realloc(c->peers, (size_t)cap * sizeof *np)))
+            return oom(p);
+        c->peers = np;
+        p->peer_cap = cap;
+    }
+    pe = &c->peers[c->n_peers];
+    memset(pe, 0, sizeof *pe);
+    if ((rc = val_addr(p, "Address", addr, pe->addr)) < 0)
+        return rc;
+    snprintf(pe->name, sizeof pe->name, "%s", name);
+    pe->node = -1;
+    pe->line = p->line;
+    c->n_peers++;
+    return 0;
+}
+
+static int do_line(parser *p, char *s)
+{
+    char *w[MAX_WORDS];
+    int n = split_words(s, w);
+    if (n < 0)
+        return perr(p, "more than %d words on a line", MAX_WORDS);
+    if (n == 0)
+        return 0;
+    if (!strncasecmp(w[0], "Peer=", 5))
+        return do_peer(p, w, n);
+    for (int i = 0; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+        int k, rc;
+        if (!eq || eq == w[i])
+            return perr(p, "expected Key=Value, got '%s'", w[i]);
+        *eq = '\0';
+        if (!strcasecmp(w[i], "Peer"))
+            return perr(p, "Peer= must start its line");
+        for (k = 0; k < K_N && strcasecmp(w[i], key_names[k]); k++)
+            ;
+        if (k == K_N)
+            return perr(p, "unknown key '%s'", w[i]);
+        if (p->key_line[k])
+            return perr(p, "%s given twice (first at line %d)", key_names[k],
+                        p->key_line[k]);
+        if ((rc = set_key(p, (enum key)k, eq + 1)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Checks across keys, after the last line. */
+static int check_all(parser *p)
+{
+    dconf *c = p->c;
+    char a[32], b[32];
+    p->line = 0;
+    if (!c->node_id[0])
+        return perr(p, "NodeId is required (this node's name in the "
+                    "topology)");
+    if (!c->topology.path)
+        return perr(p, "Topology is required (the topology file)");
+    if (c->reconnect_min > c->reconnect_max) {
+        p->line = p->key_line[K_RECONNECTMIN] > p->key_line[K_RECONNECTMAX]
+                      ? p->key_line[K_RECONNECTMIN]
+                      : p->key_line[K_RECONNECTMAX];
+        return perr(p, "ReconnectMin %s is above ReconnectMax %s",
+                    dconf_fmt_duration(a, sizeof a, c->reconnect_min),
+                    dconf_fmt_duration(b, sizeof b, c->reconnect_max));
+    }
+    if (c->chunk_size + DCONF_FRAME_ROOM > c->max_frame) {
+        p->line = p->key_line[K_CHUNKSIZE] > p->key_line[K_MAXFRAME]
+                      ? p->key_line[K_CHUNKSIZE]
+                      : p->key_line[K_MAXFRAME];
+        return perr(p, "ChunkSize %s does not fit in MaxFrame %s (a frame "
+                    "needs 4K more for the bundle header)",
+                    dconf_fmt_size(a, sizeof a, c->chunk_size),
+                    dconf_fmt_size(b, sizeof b, c->max_frame));
+    }
+    return 0;
+}
+
+static int set_default(parser *p, dconf_path *dp, const char *v)
+{
+    /* Defaults are absolute: the directory does not apply. */
+    return set_path(p, dp, v);
+}
+
+int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
+                char *err, size_t errlen)
+{
+    parser p;
+    dconf *c;
+    char *buf = NULL;
+    const char *slash = strrchr(name, '/');
+    size_t pos = 0;
+    int rc = 0;
+
+    *out = NULL;
+    memset(&p, 0, sizeof p);
+    p.name = name;
+    p.err = err;
+    p.errlen = errlen;
+    if (len > DCONF_MAX_FILE)
+        return perr(&p, "larger than %u KiB", DCONF_MAX_FILE >> 10);
+    if (!(c = calloc(1, sizeof *c)))
+        return oom(&p);
+    p.c = c;
+    c->node = -1;
+    if (!(c->file = strdup(name)) || !(buf = malloc(DCONF_MAX_LINE + 1))) {
+        rc = oom(&p);
+        goto out;
+    }
+    snprintf(c->listen, sizeof c->listen, "%s", DCONF_DEF_LISTEN);
+    c->spool_max_bytes = DCONF_DEF_SPOOL_MAX_BYTES;
+    c->spool_max_bundles = DCONF_DEF_SPOOL_MAX_BUNDLES;
+    c->log_level = LOG_LVL_INFO;
+    c->max_frame = DCONF_DEF_MAX_FRAME;
+    c->chunk_size = DCONF_DEF_CHUNK_SIZE;
+    c->heartbeat = DCONF_DEF_HEARTBEAT;
+    c->reconnect_min = DCONF_DEF_RECONNECT_MIN;
+    c->reconnect_max = DCONF_DEF_RECONNECT_MAX;
+    c->emulate = 1;
+    c->tle_check = DCONF_DEF_TLE_CHECK;
+    if ((rc = set_default(&p, &c->spool_dir, DCONF_DEF_SPOOL_DIR)) < 0 ||
+        (rc = set_default(&p, &c->tls_cert, DCONF_DEF_TLS_CERT)) < 0 ||
+        (rc = set_default(&p, &c->tls_key, DCONF_DEF_TLS_KEY)) < 0 ||
+        (rc = set_default(&p, &c->tls_ca, DCONF_DEF_TLS_CA)) < 0 ||
+        (rc = set_default(&p, &c->control_socket,
+                          DCONF_DEF_CONTROL_SOCKET)) < 0)
+        goto out;
+    /* Relative paths are relative to the file's directory ("dir/x" rather
+     * than "./x" for a file in the current one). */
+    if (slash && strcmp(name, "-") &&
+        !(p.dir = strndup(name, slash == name ? 1 : (size_t)(slash - name)))) {
+        rc = oom(&p);
+        goto out;
+    }
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        p.line++;
+        if (n > DCONF_MAX_LINE) {
+            rc = perr(&p, "line longer than %d bytes", DCONF_MAX_LINE);
+            goto out;
+        }
+        if (memchr(text + pos, '\0', n)) {
+            rc = perr(&p, "NUL byte");
+            goto out;
+        }
+        memcpy(buf, text + pos, n);
+        buf[n] = '\0';
+        if ((rc = do_line(&p, buf)) < 0)
+            goto out;
+        pos += n + 1;
+    }
+    rc = check_all(&p);
+out:
+    free(buf);
+    free(p.dir);
+    if (rc < 0) {
+        dconf_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int is_neighbour(const plan_topology *t, int a, int b)
+{
+    return plan_topology_link(t, a, b) >= 0 || plan_topology_link(t, b, a) >= 0;
+}
+
+int dconf_set_topology(dconf *c, plan_topology *t, char *err, size_t errlen)
+{
+    int node = plan_topology_find(t, c->node_id);
+    if (node < 0)
+        return lg_errf(err, errlen, LG_EMODEL,
+                       "%s:%d: NodeId %s is not a node of %s", c->file,
+                       c->node_line, c->node_id, t->path);
+    for (int i = 0; i < c->n_peers; i++) {
+        const dconf_peer *pe = &c->peers[i];
+        int n = plan_topology_find(t, pe->name);
+        if (n < 0)
+            return lg_errf(err, errlen, LG_EMODEL,
+                           "%s:%d: Peer %s is not a node of %s", c->file,
+                           pe->line, pe->name, t->path);
+        if (n == node)
+            return lg_errf(err, errlen, LG_EMODEL,
+                           "%s:%d: Peer %s is this node (NodeId)", c->file,
+                           pe->line, pe->name);
+        if (!is_neighbour(t, node, n))
+            return lg_errf(err, errlen, LG_EMODEL,
+                           "%s:%d: Peer %s is not a neighbour of %s in %s "
+                           "(no link between them)", c->file, pe->line,
+                           pe->name, c->node_id, t->path);
+    }
+    for (int i = 0; i < c->n_peers; i++)
+        c->peers[i].node = plan_topology_find(t, c->peers[i].name);
+    if (c->topo != t)
+        plan_topology_free(c->topo);
+    c->topo = t;
+    c->node = node;
+    return 0;
+}
+
+/* The whole file, bounded; -errno with "FILE: what" in err. */
+static int read_conf(const char *path, char **text, size_t *len, char *err,
+                     size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    char *b;
+    size_t n;
+    int e;
+    *text = NULL;
+    *len = 0;
+    if (!f)
+        return lg_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return lg_errf(err, errlen, -EISDIR, "%s: %s", path,
+                       strerror(EISDIR));
+    }
+    if (!(b = malloc(DCONF_MAX_FILE + 1))) {
+        fclose(f);
+        return lg_errf(err, errlen, -ENOMEM, "%s: out of memory", path);
+    }
+    n = fread(b, 1, DCONF_MAX_FILE + 1, f);
+    e = ferror(f) ? errno : 0;
+    fclose(f);
+    if (e) {
+        free(b);
+        return lg_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+    }
+    if (n > DCONF_MAX_FILE) {
+        free(b);
+        return lg_errf(err, errlen, LG_EMODEL, "%s: larger than %u KiB", path,
+                       DCONF_MAX_FILE >> 10);
+    }
+    *text = b;
+    *len = n;
+    return 0;
+}
+
+int dconf_load(const char *path, dconf **out, char *err, size_t errlen)
+{
+    char *text, terr[1024] = "";
+    size_t len;
+    plan_topology *t = NULL;
+    dconf *c;
+    int rc;
+    *out = NULL;
+    if ((rc = read_conf(path, &text, &len, err, errlen)) < 0)
+        return rc;
+    rc = dconf_parse(path, text, len, &c, err, errlen);
+    free(text);
+    if (rc < 0)
+        return rc;
+    if ((rc = plan_topology_load(c->topology.path, &t, terr, sizeof terr)) <
+        0) {
+        lg_errf(err, errlen, rc, "%s:%d: Topology: %s", c->file,
+                c->topology_line, terr[0] ? terr : lg_strerror(rc));
+        dconf_free(c);
+        return rc;
+    }
+    if ((rc = dconf_set_topology(c, t, err, errlen)) < 0) {
+        plan_topology_free(t);
+        dconf_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void dconf_free(dconf *c)
+{
+    if (!c)
+        return;
+    free(c->file);
+    free_path(&c->topology);
+    free(c->peers);
+    free_path(&c->spool_dir);
+    free_path(&c->tls_cert);
+    free_path(&c->tls_key);
+    free_path(&c->tls_ca);
+    free_path(&c->control_socket);
+    plan_topology_free(c->topo);
+    free(c);
+}
+
+int dconf_print(const dconf *c, FILE *f)
+{
+    char a[64];
+    fprintf(f, "# lagranged.conf(5) normal form: node %s, %d peer%s\n",
+            c->node_id, c->n_peers, c->n_peers == 1 ? "" : "s");
+    fprintf(f, "NodeId=%s\n", c->node_id);
+    fprintf(f, "Topology=%s\n", c->topology.decl);
+    fprintf(f, "Listen=%s\n", c->listen);
+    fprintf(f, "SpoolDir=%s\n", c->spool_dir.decl);
+    fprintf(f, "SpoolMaxBytes=%s\n",
+            dconf_fmt_size(a, sizeof a, c->spool_max_bytes));
+    fprintf(f, "SpoolMaxBundles=%llu\n",
+            (unsigned long long)c->spool_max_bundles);
+    fprintf(f, "TlsCert=%s\n", c->tls_cert.decl);
+    fprintf(f, "TlsKey=%s\n", c->tls_key.decl);
+    fprintf(f, "TlsCA=%s\n", c->tls_ca.decl);
+    fprintf(f, "ControlSocket=%s\n", c->control_socket.decl);
+    fprintf(f, "LogLevel=%s\n", log_level_name(c->log_level));
+    fprintf(f, "MaxFrame=%s\n", dconf_fmt_size(a, sizeof a, c->max_frame));
+    fprintf(f, "ChunkSize=%s\n", dconf_fmt_size(a, sizeof a, c->chunk_size));
+    fprintf(f, "HeartbeatInterval=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->heartbeat));
+    fprintf(f, "ReconnectMin=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->reconnect_min));
+    fprintf(f, "ReconnectMax=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->reconnect_max));
+    fprintf(f, "Emulate=%s\n", c->emulate ? "yes" : "no");
+    fprintf(f, "TleCheckInterval=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->tle_check));
+    for (int i = 0; i < c->n_peers; i++)
+        fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
+                c->peers[i].addr);
+    if (fflush(f) != 0 || ferror(f))
+        return -EIO;
+    return 0;
+}

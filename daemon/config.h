@@ -1,0 +1,142 @@
+/*
+ * config.h - lagranged's configuration: the lagranged.conf(5) parser, its
+ * checks against the topology, and the normal-form printer.
+ *
+ * Owns dconf. The file is slurm.conf-like: Key=Value words, '#' starts a
+ * comment, keys are case-insensitive. A line either holds global settings
+ * (one or more Key=Value words) or starts with Peer=NAME and gives that
+ * neighbour's Address=HOST:PORT. Errors name FILE:LINE.
+ *
+ * Relative paths are taken against the config file's directory, so a
+ * config and its topology can move together. Each path keeps the text as
+ * written (printed by the normal form, so print -> parse -> print is a
+ * fixed point) and the path as resolved (what the daemon opens).
+ *
+ * Loading reads the topology that Topology= names (plan_topology_load)
+ * and checks that NodeId is one of its nodes and that every Peer= is a
+ * neighbour of it (a link in either direction). A loaded dconf owns its
+ * topology.
+ *
+ * Threading: a load touches only its own state; a loaded dconf is read
+ * on the loop thread and changes only there (a reload swaps whole
+ * dconfs; a changed TLE file swaps the topology, dconf_set_topology).
+ */
+#ifndef LG_DAEMON_CONFIG_H
+#define LG_DAEMON_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "topology.h"
+
+#define DCONF_DEFAULT_PATH "/etc/lagrange/lagranged.conf"
+#define DCONF_MAX_FILE (1u << 20)   /* bytes in a config file */
+#define DCONF_MAX_LINE 4096         /* bytes in one line */
+#define DCONF_MAX_PEERS 4096        /* Peer= lines */
+#define DCONF_HOST_MAX 254          /* host name or address, incl. NUL */
+#define DCONF_ADDR_MAX (DCONF_HOST_MAX + 8) /* "[HOST]:PORT", incl. NUL */
+#define DCONF_SUN_PATH_MAX 108      /* sockaddr_un.sun_path, incl. NUL */
+#define DCONF_MAX_WARNINGS 100      /* warnings kept */
+
+/* Defaults (lagranged.conf(5)). */
+#define DCONF_DEF_LISTEN "0.0.0.0:7400"
+#define DCONF_DEF_SPOOL_DIR "/var/lib/lagrange/spool"
+#define DCONF_DEF_SPOOL_MAX_BYTES (10ull << 30)
+#define DCONF_DEF_SPOOL_MAX_BUNDLES 100000ull /* the spool's own default */
+#define DCONF_DEF_TLS_CERT "/etc/lagrange/tls/node.crt"
+#define DCONF_DEF_TLS_KEY "/etc/lagrange/tls/node.key"
+#define DCONF_DEF_TLS_CA "/etc/lagrange/tls/ca.crt"
+#define DCONF_DEF_CONTROL_SOCKET "/run/lagrange/lagranged.sock"
+#define DCONF_DEF_MAX_FRAME (2ull << 20)
+#define DCONF_DEF_CHUNK_SIZE (1ull << 20)
+#define DCONF_DEF_HEARTBEAT 5.0
+#define DCONF_DEF_RECONNECT_MIN 1.0
+#define DCONF_DEF_RECONNECT_MAX 60.0
+#define DCONF_DEF_TLE_CHECK 60.0
+
+/* Bounds. A frame carries one chunk plus its bundle header (at most
+ * 1 KiB, lib/wire) and the frame's own fields, hence the room. */
+#define DCONF_MIN_FRAME (4ull << 10)
+#define DCONF_MAX_FRAME_LIMIT (256ull << 20) /* = WIRE_FRAME_LIMIT */
+#define DCONF_FRAME_ROOM (4ull << 10)
+#define DCONF_MAX_DURATION 86400.0  /* timers longer than a day are typos */
+
+typedef struct dconf_path {
+    char *decl;                  /* as written (the normal form prints it) */
+    char *path;                  /* resolved against the config's directory */
+} dconf_path;
+
+typedef struct dconf_peer {
+    char name[PLAN_NAME_MAX];    /* a neighbour of NodeId in the topology */
+    char addr[DCONF_ADDR_MAX];   /* "HOST:PORT" or "[V6]:PORT", as written */
+    int node;                    /* its index in the topology */
+    int line;                    /* where declared */
+} dconf_peer;
+
+typedef struct dconf {
+    char *file;                  /* config file name, for messages */
+    char node_id[PLAN_NAME_MAX]; /* NodeId: this node (required) */
+    int node_line;               /* line of NodeId= */
+    dconf_path topology;         /* Topology: the shared topology (required) */
+    int topology_line;           /* line of Topology= */
+    char listen[DCONF_ADDR_MAX]; /* Listen: address for peer sessions */
+    dconf_peer *peers;           /* Peer= lines, in declaration order */
+    int n_peers;
+    dconf_path spool_dir;        /* SpoolDir: bundles kept in custody */
+    uint64_t spool_max_bytes;    /* SpoolMaxBytes: stored bytes, > 0 */
+    uint64_t spool_max_bundles;  /* SpoolMaxBundles: live bundles, > 0 */
+    dconf_path tls_cert;         /* TlsCert: this node's certificate (PEM) */
+    dconf_path tls_key;          /* TlsKey: its private key (PEM) */
+    dconf_path tls_ca;           /* TlsCA: the CA that signs every node */
+    dconf_path control_socket;   /* ControlSocket: the local control API */
+    enum log_level log_level;    /* LogLevel */
+    uint64_t max_frame;          /* MaxFrame: largest frame accepted, bytes */
+    uint64_t chunk_size;         /* ChunkSize: tensor chunk per bundle */
+    double heartbeat;            /* HeartbeatInterval, s */
+    double reconnect_min;        /* ReconnectMin: first retry delay, s */
+    double reconnect_max;        /* ReconnectMax: backoff ceiling, s */
+    int emulate;                 /* Emulate: delay/rate/windows in user space */
+    double tle_check;            /* TleCheckInterval: TLE change checks, s */
+
+    plan_topology *topo;         /* loaded from topology.path; owned */
+    int node;                    /* index of node_id in topo */
+    char **warnings;             /* "FILE: what", for the caller to print */
+    int n_warnings;
+} dconf;
+
+/* Read and check path, load its topology and check the config against
+ * it. On error returns LG_EMODEL (bad content, the config's or the
+ * topology's) or -errno (a file could not be read, out of memory), with
+ * "FILE:LINE: what" in err, and *out is NULL. */
+int dconf_load(const char *path, dconf **out, char *err, size_t errlen);
+
+/* Parse text only (name is used in messages and to resolve relative
+ * paths): syntax, values, required keys. No topology is loaded; topo is
+ * NULL and node -1. Same errors as dconf_load. */
+int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
+                char *err, size_t errlen);
+
+/* Check c against topology t (NodeId a node of t, every Peer a neighbour)
+ * and, if it passes, give t to c (freeing the topology c had) and return
+ * 0. Otherwise LG_EMODEL with "FILE:LINE: what" in err; c and t are
+ * unchanged and t still belongs to the caller. */
+int dconf_set_topology(dconf *c, plan_topology *t, char *err, size_t errlen);
+
+void dconf_free(dconf *c);
+
+/* Normal form: every key, defaults spelled out, in a fixed order, then the
+ * Peer= lines in declaration order. Returns 0 or -EIO. */
+int dconf_print(const dconf *c, FILE *f);
+
+/* Split "HOST:PORT" / "[V6]:PORT" (as Listen= and Address= take them) into
+ * host (without brackets) and port 1-65535. Returns 0 or -EINVAL. */
+int dconf_split_addr(const char *addr, char *host, size_t hostlen,
+                     int *port);
+
+/* Durations and sizes in the units of lagrange-topology(5), as the normal
+ * form prints them ("5s", "1min", "2M"): for messages and status output. */
+const char *dconf_fmt_duration(char *buf, size_t len, double s);
+const char *dconf_fmt_size(char *buf, size_t len, uint64_t bytes);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * lagranged.h - the daemon's process-wide state: the loop, the loaded
+ * configuration and the handles that main.c opens and closes.
+ *
+ * Owned by main.c; the modules it calls get a pointer to it (the control
+ * commands in report.c read it). The state is explicit:
+ *
+ *   STARTING  handles being opened, loop not yet running
+ *   RUNNING   serving; SIGHUP reloads, SIGINT/SIGTERM lead to STOPPING
+ *   STOPPING  every handle is being closed; the loop ends when the last
+ *             close callback has run
+ *
+ * Threading: loop thread only.
+ */
+#ifndef LG_DAEMON_LAGRANGED_H
+#define LG_DAEMON_LAGRANGED_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "control.h"
+
+enum lgd_state { LGD_STARTING = 0, LGD_RUNNING, LGD_STOPPING };
+
+typedef struct lagranged {
+    enum lgd_state state;
+    uv_loop_t loop;
+    const char *conf_path;       /* -f */
+    dconf *conf;                 /* the configuration in force; owned */
+    int debug;                   /* -d: log level stays debug */
+    uint64_t start_hr;           /* uv_hrtime() at start, ns */
+    double start_unix;           /* wall clock at start, Unix s */
+    int reloads;                 /* configurations loaded by SIGHUP */
+    int topo_reloads;            /* topologies reloaded after a TLE change */
+    char socket_path[DCONF_SUN_PATH_MAX]; /* control socket in use: a
+                                    reload does not move it */
+    control *ctl;                /* the control socket, NULL once closed */
+    uv_signal_t sig_int, sig_term, sig_hup;
+    uv_timer_t stale_timer;      /* TleCheckInterval: plan_topology_stale */
+    int handles_open;            /* signals and timer not yet closed */
+    char stale_err[1024];        /* last failed TLE reload, logged once */
+} lagranged;
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * main.c - lagranged: option parsing, the configuration check (-n), and
+ * the loop's life: open the handles, run, close every handle on SIGINT or
+ * SIGTERM, reload on SIGHUP, and reload the topology when a TLE file it
+ * was computed from changes.
+ *
+ * Only main() returns an exit status, and it exits only through returning:
+ * before the loop runs for a bad command line or configuration, after the
+ * loop has ended otherwise. Callbacks never exit; they log and carry on,
+ * or move the daemon to STOPPING (see lagranged.h).
+ *
+ * Exit status: 0 clean shutdown, 1 runtime failure (the control socket
+ * cannot be opened, handles left open at the end), 2 usage, 3 bad
+ * configuration (or a topology it names).
+ */
+#include <assert.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "lagranged.h"
+#include "lgerr.h"
+#include "log.h"
+#include "report.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,               /* runtime failure */
+    EXIT_USAGE = 2,              /* bad command line */
+    EXIT_CONFIG = 3,             /* bad configuration or topology */
+};
+
+static void help(FILE *f)
+{
+    fprintf(f,
+"usage: lagranged [-f CONFIG] [-n] [-d] [--help] [--version]\n\n"
+"The lagrange node daemon: links this node to its neighbours and serves\n"
+"the local control socket (lagranged(8)).\n\n"
+"  -f, --config FILE  configuration (lagranged.conf(5)); default\n"
+"                     " DCONF_DEFAULT_PATH "\n"
+"  -n, --check        check the configuration and the topology it names,\n"
+"                     print the configuration in normal form and exit\n"
+"  -d, --debug        log at debug level, whatever LogLevel says\n"
+"  -h, --help         this text\n"
+"  -V, --version      print the version\n\n"
+"Signals: SIGHUP reloads the configuration and topology (a bad one is\n"
+"logged and the running one kept); SIGINT and SIGTERM shut down cleanly.\n"
+"Exit status: 0 ok, 1 runtime failure, 2 usage, 3 bad configuration (the\n"
+"message names FILE:LINE).\n");
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void log_topology_warnings(const plan_topology *t)
+{
+    for (int i = 0; i < t->n_warnings; i++)
+        log_warn("%s", t->warnings[i]);
+    if (t->n_warnings_dropped)
+        log_warn("%d more topology warnings", t->n_warnings_dropped);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    lagranged *d = h->data;
+    d->handles_open--;
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, on_handle_closed);
+}
+
+/* To STOPPING: close every handle; the loop ends when they are closed.
+ * Idempotent. */
+static void lgd_stop(lagranged *d)
+{
+    if (d->state == LGD_STOPPING)
+        return;
+    d->state = LGD_STOPPING;
+    control_close(d->ctl);
+    d->ctl = NULL;
+    close_handle((uv_handle_t *)&d->sig_int);
+    close_handle((uv_handle_t *)&d->sig_term);
+    close_handle((uv_handle_t *)&d->sig_hup);
+    close_handle((uv_handle_t *)&d->stale_timer);
+}
+
+/* ---- reloads ------------------------------------------------------------- */
+
+static void on_stale_timer(uv_timer_t *tm);
+
+static void start_stale_timer(lagranged *d)
+{
+    uint64_t ms = (uint64_t)(d->conf->tle_check * 1e3);
+    if (ms < 1)
+        ms = 1;
+    uv_timer_start(&d->stale_timer, on_stale_timer, ms, ms);
+}
+
+static void lgd_reload(lagranged *d)
+{
+    char err[1024] = "";
+    dconf *nc, *oc = d->conf;
+    int rc = dconf_load(d->conf_path, &nc, err, sizeof err);
+    if (rc < 0) {
+        log_err("reload failed, keeping the running configuration: %s",
+                err[0] ? err : lg_strerror(rc));
+        return;
+    }
+    if (strcmp(nc->node_id, oc->node_id)) {
+        log_err("reload refused, keeping the running configuration: NodeId "
+                "changed from %s to %s; restart lagranged to change the "
+                "node's identity", oc->node_id, nc->node_id);
+        dconf_free(nc);
+        return;
+    }
+    if (strcmp(nc->control_socket.path, d->socket_path))
+        log_warn("ControlSocket changed to %s; it moves at the next "
+                 "restart, still serving %s", nc->control_socket.path,
+                 d->socket_path);
+    log_topology_warnings(nc->topo);
+    d->conf = nc;
+    if (nc->tle_check != oc->tle_check)
+        start_stale_timer(d);
+    dconf_free(oc);
+    d->reloads++;
+    d->stale_err[0] = '\0';
+    if (!d->debug)
+        log_set_level(nc->log_level);
+    log_info("reloaded %s: topology %s, %d nodes, %d links, %d peers",
+             d->conf_path, nc->topology.path, nc->topo->n_nodes,
+             nc->topo->n_links, nc->n_peers);
+}
+
+/* A TLE file behind the topology changed: recompute the windows. The
+ * configuration itself is not re-read; that is what SIGHUP is for. */
+static void on_stale_timer(uv_timer_t *tm)
+{
+    lagranged *d = tm->data;
+    dconf *c = d->conf;
+    plan_topology *t = NULL;
+    char err[1024] = "";
+    int rc;
+    if (d->state != LGD_RUNNING || !plan_topology_stale(c->topo))
+        return;
+    rc = plan_topology_load(c->topology.path, &t, err, sizeof err);
+    if (rc == 0 && (rc = dconf_set_topology(c, t, err, sizeof err)) < 0)
+        plan_topology_free(t);
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, sizeof err, "%s", lg_strerror(rc));
+        /* It stays stale, so this runs again: say it once per cause. */
+        if (strcmp(err, d->stale_err)) {
+            log_err("a TLE file changed but the topology does not reload, "
+                    "keeping the old one: %s", err);
+            snprintf(d->stale_err, sizeof d->stale_err, "%s", err);
+        }
+        return;
+    }
+    d->stale_err[0] = '\0';
+    d->topo_reloads++;
+    log_topology_warnings(c->topo);
+    log_info("a TLE file changed: topology %s reloaded, %d nodes, %d links",
+             c->topology.path, c->topo->n_nodes, c->topo->n_links);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    lagranged *d = s->data;
+    if (signum == SIGHUP) {
+        if (d->state == LGD_RUNNING) {
+            log_info("SIGHUP: reloading %s", d->conf_path);
+            lgd_reload(d);
+        }
+        return;
+    }
+    log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    lgd_stop(d);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void log_open_handle(uv_handle_t *h, void *arg)
+{
+    log_err("handle still open at exit: %s%s",
+            uv_handle_type_name(uv_handle_get_type(h)),
+            uv_is_closing(h) ? " (closing)" : "");
+}
+
+static int start_signal(lagranged *d, uv_signal_t *s, int signum)
+{
+    int rc = uv_signal_init(&d->loop, s);
+    if (rc < 0)
+        return rc;
+    s->data = d;
+    d->handles_open++;
+    return uv_signal_start(s, on_signal, signum);
+}
+
+static int lgd_run(lagranged *d)
+{
+    char err[1024] = "";
+    int rc, ex = EXIT_OK;
+    const dconf *c = d->conf;
+
+    d->state = LGD_STARTING;
+    if ((rc = uv_loop_init(&d->loop)) < 0) {
+        log_err("cannot create the event loop: %s", uv_strerror(rc));
+        return EXIT_FAIL;
+    }
+    d->start_hr = uv_hrtime();
+    d->start_unix = wall_now();
+    snprintf(d->socket_path, sizeof d->socket_path, "%s",
+             c->control_socket.path);
+    if ((rc = start_signal(d, &d->sig_int, SIGINT)) < 0 ||
+        (rc = start_signal(d, &d->sig_term, SIGTERM)) < 0 ||
+        (rc = start_signal(d, &d->sig_hup, SIGHUP)) < 0) {
+        log_err("cannot handle signals: %s", uv_strerror(rc));
+        ex = EXIT_FAIL;
+    } else if ((rc = uv_timer_init(&d->loop, &d->stale_timer)) < 0) {
+        log_err("cannot create a timer: %s", uv_strerror(rc));
+        ex = EXIT_FAIL;
+    } else {
+        d->stale_timer.data = d;
+        d->handles_open++;
+        start_stale_timer(d);
+        if ((rc = control_open(&d->loop, d->socket_path, report_cmds, d,
+                               &d->ctl, err, sizeof err)) < 0) {
+            log_err("control socket: %s", err);
+            ex = EXIT_FAIL;
+        }
+    }
+    if (ex == EXIT_OK) {
+        d->state = LGD_RUNNING;
+        log_info("node %s up: topology %s (%d nodes, %d links, %d leaving "
+                 "this node), %d peers, control socket %s, pid %ld",
+                 c->node_id, c->topology.path, c->topo->n_nodes,
+                 c->topo->n_links,
+                 c->topo->out_first[c->node + 1] - c->topo->out_first[c->node],
+                 c->n_peers, d->socket_path, (long)getpid());
+    } else {
+        lgd_stop(d);             /* close what was opened */
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    /* Everything is closed by now, or it is a bug: say which handle. */
+    if ((rc = uv_loop_close(&d->loop)) != 0) {
+        log_err("event loop not empty at exit: %s", uv_strerror(rc));
+        uv_walk(&d->loop, log_open_handle, NULL);
+        assert(rc == 0);
+        return EXIT_FAIL;
+    }
+    if (ex == EXIT_OK)
+        log_info("node %s stopped", d->conf->node_id);
+    return ex;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, 0, 'f' },
+        { "check", no_argument, 0, 'n' },
+        { "debug", no_argument, 0, 'd' },
+        { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, 'V' },
+        { 0, 0, 0, 0 },
+    };
+    lagranged d;
+    char err[1024] = "";
+    int c, check = 0, rc, ex;
+
+    memset(&d, 0, sizeof d);
+    d.conf_path = DCONF_DEFAULT_PATH;
+    while ((c = getopt_long(argc, argv, "f:ndhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': d.conf_path = optarg; break;
+        case 'n': check = 1; break;
+        case 'd': d.debug = 1; break;
+        case 'h': help(stdout); return EXIT_OK;
+        case 'V': printf("lagranged %s\n", PACKAGE_VERSION); return EXIT_OK;
+        default: help(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "lagranged: unexpected argument '%s'\n", argv[optind]);
+        help(stderr);
+        return EXIT_USAGE;
+    }
+    log_init("lagranged");
+    if (d.debug)
+        log_set_level(LOG_LVL_DEBUG);
+
+    rc = dconf_load(d.conf_path, &d.conf, err, sizeof err);
+    if (check) {
+        /* A command-line check: plain messages, as the CLI prints them. */
+        if (rc < 0) {
+            fprintf(stderr, "lagranged: %s\n", err[0] ? err : lg_strerror(rc));
+            return EXIT_CONFIG;
+        }
+        for (int i = 0; i < d.conf->topo->n_warnings; i++)
+            fprintf(stderr, "lagranged: warning: %s\n",
+                    d.conf->topo->warnings[i]);
+        ex = dconf_print(d.conf, stdout) < 0 ? EXIT_FAIL : EXIT_OK;
+        dconf_free(d.conf);
+        return ex;
+    }
+    if (rc < 0) {
+        log_err("%s", err[0] ? err : lg_strerror(rc));
+        return EXIT_CONFIG;
+    }
+    log_topology_warnings(d.conf->topo);
+    if (!d.debug)
+        log_set_level(d.conf->log_level);
+    /* A client that hangs up mid-answer must not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
+    ex = lgd_run(&d);
+    dconf_free(d.conf);
+    return ex;
+}

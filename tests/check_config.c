@@ -1,0 +1,265 @@
+/*
+ * check_config.c - unit tests for daemon/config.c that the golden files of
+ * tests/daemon/conf cannot see (those run `lagranged -n` on whole files):
+ *
+ *  - dconf_parse from memory: defaults, where relative paths resolve
+ *    (the config file's directory), no topology loaded;
+ *  - dconf_split_addr on good and bad HOST:PORT forms;
+ *  - dconf_set_topology: a topology that lacks NodeId or a Peer is
+ *    refused with c and t unchanged; one that passes replaces (and frees)
+ *    the old one and sets the node and peer indices;
+ *  - the printers: every duration and size printed parses back to the
+ *    same value;
+ *  - log_level_parse and log_level_name agree.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "lgerr.h"
+#include "log.h"
+
+static dconf *parse(const char *name, const char *text)
+{
+    dconf *c = NULL;
+    char err[512] = "";
+    ck_assert_msg(dconf_parse(name, text, strlen(text), &c, err,
+                              sizeof err) == 0, "%s", err);
+    return c;
+}
+
+static int parse_err(const char *text, char *err, size_t errlen)
+{
+    dconf *c = NULL;
+    int rc = dconf_parse("t.conf", text, strlen(text), &c, err, errlen);
+    ck_assert_ptr_null(c);
+    return rc;
+}
+
+START_TEST(defaults_and_paths)
+{
+    dconf *c = parse("etc/lagrange/l.conf",
+                     "NodeId=gs\nTopology=t.topo\nSpoolDir=/abs/spool\n"
+                     "TlsKey=tls/k.pem\n");
+    ck_assert_str_eq(c->node_id, "gs");
+    ck_assert_str_eq(c->topology.decl, "t.topo");
+    ck_assert_str_eq(c->topology.path, "etc/lagrange/t.topo");
+    ck_assert_str_eq(c->spool_dir.path, "/abs/spool");
+    ck_assert_str_eq(c->tls_key.decl, "tls/k.pem");
+    ck_assert_str_eq(c->tls_key.path, "etc/lagrange/tls/k.pem");
+    ck_assert_str_eq(c->tls_cert.path, DCONF_DEF_TLS_CERT);
+    ck_assert_str_eq(c->control_socket.path, DCONF_DEF_CONTROL_SOCKET);
+    ck_assert_str_eq(c->listen, DCONF_DEF_LISTEN);
+    ck_assert_uint_eq(c->spool_max_bytes, 10ull << 30);
+    ck_assert_uint_eq(c->spool_max_bundles, 100000);
+    ck_assert_uint_eq(c->max_frame, 2u << 20);
+    ck_assert_uint_eq(c->chunk_size, 1u << 20);
+    ck_assert(c->heartbeat == 5 && c->reconnect_min == 1 &&
+              c->reconnect_max == 60 && c->tle_check == 60);
+    ck_assert_int_eq(c->emulate, 1);
+    ck_assert_int_eq(c->log_level, LOG_LVL_INFO);
+    ck_assert_ptr_null(c->topo);
+    ck_assert_int_eq(c->node, -1);
+    dconf_free(c);
+
+    /* A file in the current directory: paths as written; "/x.conf": the
+     * root directory. */
+    c = parse("l.conf", "NodeId=gs\nTopology=t.topo\n");
+    ck_assert_str_eq(c->topology.path, "t.topo");
+    dconf_free(c);
+    c = parse("/l.conf", "NodeId=gs\nTopology=t.topo\n");
+    ck_assert_str_eq(c->topology.path, "/t.topo");
+    dconf_free(c);
+}
+END_TEST
+
+START_TEST(errors_name_lines)
+{
+    char err[512];
+    ck_assert_int_eq(parse_err("NodeId=gs\n\n# c\nBogus=1\n", err,
+                               sizeof err), LG_EMODEL);
+    ck_assert_str_eq(err, "t.conf:4: unknown key 'Bogus'");
+    ck_assert_int_eq(parse_err("Topology=t\n", err, sizeof err), LG_EMODEL);
+    ck_assert_str_eq(err, "t.conf: NodeId is required (this node's name in "
+                     "the topology)");
+    ck_assert_int_eq(parse_err("NodeId=a\nTopology=t\nReconnectMin=2min\n",
+                               err, sizeof err), LG_EMODEL);
+    ck_assert_str_eq(err, "t.conf:3: ReconnectMin 2min is above "
+                     "ReconnectMax 1min");
+    ck_assert_int_eq(parse_err("NodeId=a\nTopology=t\nMaxFrame=1M\n", err,
+                               sizeof err), LG_EMODEL);
+    ck_assert_ptr_nonnull(strstr(err, "t.conf:3: ChunkSize 1M does not fit"));
+}
+END_TEST
+
+START_TEST(split_addr)
+{
+    static const struct {
+        const char *in, *host;
+        int port;
+    } good[] = {
+        { "a:1", "a", 1 },
+        { "0.0.0.0:7400", "0.0.0.0", 7400 },
+        { "gs.example.net:65535", "gs.example.net", 65535 },
+        { "[::1]:80", "::1", 80 },
+        { "[fe80::1%eth0]:7400", "fe80::1%eth0", 7400 },
+    };
+    static const char *const bad[] = {
+        ":80", "a:", "a:0", "a:65536", "a:99999999999", "::1:80",
+        "[::1]80", "[]:80", "[abc]:80", "a:+1", "a: 1", "a", "a b:1",
+        "[::1]:", "a:1x",
+    };
+    char host[DCONF_HOST_MAX];
+    int port;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ck_assert_msg(dconf_split_addr(good[i].in, host, sizeof host,
+                                       &port) == 0, "%s", good[i].in);
+        ck_assert_str_eq(host, good[i].host);
+        ck_assert_int_eq(port, good[i].port);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(dconf_split_addr(bad[i], host, sizeof host, &port) ==
+                          -EINVAL, "%s accepted", bad[i]);
+    /* The host buffer bounds the host. */
+    ck_assert_int_eq(dconf_split_addr("abcdef:1", host, 4, &port), -EINVAL);
+}
+END_TEST
+
+static plan_topology *topo(const char *text)
+{
+    plan_topology *t = NULL;
+    char err[512] = "";
+    ck_assert_msg(plan_topology_parse("x.topo", text, strlen(text), &t, err,
+                                      sizeof err) == 0, "%s", err);
+    return t;
+}
+
+START_TEST(set_topology)
+{
+    dconf *c = parse("l.conf", "NodeId=b\nTopology=x.topo\n"
+                               "Peer=c Address=h:1\nPeer=a Address=h:2\n");
+    plan_topology *t1 = topo("Node=a Kind=ground\nNode=b Kind=leo\n"
+                             "Node=c Kind=leo\nLink=a>b Delay=1ms Rate=1M\n"
+                             "Link=b<>c Delay=1ms Rate=1M\n");
+    plan_topology *t2 = topo("Node=b Kind=leo\nNode=c Kind=leo\n"
+                             "Node=a Kind=ground\n"
+                             "Link=c>b Delay=1ms Rate=1M\n"
+                             "Link=b>a Delay=1ms Rate=1M\n");
+    plan_topology *no_b = topo("Node=a Kind=ground\nNode=c Kind=leo\n");
+    plan_topology *far_a = topo("Node=a Kind=ground\nNode=b Kind=leo\n"
+                                "Node=c Kind=leo\n"
+                                "Link=b<>c Delay=1ms Rate=1M\n");
+    char err[512];
+
+    ck_assert_int_eq(dconf_set_topology(c, no_b, err, sizeof err), LG_EMODEL);
+    ck_assert_str_eq(err, "l.conf:1: NodeId b is not a node of x.topo");
+    ck_assert_ptr_null(c->topo);
+    ck_assert_int_eq(dconf_set_topology(c, far_a, err, sizeof err),
+                     LG_EMODEL);
+    ck_assert_str_eq(err, "l.conf:4: Peer a is not a neighbour of b in "
+                     "x.topo (no link between them)");
+    ck_assert_ptr_null(c->topo);
+    plan_topology_free(no_b);
+    plan_topology_free(far_a);
+
+    /* a>b only: a is still a neighbour (links count both ways). */
+    ck_assert_int_eq(dconf_set_topology(c, t1, err, sizeof err), 0);
+    ck_assert_ptr_eq(c->topo, t1);
+    ck_assert_int_eq(c->node, 1);
+    ck_assert_int_eq(c->peers[0].node, 2);
+    ck_assert_int_eq(c->peers[1].node, 0);
+    /* Replacing frees t1 (the leak checkers would tell). */
+    ck_assert_int_eq(dconf_set_topology(c, t2, err, sizeof err), 0);
+    ck_assert_ptr_eq(c->topo, t2);
+    ck_assert_int_eq(c->node, 0);
+    ck_assert_int_eq(c->peers[0].node, 1);
+    ck_assert_int_eq(c->peers[1].node, 2);
+    dconf_free(c);
+}
+END_TEST
+
+START_TEST(printers_round_trip)
+{
+    static const double durs[] = { 1e-6, 250e-6, 0.004, 0.5, 1, 1.5, 2.5, 59,
+                                   60, 90, 1000, 3600, 5400, 86399.999,
+                                   86400, 0.1 + 0.2, 1.0 / 3 };
+    static const uint64_t sizes[] = { 1024, 1536, 4096, 1u << 20, 3u << 20,
+                                      (1u << 20) + 1, 1000000, 10ull << 30,
+                                      1ull << 40, 1ull << 50 };
+    char text[256], buf[64];
+    for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++) {
+        dconf *c;
+        snprintf(text, sizeof text,
+                 "NodeId=a\nTopology=t\nHeartbeatInterval=%s\n",
+                 dconf_fmt_duration(buf, sizeof buf, durs[i]));
+        c = parse("t.conf", text);
+        ck_assert_msg(c->heartbeat == durs[i], "%.17g printed as %s",
+                      durs[i], buf);
+        dconf_free(c);
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        /* SpoolMaxBytes takes 1M and up; ChunkSize the small ones. */
+        int spool = sizes[i] >= 1u << 20;
+        dconf *c;
+        snprintf(text, sizeof text, "NodeId=a\nTopology=t\n%s=%s\n",
+                 spool ? "SpoolMaxBytes" : "ChunkSize",
+                 dconf_fmt_size(buf, sizeof buf, sizes[i]));
+        c = parse("t.conf", text);
+        ck_assert_msg((spool ? c->spool_max_bytes : c->chunk_size) ==
+                          sizes[i], "%llu printed as %s",
+                      (unsigned long long)sizes[i], buf);
+        dconf_free(c);
+    }
+    ck_assert_str_eq(dconf_fmt_duration(buf, sizeof buf, 60), "1min");
+    ck_assert_str_eq(dconf_fmt_duration(buf, sizeof buf, 0.004), "4ms");
+    ck_assert_str_eq(dconf_fmt_size(buf, sizeof buf, 1536 << 10), "1536K");
+    ck_assert_str_eq(dconf_fmt_size(buf, sizeof buf, 1000), "1000");
+}
+END_TEST
+
+START_TEST(log_levels)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    enum log_level l;
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(log_level_parse(names[i], &l), 0);
+        ck_assert_str_eq(log_level_name(l), names[i]);
+    }
+    ck_assert_int_eq(log_level_parse("DeBuG", &l), 0);
+    ck_assert_int_eq(l, LOG_LVL_DEBUG);
+    ck_assert_int_eq(log_level_parse("verbose", &l), -EINVAL);
+    log_set_level(LOG_LVL_WARN);
+    ck_assert(log_enabled(LOG_LVL_ERR) && log_enabled(LOG_LVL_WARN));
+    ck_assert(!log_enabled(LOG_LVL_INFO) && !log_enabled(LOG_LVL_DEBUG));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, defaults_and_paths);
+    tcase_add_test(tc, errors_name_lines);
+    tcase_add_test(tc, split_addr);
+    tcase_add_test(tc, set_topology);
+    tcase_add_test(tc, printers_round_trip);
+    tcase_add_test(tc, log_levels);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    int nf;
+    srunner_run_all(sr, CK_NORMAL);
+    nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
