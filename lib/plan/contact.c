@@ -146,6 +146,7 @@ struct plan_router {
     int *pos;                   /* node -> heap slot, -1 if not in heap */
     unsigned char *done;        /* label is final */
     int n_heap;
+    double cutoff;              /* labels beyond it are not wanted */
 };
 
 /* Topologies built by hand (tests, tools) may leave out the CSR; build it
@@ -190,6 +191,7 @@ plan_router *plan_router_new(const plan_topology *t)
     if (!r)
         return NULL;
     r->t = t;
+    r->cutoff = INFINITY;
     r->heap = malloc(n * sizeof *r->heap);
     r->pos = malloc(n * sizeof *r->pos);
     r->done = malloc(n);
@@ -303,7 +305,7 @@ int plan_route(plan_router *r, uint64_t bytes, const double *ready,
         via[v] = -1;
         /* NaN or INFINITY: not a source. */
         arrive[v] = ready[v] < INFINITY ? ready[v] : INFINITY;
-        if (arrive[v] < INFINITY)
+        if (arrive[v] <= r->cutoff)
             heap_push(r, arrive, v);
     }
     while (r->n_heap > 0) {
@@ -325,7 +327,7 @@ int plan_route(plan_router *r, uint64_t bytes, const double *ready,
             if (link_free && link_free[li] > ts)
                 ts = link_free[li];
             a = plan_link_send(l, ts, bytes, NULL, NULL, 0, NULL);
-            if (a < arrive[v]) {
+            if (a < arrive[v] && a <= r->cutoff) {
                 arrive[v] = a;
                 via[v] = li;
                 heap_push(r, arrive, v);
@@ -341,6 +343,11 @@ int plan_route(plan_router *r, uint64_t bytes, const double *ready,
  * tell them apart by arrive[dst]. -1 means dst or the via chain is
  * invalid (out of range, or a cycle that plan_route never produces).
  */
+void plan_router_set_cutoff(plan_router *r, double cutoff)
+{
+    r->cutoff = cutoff;
+}
+
 int plan_route_path(const plan_topology *t, const int *via, int dst,
                     int *links, int max)
 {

@@ -75,6 +75,13 @@ int plan_route(plan_router *r, uint64_t bytes, const double *ready,
                const double *link_free, const unsigned char *relay_ok,
                double *arrive, int *via);
 
+/* Prune later plan_route calls: arrivals later than cutoff are left at
+ * INFINITY (and sources ready later keep their own time without
+ * forwarding). Every finite arrival stays exact. INFINITY (the default)
+ * turns pruning off. For callers that hold an upper bound on what is
+ * worth reaching. */
+void plan_router_set_cutoff(plan_router *r, double cutoff);
+
 /* The links from the source to dst, in order, from a via[] filled by
  * plan_route. Returns the hop count (0 if dst is a source; -1 if
  * unreachable); writes at most max links. */

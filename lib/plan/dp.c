@@ -175,6 +175,38 @@ static int dp_source(const dp *d, const int *via, int x)
     return x;
 }
 
+/* An achievable completion to prune with: everything on the input node,
+ * if that node is grid-powered (no battery wait to model), may run every
+ * group and holds them all; then the outputs routed to their node.
+ * INFINITY when that plan is not available. */
+static double dp_upper_bound(const plan_problem *p, plan_router *r,
+                             double *ready, double *arr, int *via)
+{
+    const plan_model *m = p->m;
+    const plan_node *s = &p->t->nodes[p->src];
+    double t = p->t0;
+    uint64_t w = 0, act = 0;
+
+    if (s->power.solar)
+        return INFINITY;
+    for (int g = 0; g < m->n_grp; g++) {
+        if (!plan_allowed(p, g, p->src))
+            return INFINITY;
+        t += plan_group_time(m, g, p->t, p->src);
+        w += m->grp[g].param_bytes;
+        if (m->grp[g].act_bytes > act)
+            act = m->grp[g].act_bytes;
+    }
+    if (w + act > s->memory)
+        return INFINITY;
+    for (int n = 0; n < p->t->n_nodes; n++)
+        ready[n] = INFINITY;
+    ready[p->src] = t;
+    if (plan_route(r, m->cut[m->n_grp], ready, NULL, NULL, arr, via))
+        return INFINITY;
+    return arr[p->dst];
+}
+
 #undef N_OF
 #define N_OF (d.N)
 int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
@@ -183,6 +215,7 @@ int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
     dp d;
     plan_router *r = NULL;
     int rc = -ENOMEM, G = p->m->n_grp, N = p->t->n_nodes;
+    double ub = INFINITY, *rest = NULL;
     const plan_topology *t = p->t;
 
     *bound = INFINITY;
@@ -190,6 +223,25 @@ int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
         return lg_errf(err, errlen, LG_EMODEL, "empty model");
     if (dp_alloc(&d, p) != 0 || !(r = plan_router_new(t)))
         goto out;
+    /* Prune routing with an upper bound: data reaching a node after
+     * ub - (the least compute still to do) cannot beat that plan. */
+    ub = dp_upper_bound(p, r, d.F, d.arrive, d.rvia);
+    if (isfinite(ub)) {
+        rest = malloc(((size_t)G + 1) * sizeof *rest);
+        if (!rest)
+            goto out;
+        rest[G] = 0;
+        for (int g = G - 1; g >= 0; g--) {
+            double best = INFINITY;
+            for (int n = 0; n < N; n++)
+                if (plan_allowed(p, g, n)) {
+                    double c = plan_group_time(p->m, g, t, n);
+                    if (c < best)
+                        best = c;
+                }
+            rest[g] = rest[g + 1] + (isfinite(best) ? best : 0);
+        }
+    }
 
     /* cut 0: the graph inputs leave the input node at t0 */
     for (int n = 0; n < N; n++) {
@@ -197,6 +249,8 @@ int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
         CELL(d.S, 0, n) = 0;
     }
     d.F[p->src] = p->t0;
+    if (rest)
+        plan_router_set_cutoff(r, ub - rest[0] + 1e-9 * (1 + fabs(ub)));
     if (dp_route(&d, r, 0, d.F))
         goto out;
     for (int n = 0; n < N; n++)
@@ -247,6 +301,8 @@ int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
             d.F[n] = best;
             CELL(d.arg, j, n) = bi;
         }
+        if (rest)
+            plan_router_set_cutoff(r, ub - rest[j] + 1e-9 * (1 + fabs(ub)));
         if (dp_route(&d, r, j, d.F))
             goto out;
         if (j < G)
@@ -284,6 +340,7 @@ out:
         lg_errf(err, errlen, -ENOMEM, "out of memory (dp over %d groups x "
                 "%d nodes)", G, N);
     plan_router_free(r);
+    free(rest);
     dp_free(&d);
     return rc;
 }
