@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lgtime.h"
 #include "eclipse.h"
 #include "lgerr.h"
 #include "sgp4.h"
@@ -74,71 +75,6 @@ static int parse_num(const char *s, double *v)
     errno = 0;
     *v = strtod(s, &end);
     return *end || errno || !isfinite(*v) ? -1 : 0;
-}
-
-static int digits(const char *s, int n, int *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        *v = *v * 10 + (s[i] - '0');
-    }
-    return 0;
-}
-
-/* ISO 8601 UTC: YYYY-MM-DD[THH:MM[:SS[.frac]]][Z]. */
-static int parse_iso(const char *s, double *out)
-{
-    struct tm tm = { 0 }, chk;
-    int Y, M, D, h = 0, m = 0, sec = 0;
-    double frac = 0;
-    time_t tt;
-
-    if (strlen(s) < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &Y) ||
-        digits(s + 5, 2, &M) || digits(s + 8, 2, &D))
-        return -1;
-    s += 10;
-    if (*s == 'T' || *s == ' ') {
-        if (strlen(s) < 6 || s[3] != ':' || digits(s + 1, 2, &h) ||
-            digits(s + 4, 2, &m))
-            return -1;
-        s += 6;
-        if (*s == ':') {
-            if (digits(s + 1, 2, &sec))
-                return -1;
-            s += 3;
-            if (*s == '.') {
-                const char *p = s + 1;
-                char fb[32];
-                while (*p >= '0' && *p <= '9')
-                    p++;
-                if (p == s + 1 || (size_t)(p - s) >= sizeof fb)
-                    return -1;
-                memcpy(fb, s, (size_t)(p - s));
-                fb[p - s] = '\0';
-                frac = strtod(fb, NULL);
-                s = p;
-            }
-        }
-    }
-    if (*s == 'Z')
-        s++;
-    if (*s)
-        return -1;
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    tt = timegm(&tm);
-    if (tt == (time_t)-1 || !gmtime_r(&tt, &chk) || chk.tm_year != Y - 1900 ||
-        chk.tm_mon != M - 1 || chk.tm_mday != D || chk.tm_hour != h ||
-        chk.tm_min != m || chk.tm_sec != sec)
-        return -1;
-    *out = (double)tt + frac;
-    return 0;
 }
 
 /* N[s|m|h|d] in seconds. */
@@ -434,43 +370,13 @@ typedef struct run {
 
 static const char *iso_ms(double t, char *buf, size_t len)
 {
-    double fl = floor(t);
-    long ms = lround((t - fl) * 1000.0);
-    time_t tt = (time_t)fl;
-    struct tm tm;
-    if (ms >= 1000) {
-        tt++;
-        ms -= 1000;
-    }
-    if (!isfinite(t) || !gmtime_r(&tt, &tm)) {
-        snprintf(buf, len, "-");
-        return buf;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ms);
-    return buf;
+    return lg_time_fmt_fixed(buf, len, t, 3);
 }
 
 /* "2024-03-02T07:40:31.2Z" for tables. */
 static const char *iso_ds(double t, char *buf, size_t len)
 {
-    double fl = floor(t);
-    long ds = lround((t - fl) * 10.0);
-    time_t tt = (time_t)fl;
-    struct tm tm;
-    if (ds >= 10) {
-        tt++;
-        ds -= 10;
-    }
-    if (!isfinite(t) || !gmtime_r(&tt, &tm)) {
-        snprintf(buf, len, "-");
-        return buf;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ds);
-    return buf;
+    return lg_time_fmt_fixed(buf, len, t, 1);
 }
 
 static const char *dur(double s, char *buf, size_t len)
@@ -1045,7 +951,7 @@ int cmd_contacts(int argc, char **argv)
         cli_err(VERB, "--json, --ion and --svg exclude each other");
         return EXIT_USAGE;
     }
-    if (parse_iso(from_s, &from) < 0) {
+    if (lg_time_parse_iso(from_s, &from) < 0) {
         cli_err(VERB, "--from '%s': want ISO 8601 UTC, e.g. "
                 "2024-03-02T00:00:00Z", from_s);
         return EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lgtime.h"
 #include "lgerr.h"
 #include "plan.h"
 #include "topology.h"
@@ -82,40 +83,6 @@ static int parse_dur(const char *s, double *out)
             return 0;
         }
     return -1;
-}
-
-/* ISO 8601 UTC: YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|+00:00]. Unix seconds. */
-static int parse_iso(const char *s, double *out)
-{
-    int y, mo, d, h, mi, n = 0;
-    double sec = 0;
-    char sep;
-    struct tm tm;
-    const char *p;
-    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi,
-               &n) != 6 || (sep != 'T' && sep != 't' && sep != ' '))
-        return -1;
-    p = s + n;
-    if (*p == ':') {
-        char *end;
-        sec = strtod(p + 1, &end);
-        if (end == p + 1 || sec < 0 || sec >= 61)
-            return -1;
-        p = end;
-    }
-    if (strcmp(p, "Z") && strcmp(p, "z") && strcmp(p, "") &&
-        strcmp(p, "+00:00") && strcmp(p, "+0000"))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59)
-        return -1;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    *out = (double)timegm(&tm) + sec;
-    return 0;
 }
 
 static int looks_iso(const char *s)
@@ -809,7 +776,7 @@ int cmd_plan(int argc, char **argv)
     }
     if (at && looks_iso(at)) {
         double u;
-        if (parse_iso(at, &u) < 0) {
+        if (lg_time_parse_iso(at, &u) < 0) {
             cli_err("plan", "--at '%s': not an ISO 8601 UTC time "
                     "(YYYY-MM-DDTHH:MM:SSZ)", at);
             ex = EXIT_USAGE;

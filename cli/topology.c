@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lgtime.h"
 #include "lgerr.h"
 #include "topology.h"
 
@@ -61,22 +62,11 @@ static void jnum(double x)
 static const char *utc(const plan_topology *t, double s, char *buf,
                        size_t len)
 {
-    double u = t->epoch_unix + s, fl = floor(u);
-    long ms = lround((u - fl) * 1000.0);
-    time_t tt = (time_t)fl;
-    struct tm tm;
-    if (ms >= 1000) {
-        tt++;
-        ms -= 1000;
-    }
-    if (t->epoch_unix == 0 || !isfinite(s) || !gmtime_r(&tt, &tm)) {
+    if (t->epoch_unix == 0) {
         snprintf(buf, len, "-");
         return buf;
     }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ms);
-    return buf;
+    return lg_time_fmt_fixed(buf, len, t->epoch_unix + s, 3);
 }
 
 static void print_windows(const plan_topology *t)

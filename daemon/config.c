@@ -12,6 +12,7 @@
  * point (tests/test_lagranged.sh checks it).
  */
 #include "config.h"
+#include "units.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -72,131 +73,14 @@ static int oom(parser *p)
     return lg_errf(p->err, p->errlen, -ENOMEM, "%s: out of memory", p->name);
 }
 
-/* ---- numbers and units (as lagrange-topology(5)) ---------------------- */
-
-typedef struct unit {
-    const char *sfx;
-    double mul, div;             /* value = number * mul / div */
-    int print;                   /* the printer may choose this suffix */
-} unit;
-
-static const unit dur_u[] = {
-    { "d", 86400, 1, 1 }, { "h", 3600, 1, 1 }, { "min", 60, 1, 1 },
-    { "s", 1, 1, 1 }, { "ms", 1, 1e3, 1 }, { "us", 1, 1e6, 1 },
-    { "", 1, 1, 0 }, { NULL, 0, 0, 0 },
-};
-static const unit bin_u[] = {
-    { "T", 1099511627776.0, 1, 1 }, { "G", 1073741824.0, 1, 1 },
-    { "M", 1048576.0, 1, 1 }, { "K", 1024, 1, 1 }, { "k", 1024, 1, 0 },
-    { "", 1, 1, 1 }, { NULL, 0, 0, 0 },
-};
+/* ---- numbers and units (lib/common/units.c, as lagrange-topology(5)) --- */
 
 #define DUR_HINT "units us, ms, s, min, h, d"
 #define SIZE_HINT "suffixes K, M, G, T"
 
-/* A strict decimal number: digits[.digits][e[+-]digits]; no sign, hex,
- * inf or nan (strtod alone would take them). */
-static int scan_num(const char **pp, double *v)
-{
-    const char *p = *pp, *s = *pp;
-    char buf[64];
-    int nd = 0;
-    for (; isdigit((unsigned char)*p); p++)
-        nd++;
-    if (*p == '.')
-        for (p++; isdigit((unsigned char)*p); p++)
-            nd++;
-    if (!nd)
-        return -1;
-    if ((*p == 'e' || *p == 'E') &&
-        (isdigit((unsigned char)p[1]) ||
-         ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
-        p += 2;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if ((size_t)(p - s) >= sizeof buf)
-        return -1;
-    memcpy(buf, s, (size_t)(p - s));
-    buf[p - s] = '\0';
-    *v = strtod(buf, NULL);
-    if (!isfinite(*v))
-        return -1;
-    *pp = p;
-    return 0;
-}
-
-/* All of s as NUMBER[SUFFIX] in table u. */
-static int whole(const char *s, const unit *u, double *v)
-{
-    const char *p = s, *q;
-    double x;
-    size_t n;
-    if (scan_num(&p, &x) < 0)
-        return -1;
-    for (q = p; isalpha((unsigned char)*q); q++)
-        ;
-    if (*q)
-        return -1;
-    n = (size_t)(q - p);
-    for (; u->sfx; u++)
-        if (strlen(u->sfx) == n && !strncmp(u->sfx, p, n)) {
-            x = x * u->mul / u->div;
-            if (!isfinite(x))
-                return -1;
-            *v = x;
-            return 0;
-        }
-    return -1;
-}
-
-/* Shortest text that strtod reads back as x. */
-static const char *fmt_g(char *buf, size_t n, double x)
-{
-    if (x == floor(x) && fabs(x) < 1e15) {
-        snprintf(buf, n, "%.0f", x);
-    } else {
-        for (int p = 1; p <= 17; p++) {
-            snprintf(buf, n, "%.*g", p, x);
-            if (strtod(buf, NULL) == x)
-                break;
-        }
-    }
-    return buf;
-}
-
-/* x as NUMBER SUFFIX with the largest unit whose short form (at most 6
- * digits, no exponent) parses back to exactly x; else the shortest exact
- * number followed by base. */
-static const char *fmt_unit(char *buf, size_t n, double x, const unit *tab,
-                            const char *base)
-{
-    char num[40];
-    if (x == 0) {
-        snprintf(buf, n, "0%s", base);
-        return buf;
-    }
-    for (const unit *u = tab; u->sfx; u++) {
-        if (!u->print || fabs(x) < u->mul / u->div)
-            continue;
-        for (int p = 1; p <= 6; p++) {
-            double back;
-            snprintf(num, sizeof num, "%.*g", p, x * u->div / u->mul);
-            if (strchr(num, 'e'))
-                continue;
-            snprintf(buf, n, "%s%s", num, u->sfx);
-            if (whole(buf, tab, &back) == 0 && back == x)
-                return buf;
-        }
-    }
-    fmt_g(num, sizeof num, x);
-    snprintf(buf, n, "%s%s", num, base);
-    return buf;
-}
-
 const char *dconf_fmt_duration(char *buf, size_t len, double s)
 {
-    return fmt_unit(buf, len, s, dur_u, "s");
+    return lg_units_fmt(buf, len, s, lg_units_dur, "s");
 }
 
 const char *dconf_fmt_size(char *buf, size_t len, uint64_t m)
@@ -230,7 +114,7 @@ static int check_name(parser *p, const char *key, const char *s)
 
 static int val_dur(parser *p, const char *key, const char *v, double *x)
 {
-    if (whole(v, dur_u, x) < 0)
+    if (lg_units_parse(v, lg_units_dur, 0, x) < 0)
         return perr(p, "bad duration '%s' for %s (" DUR_HINT ")", v, key);
     if (*x <= 0 || *x > DCONF_MAX_DURATION)
         return perr(p, "%s must be above 0 and at most 1d, got '%s'", key, v);
@@ -242,7 +126,7 @@ static int val_size(parser *p, const char *key, const char *v, uint64_t lo,
 {
     char a[32], b[32];
     double d;
-    if (whole(v, bin_u, &d) < 0 || d != floor(d))
+    if (lg_units_parse(v, lg_units_bin, 0, &d) < 0 || d != floor(d))
         return perr(p, "bad size '%s' for %s (whole bytes, " SIZE_HINT ")",
                     v, key);
     if (d < (double)lo || d > (double)hi)

@@ -41,6 +41,8 @@
 #include "frames.h"
 #include "ion.h"
 #include "lgerr.h"
+#include "lgtime.h"
+#include "units.h"
 #include "passes.h"
 #include "sgp4.h"
 #include "sun.h"
@@ -60,160 +62,20 @@ static const plan_profile builtin = {
 static const char *const kind_names[] = { "ground", "leo", "geo", "lunar" };
 static const char *const oc_names[] = { "conv", "gemm", "elem", "other" };
 
-/* ---- numbers and units ------------------------------------------------ */
-
-typedef struct unit {
-    const char *sfx;
-    double mul, div;             /* value = number * mul / div */
-    int print;                   /* the printer may choose this suffix */
-} unit;
-
-/* Seconds. Sub-second units divide so that "4ms" is exactly 0.004. */
-static const unit dur_u[] = {
-    { "d", 86400, 1, 1 }, { "h", 3600, 1, 1 }, { "min", 60, 1, 1 },
-    { "s", 1, 1, 1 }, { "ms", 1, 1e3, 1 }, { "us", 1, 1e6, 1 },
-    { "", 1, 1, 0 }, { NULL, 0, 0, 0 },
-};
-/* Decimal multiples: bit/s, FLOP/s, bytes/s, watts. */
-static const unit dec_u[] = {
-    { "P", 1e15, 1, 1 }, { "T", 1e12, 1, 1 }, { "G", 1e9, 1, 1 },
-    { "M", 1e6, 1, 1 }, { "k", 1e3, 1, 1 }, { "K", 1e3, 1, 0 },
-    { "", 1, 1, 1 }, { NULL, 0, 0, 0 },
-};
-/* Binary multiples: memory. */
-static const unit bin_u[] = {
-    { "T", 1099511627776.0, 1, 1 }, { "G", 1073741824.0, 1, 1 },
-    { "M", 1048576.0, 1, 1 }, { "K", 1024, 1, 1 }, { "k", 1024, 1, 0 },
-    { "", 1, 1, 1 }, { NULL, 0, 0, 0 },
-};
-/* Plain numbers (fractions, scale factors). */
-static const unit plain_u[] = { { "", 1, 1, 1 }, { NULL, 0, 0, 0 } };
+/* ---- numbers and units (lib/common/units.c) ----------------------------- */
 
 #define DUR_HINT "units us, ms, s, min, h, d"
 #define DEC_HINT "suffixes k, M, G, T, P"
 
-/* A strict decimal number at *pp: [+-]digits[.digits][e[+-]digits]. No
- * hex, inf or nan, which strtod alone would take. */
-static int scan_num(const char **pp, double *v, int sign_ok)
-{
-    const char *p = *pp, *s = *pp;
-    char buf[64];
-    int digits = 0;
-    if (*p == '+' || *p == '-') {
-        if (!sign_ok)
-            return -1;
-        p++;
-    }
-    for (; isdigit((unsigned char)*p); p++)
-        digits++;
-    if (*p == '.')
-        for (p++; isdigit((unsigned char)*p); p++)
-            digits++;
-    if (!digits)
-        return -1;
-    if ((*p == 'e' || *p == 'E') &&
-        (isdigit((unsigned char)p[1]) ||
-         ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
-        p += 2;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if ((size_t)(p - s) >= sizeof buf)
-        return -1;
-    memcpy(buf, s, (size_t)(p - s));
-    buf[p - s] = '\0';
-    *v = strtod(buf, NULL);
-    if (!isfinite(*v))
-        return -1;
-    *pp = p;
-    return 0;
-}
-
-/* NUMBER[SUFFIX] at *pp; the suffix is the run of letters after it. */
-static int scan_unit(const char **pp, const unit *u, int sign_ok, double *v)
-{
-    const char *p = *pp, *q;
-    double x;
-    size_t n;
-    if (scan_num(&p, &x, sign_ok) < 0)
-        return -1;
-    for (q = p; isalpha((unsigned char)*q); q++)
-        ;
-    n = (size_t)(q - p);
-    for (; u->sfx; u++)
-        if (strlen(u->sfx) == n && !strncmp(u->sfx, p, n)) {
-            x = x * u->mul / u->div;
-            if (!isfinite(x))
-                return -1;
-            *v = x;
-            *pp = q;
-            return 0;
-        }
-    return -1;
-}
-
-static int whole(const char *s, const unit *u, int sign_ok, double *v)
-{
-    const char *p = s;
-    return scan_unit(&p, u, sign_ok, v) < 0 || *p ? -1 : 0;
-}
-
-/* Shortest text that strtod reads back as x: integers plainly, else the
- * first %.Ng that round-trips. */
-static const char *fmt_g(char *buf, size_t n, double x)
-{
-    if (x == 0) {
-        snprintf(buf, n, "0");
-    } else if (x == floor(x) && fabs(x) < 1e15) {
-        snprintf(buf, n, "%.0f", x);
-    } else {
-        for (int p = 1; p <= 17; p++) {
-            snprintf(buf, n, "%.*g", p, x);
-            if (strtod(buf, NULL) == x)
-                break;
-        }
-    }
-    return buf;
-}
-
-/* x (in the table's base unit) as NUMBER SUFFIX: the largest unit whose
- * short form (at most 6 digits, no exponent) parses back to exactly x;
- * else the shortest exact number followed by `base`. */
-static const char *fmt_unit(char *buf, size_t n, double x, const unit *tab,
-                            const char *base)
-{
-    char num[40];
-    if (x == 0) {
-        snprintf(buf, n, "0%s", base);
-        return buf;
-    }
-    for (const unit *u = tab; u->sfx; u++) {
-        if (!u->print || fabs(x) < u->mul / u->div)
-            continue;
-        for (int p = 1; p <= 6; p++) {
-            double back;
-            snprintf(num, sizeof num, "%.*g", p, x * u->div / u->mul);
-            if (strchr(num, 'e'))
-                continue;
-            snprintf(buf, n, "%s%s", num, u->sfx);
-            if (whole(buf, tab, 1, &back) == 0 && back == x)
-                return buf;
-        }
-    }
-    fmt_g(num, sizeof num, x);
-    snprintf(buf, n, "%s%s", num, base);
-    return buf;
-}
-
 /* Bytes/s as the bit/s the file speaks. */
 static const char *fmt_rate(char *buf, size_t n, double bytes)
 {
-    return fmt_unit(buf, n, bytes * 8, dec_u, "");
+    return lg_units_fmt(buf, n, bytes * 8, lg_units_dec, "");
 }
 
 static const char *fmt_dur(char *buf, size_t n, double s)
 {
-    return fmt_unit(buf, n, s, dur_u, "s");
+    return lg_units_fmt(buf, n, s, lg_units_dur, "s");
 }
 
 static const char *fmt_mem(char *buf, size_t n, uint64_t m)
@@ -230,84 +92,6 @@ static const char *fmt_mem(char *buf, size_t n, uint64_t m)
     return buf;
 }
 
-static int digits(const char *s, int n, int *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        *v = *v * 10 + (s[i] - '0');
-    }
-    return 0;
-}
-
-/* ISO 8601 UTC: YYYY-MM-DD[THH:MM:SS[.frac]Z]. */
-static int parse_iso(const char *s, double *out)
-{
-    struct tm tm = { 0 }, chk;
-    int Y, M, D, h = 0, m = 0, sec = 0;
-    double frac = 0;
-    time_t tt;
-    if (strlen(s) < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &Y) ||
-        digits(s + 5, 2, &M) || digits(s + 8, 2, &D))
-        return -1;
-    s += 10;
-    if (*s) {
-        if (strlen(s) < 10 || s[0] != 'T' || s[3] != ':' || s[6] != ':' ||
-            digits(s + 1, 2, &h) || digits(s + 4, 2, &m) ||
-            digits(s + 7, 2, &sec))
-            return -1;
-        s += 9;
-        if (*s == '.') {
-            const char *p = s + 1;
-            char fb[32];
-            while (isdigit((unsigned char)*p))
-                p++;
-            if (p == s + 1 || (size_t)(p - s) >= sizeof fb)
-                return -1;
-            memcpy(fb, s, (size_t)(p - s));
-            fb[p - s] = '\0';
-            frac = strtod(fb, NULL);
-            s = p;
-        }
-        if (strcmp(s, "Z"))
-            return -1;
-    }
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    tt = timegm(&tm);
-    if (tt == (time_t)-1 || !gmtime_r(&tt, &chk) || chk.tm_year != Y - 1900 ||
-        chk.tm_mon != M - 1 || chk.tm_mday != D || chk.tm_hour != h ||
-        chk.tm_min != m || chk.tm_sec != sec)
-        return -1;
-    *out = (double)tt + frac;
-    return 0;
-}
-
-static const char *fmt_iso(char *buf, size_t n, double e)
-{
-    time_t tt = (time_t)floor(e);
-    double frac = e - (double)tt;
-    struct tm tm;
-    char fb[40] = "";
-    if (!gmtime_r(&tt, &tm)) {
-        snprintf(buf, n, "none");
-        return buf;
-    }
-    for (int p = 1; frac > 0 && p <= 17; p++) {
-        snprintf(fb, sizeof fb, "%.*f", p, frac);
-        if (fb[0] == '0' && (double)tt + strtod(fb, NULL) == e)
-            break;
-    }
-    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             frac > 0 ? fb + 1 : "");
-    return buf;
-}
 
 /* ---- the builder ------------------------------------------------------ */
 
@@ -653,21 +437,21 @@ static int check_name(builder *b, const char *what, const char *s)
 
 static int val_dur(builder *b, const char *key, const char *v, double *x)
 {
-    if (whole(v, dur_u, 1, x) < 0)
+    if (lg_units_parse(v, lg_units_dur, 1, x) < 0)
         return perr(b, "bad duration '%s' for %s (" DUR_HINT ")", v, key);
     return 0;
 }
 
 static int val_dec(builder *b, const char *key, const char *v, double *x)
 {
-    if (whole(v, dec_u, 1, x) < 0)
+    if (lg_units_parse(v, lg_units_dec, 1, x) < 0)
         return perr(b, "bad number '%s' for %s (" DEC_HINT ")", v, key);
     return 0;
 }
 
 static int val_plain(builder *b, const char *key, const char *v, double *x)
 {
-    if (whole(v, plain_u, 1, x) < 0)
+    if (lg_units_parse(v, lg_units_plain, 1, x) < 0)
         return perr(b, "bad number '%s' for %s", v, key);
     return 0;
 }
@@ -675,7 +459,7 @@ static int val_plain(builder *b, const char *key, const char *v, double *x)
 /* A rate in bit/s with decimal suffixes, > 0; returns bytes/s. */
 static int val_rate(builder *b, const char *key, const char *v, double *x)
 {
-    if (whole(v, dec_u, 1, x) < 0)
+    if (lg_units_parse(v, lg_units_dec, 1, x) < 0)
         return perr(b, "bad rate '%s' for %s (bit/s, " DEC_HINT ")", v, key);
     if (!(*x > 0))
         return perr(b, "%s must be > 0 bit/s, got '%s'", key, v);
@@ -700,7 +484,7 @@ static int si_push(builder *b, int n, const sitem *it)
 static int scan_rate(builder *b, const char **pp, const char *item,
                      double *x)
 {
-    if (scan_unit(pp, dec_u, 1, x) < 0)
+    if (lg_units_scan(pp, lg_units_dec, 1, x) < 0)
         return perr(b, "bad rate in window '%s' (bit/s, " DEC_HINT ")", item);
     if (!(*x > 0))
         return perr(b, "rate must be > 0 in window '%s'", item);
@@ -728,9 +512,9 @@ static int parse_sched(builder *b, const char *key, const char *v,
     if (!strncasecmp(v, "every:", 6)) {
         double per, dur, off = 0, k, s0;
         p = v + 6;
-        if (scan_unit(&p, dur_u, 0, &per) < 0 || *p++ != '/' ||
-            scan_unit(&p, dur_u, 0, &dur) < 0 ||
-            (*p == '@' && (p++, scan_unit(&p, dur_u, 1, &off) < 0)) || *p)
+        if (lg_units_scan(&p, lg_units_dur, 0, &per) < 0 || *p++ != '/' ||
+            lg_units_scan(&p, lg_units_dur, 0, &dur) < 0 ||
+            (*p == '@' && (p++, lg_units_scan(&p, lg_units_dur, 1, &off) < 0)) || *p)
             return perr(b, "bad schedule '%s' for %s (every:PERIOD/DURATION"
                         "[@OFFSET], " DUR_HINT ")", v, key);
         if (!(per > 0) || !(dur > 0))
@@ -775,8 +559,8 @@ static int parse_sched(builder *b, const char *key, const char *v,
         for (q = p; *q && *q != ','; q++)
             ;
         snprintf(ib, sizeof ib, "%.*s", (int)(q - item), item);
-        if (scan_unit(&p, dur_u, 0, &it.s) < 0 || *p++ != '-' ||
-            scan_unit(&p, dur_u, 0, &it.e) < 0)
+        if (lg_units_scan(&p, lg_units_dur, 0, &it.s) < 0 || *p++ != '-' ||
+            lg_units_scan(&p, lg_units_dur, 0, &it.e) < 0)
             return perr(b, "bad schedule '%s' for %s (always, none, "
                         "every:PERIOD/DURATION[@OFFSET] or START-END,..., "
                         DUR_HINT ")", ib, key);
@@ -796,7 +580,7 @@ static int parse_sched(builder *b, const char *key, const char *v,
             }
             if (*p == ':') {
                 p++;
-                if (scan_unit(&p, dur_u, 0, &it.delay) < 0)
+                if (lg_units_scan(&p, lg_units_dur, 0, &it.delay) < 0)
                     return perr(b, "bad delay in window '%s' (" DUR_HINT ")",
                                 ib);
             }
@@ -1191,7 +975,7 @@ static int node_tle(builder *b, int i, const char *decl)
     if (age > PLAN_TLE_WARN_DAYS)
         pwarn(b, "%s: TLE epoch %s is %.1f days from the span (over %g): "
               "SGP4 errors grow by km per day away from the epoch",
-              nd->name, fmt_iso(ep, sizeof ep, floor(tle->epoch_unix)), age,
+              nd->name, lg_time_fmt_iso(ep, sizeof ep, floor(tle->epoch_unix)), age,
               PLAN_TLE_WARN_DAYS);
     return 0;
 }
@@ -1480,7 +1264,7 @@ static int do_node(builder *b, char **w, int n)
     }
     if (v[NK_MEMORY]) {
         double m;
-        if (whole(v[NK_MEMORY], bin_u, 1, &m) < 0)
+        if (lg_units_parse(v[NK_MEMORY], lg_units_bin, 1, &m) < 0)
             return perr(b, "bad size '%s' for Memory (bytes; K, M, G, T "
                         "are powers of 1024)", v[NK_MEMORY]);
         if (!(m >= 1) || m != floor(m) || m >= 18446744073709551616.0)
@@ -1526,8 +1310,8 @@ static int do_node(builder *b, char **w, int n)
         if (!(pw->min_soc < pw->soc0)) {
             char m1[32], m2[32];
             return perr(b, "MinSoc (%s) must be below Soc (%s)",
-                        fmt_g(m1, sizeof m1, pw->min_soc),
-                        fmt_g(m2, sizeof m2, pw->soc0));
+                        lg_units_fmt_g(m1, sizeof m1, pw->min_soc),
+                        lg_units_fmt_g(m2, sizeof m2, pw->soc0));
         }
     }
     if ((v[NK_IDLEW] &&
@@ -1541,12 +1325,12 @@ static int do_node(builder *b, char **w, int n)
     if (!(pw->busy_w >= pw->idle_w)) {
         char m1[32], m2[32];
         return perr(b, "BusyW (%s) must be >= IdleW (%s)",
-                    fmt_g(m1, sizeof m1, pw->busy_w),
-                    fmt_g(m2, sizeof m2, pw->idle_w));
+                    lg_units_fmt_g(m1, sizeof m1, pw->busy_w),
+                    lg_units_fmt_g(m2, sizeof m2, pw->idle_w));
     }
     if (v[NK_ION]) {
         double x;
-        if (whole(v[NK_ION], plain_u, 0, &x) < 0 || x != floor(x) || x < 0 ||
+        if (lg_units_parse(v[NK_ION], lg_units_plain, 0, &x) < 0 || x != floor(x) || x < 0 ||
             x > 2147483647.0)
             return perr(b, "Ion must be an ION node number (0 for none), "
                         "got '%s'", v[NK_ION]);
@@ -1893,7 +1677,7 @@ static int line_globals(builder *b, char **w, int n)
                         b->epoch_line);
         b->epoch_line = b->line;
         if (strcasecmp(v, "none")) {
-            if (parse_iso(v, &t->epoch_unix) < 0)
+            if (lg_time_parse_iso(v, &t->epoch_unix) < 0)
                 return perr(b, "bad Epoch '%s' (ISO 8601 UTC, e.g. "
                             "2026-11-22T00:00:00Z)", v);
             b->epoch_set = 1;
@@ -2010,8 +1794,8 @@ static int resolve_ranges(builder *b)
         b->line = p->line > r->line ? p->line : r->line;
         return perr(b, "overlapping ION ranges %d->%d with different light "
                     "times (%s s and %s s)", r->from, r->to,
-                    fmt_g(g1, sizeof g1, p->owlt),
-                    fmt_g(g2, sizeof g2, r->owlt));
+                    lg_units_fmt_g(g1, sizeof g1, p->owlt),
+                    lg_units_fmt_g(g2, sizeof g2, r->owlt));
     }
     b->n_rg = m;
     for (int i = 0; i < b->n_pd; i++) {
@@ -2021,7 +1805,7 @@ static int resolve_ranges(builder *b)
             b->line = p->line;
             return perr(b, "no ION range covers contact %d->%d at %s s "
                         "(add 'a range')", p->from, p->to,
-                        fmt_g(g1, sizeof g1, p->t));
+                        lg_units_fmt_g(g1, sizeof g1, p->t));
         }
     }
     return 0;
@@ -2046,10 +1830,10 @@ static int finalize(builder *b)
                 return perr(b, "overlapping windows for link %s->%s: %s-%s "
                             "and %s-%s", t->nodes[L->from].name,
                             t->nodes[L->to].name,
-                            fmt_g(g[0], 32, k->w[i - 1].w.start),
-                            fmt_g(g[1], 32, k->w[i - 1].w.end),
-                            fmt_g(g[2], 32, k->w[i].w.start),
-                            fmt_g(g[3], 32, k->w[i].w.end));
+                            lg_units_fmt_g(g[0], 32, k->w[i - 1].w.start),
+                            lg_units_fmt_g(g[1], 32, k->w[i - 1].w.end),
+                            lg_units_fmt_g(g[2], 32, k->w[i].w.start),
+                            lg_units_fmt_g(g[3], 32, k->w[i].w.end));
             }
         if (k->n) {
             if (!(L->win = malloc((size_t)k->n * sizeof *L->win)))
@@ -2071,10 +1855,10 @@ static int finalize(builder *b)
                                                           : k->e[i - 1].line;
                 return perr(b, "overlapping eclipses for node %s: %s-%s and "
                             "%s-%s", t->nodes[n].name,
-                            fmt_g(g[0], 32, k->e[i - 1].iv.start),
-                            fmt_g(g[1], 32, k->e[i - 1].iv.end),
-                            fmt_g(g[2], 32, k->e[i].iv.start),
-                            fmt_g(g[3], 32, k->e[i].iv.end));
+                            lg_units_fmt_g(g[0], 32, k->e[i - 1].iv.start),
+                            lg_units_fmt_g(g[1], 32, k->e[i - 1].iv.end),
+                            lg_units_fmt_g(g[2], 32, k->e[i].iv.start),
+                            lg_units_fmt_g(g[3], 32, k->e[i].iv.end));
             }
         if (k->n) {
             if (!(p->eclipse = malloc((size_t)k->n * sizeof *p->eclipse)))
@@ -2391,7 +2175,7 @@ static void print_ivls(FILE *f, const plan_interval *iv, int from, int to)
     char a[40], c[40];
     for (int i = from; i < to; i++)
         fprintf(f, "%s%s-%s", i > from ? "," : "",
-                fmt_g(a, sizeof a, iv[i].start), fmt_g(c, sizeof c, iv[i].end));
+                lg_units_fmt_g(a, sizeof a, iv[i].start), lg_units_fmt_g(c, sizeof c, iv[i].end));
 }
 
 /* The orbit keys as declared (the windows they give are not printed). */
@@ -2407,8 +2191,8 @@ static void print_orbit(FILE *f, const plan_orbit *o)
     }
     if (o->site)
         fprintf(f, " Lat=%s Lon=%s Alt=%s Mask=%s",
-                fmt_g(a, sizeof a, o->lat_deg), fmt_g(c, sizeof c, o->lon_deg),
-                fmt_g(d, sizeof d, o->alt_m), fmt_g(e, sizeof e, o->mask_deg));
+                lg_units_fmt_g(a, sizeof a, o->lat_deg), lg_units_fmt_g(c, sizeof c, o->lon_deg),
+                lg_units_fmt_g(d, sizeof d, o->alt_m), lg_units_fmt_g(e, sizeof e, o->mask_deg));
     if (o->moon)
         fprintf(f, " Moon=yes");
 }
@@ -2419,18 +2203,18 @@ static void print_node(FILE *f, const plan_topology *t, const plan_node *nd)
     char a[64], c[64], d[64], e[64];
     fprintf(f, "Node=%s Kind=%s Profile=%s Scale=%s Memory=%s", nd->name,
             plan_kind_name(nd->kind), t->profiles[nd->profile].name,
-            fmt_g(a, sizeof a, nd->scale), fmt_mem(c, sizeof c, nd->memory));
+            lg_units_fmt_g(a, sizeof a, nd->scale), fmt_mem(c, sizeof c, nd->memory));
     if (nd->ion)
         fprintf(f, " Ion=%d", nd->ion);
     if (p->solar)
         fprintf(f, " Power=solar ArrayW=%s BatteryWh=%s MinSoc=%s Soc=%s",
-                fmt_g(a, sizeof a, p->array_w),
-                fmt_g(c, sizeof c, p->battery_wh),
-                fmt_g(d, sizeof d, p->min_soc), fmt_g(e, sizeof e, p->soc0));
+                lg_units_fmt_g(a, sizeof a, p->array_w),
+                lg_units_fmt_g(c, sizeof c, p->battery_wh),
+                lg_units_fmt_g(d, sizeof d, p->min_soc), lg_units_fmt_g(e, sizeof e, p->soc0));
     else
         fprintf(f, " Power=grid");
-    fprintf(f, " IdleW=%s BusyW=%s", fmt_g(a, sizeof a, p->idle_w),
-            fmt_g(c, sizeof c, p->busy_w));
+    fprintf(f, " IdleW=%s BusyW=%s", lg_units_fmt_g(a, sizeof a, p->idle_w),
+            lg_units_fmt_g(c, sizeof c, p->busy_w));
     print_orbit(f, &nd->orbit);
     if (nd->orbit.eclipse) {
         fprintf(f, " Eclipse=orbit\n");
@@ -2495,7 +2279,7 @@ static void print_link(FILE *f, const plan_topology *t, int i, int bidir)
         fprintf(f, " Window=orbit");
         if (x->max_range_km > 0)
             fprintf(f, " MaxRange=%s",
-                    fmt_g(r1, sizeof r1, x->max_range_km));
+                    lg_units_fmt_g(r1, sizeof r1, x->max_range_km));
         fputc('\n', f);
         return;
     }
@@ -2524,8 +2308,8 @@ static void print_link(FILE *f, const plan_topology *t, int i, int bidir)
             const plan_window *w = &x->win[k];
             double wy = y ? y->win[k].rate : w->rate;
             fprintf(f, "%s%s-%s", k > i0 ? "," : "",
-                    fmt_g(r1, sizeof r1, w->start),
-                    fmt_g(r2, sizeof r2, w->end));
+                    lg_units_fmt_g(r1, sizeof r1, w->start),
+                    lg_units_fmt_g(r2, sizeof r2, w->end));
             if (w->rate != rx || wy != ry || w->delay != dl) {
                 fprintf(f, ":%s", fmt_rate(r1, sizeof r1, w->rate));
                 if (wy != w->rate)
@@ -2549,17 +2333,17 @@ int plan_topology_print(const plan_topology *t, FILE *f)
             "%d links, %zu windows, %zu eclipses\n", t->n_profiles,
             t->n_nodes, t->n_links, nw, ne);
     fprintf(f, "Epoch=%s\n",
-            t->epoch_unix != 0 ? fmt_iso(a, sizeof a, t->epoch_unix) : "none");
+            t->epoch_unix != 0 ? lg_time_fmt_iso(a, sizeof a, t->epoch_unix) : "none");
     fprintf(f, "Horizon=%s\n", fmt_dur(a, sizeof a, t->horizon));
     for (int i = 0; i < t->n_profiles; i++) {
         const plan_profile *p = &t->profiles[i];
         fprintf(f, "Profile=%s Conv=%s Gemm=%s Elem=%s Other=%s MemBW=%s "
                 "Overhead=%s\n", p->name,
-                fmt_unit(a, sizeof a, p->flops[PLAN_OC_CONV], dec_u, ""),
-                fmt_unit(c, sizeof c, p->flops[PLAN_OC_GEMM], dec_u, ""),
-                fmt_unit(d, sizeof d, p->flops[PLAN_OC_ELEM], dec_u, ""),
-                fmt_unit(e, sizeof e, p->flops[PLAN_OC_OTHER], dec_u, ""),
-                fmt_unit(g, sizeof g, p->mem_bw, dec_u, ""),
+                lg_units_fmt(a, sizeof a, p->flops[PLAN_OC_CONV], lg_units_dec, ""),
+                lg_units_fmt(c, sizeof c, p->flops[PLAN_OC_GEMM], lg_units_dec, ""),
+                lg_units_fmt(d, sizeof d, p->flops[PLAN_OC_ELEM], lg_units_dec, ""),
+                lg_units_fmt(e, sizeof e, p->flops[PLAN_OC_OTHER], lg_units_dec, ""),
+                lg_units_fmt(g, sizeof g, p->mem_bw, lg_units_dec, ""),
                 fmt_dur(h, sizeof h, p->overhead_s));
     }
     for (int n = 0; n < t->n_nodes; n++)
