@@ -32,6 +32,10 @@ int cmd_contacts(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_links(int argc, char **argv);
+int cmd_link(int argc, char **argv);
+int cmd_ping(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_spool(int argc, char **argv);
 
 /* Map a library error code to an exit code. */
 int cli_exit_code(int rc);

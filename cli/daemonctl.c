@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "units.h"
 
 #define CTL_DEFAULT_SOCKET "/run/lagrange/lagranged.sock"
 #define CTL_MAX_REPLY (17u << 20) /* the daemon's 16 MiB answer + slack */
@@ -32,11 +33,11 @@
 /* Send cmd, read the answer up to the empty line that ends it. On success
  * *reply holds the answer's lines (NUL-terminated, without the empty
  * line). Prints its own errors; returns an exit code. */
-static int ctl_ask(const char *verb, const char *path, const char *cmd,
-                   char **reply)
+static int ctl_ask_t(const char *verb, const char *path, const char *cmd,
+                     char **reply, int timeout_s)
 {
     struct sockaddr_un sa;
-    struct timeval tv = { CTL_TIMEOUT_S, 0 };
+    struct timeval tv = { timeout_s, 0 };
     size_t len = 0, cap = 0, n = strlen(cmd);
     char *buf = NULL;
     int fd;
@@ -117,6 +118,12 @@ fail:
     close(fd);
     free(buf);
     return EXIT_FAIL;
+}
+
+static int ctl_ask(const char *verb, const char *path, const char *cmd,
+                   char **reply)
+{
+    return ctl_ask_t(verb, path, cmd, reply, CTL_TIMEOUT_S);
 }
 
 /* ---- flat JSON objects ----------------------------------------------------- */
@@ -328,16 +335,35 @@ static const char *sock_default(void)
     return s && *s ? s : CTL_DEFAULT_SOCKET;
 }
 
+static const char *fmt_bytes(double b, char *buf, size_t len)
+{
+    static const char *sfx[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int u = 0;
+    if (!isfinite(b)) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", b, sfx[u]);
+    return buf;
+}
+
 /* ---- lagrange links ----------------------------------------------------- */
 
 static void links_help(FILE *f)
 {
     fprintf(f,
 "usage: lagrange links [--socket PATH] [--json]\n\n"
-"Ask the local lagranged for the links leaving its node: for each, the\n"
-"contact window open now or the next one (relative to now: OPENS is\n"
-"negative while the window is open), the rate and the one-way delay of\n"
-"that window, and the neighbour's configured address.\n\n"
+"Ask the local lagranged about its node's links, one per neighbour: the\n"
+"session's STATE (up, connecting, retrying, waiting for the neighbour to\n"
+"dial, down(admin)), the contact window open now or the next one\n"
+"(relative to now: OPENS is negative while the window is open), the rate\n"
+"and one-way delay of that window, the bundles sent and not yet acked\n"
+"(INFLIGHT), the bytes sent and received, and the neighbour's configured\n"
+"address. The JSON has more: bundles, acks, resends, errors.\n\n"
 "  --socket PATH  the daemon's control socket (default $LAGRANGE_SOCKET,\n"
 "                 else " CTL_DEFAULT_SOCKET ")\n"
 "  --json         print a JSON array of the daemon's link objects\n\n"
@@ -405,8 +431,9 @@ int cmd_links(int argc, char **argv)
             printf("%s%s", n++ ? ",\n" : "\n", line);
         printf("%s]\n", n ? "\n" : "");
     } else {
-        printf("%-32s %-8s %14s %14s %16s %10s  %s\n", "LINK", "WINDOW",
-               "OPENS", "CLOSES", "RATE", "DELAY", "PEER");
+        printf("%-24s %-11s %-8s %12s %12s %16s %9s %8s %10s %10s  %s\n",
+               "LINK", "STATE", "WINDOW", "OPENS", "CLOSES", "RATE", "DELAY",
+               "INFLIGHT", "TX", "RX", "PEER");
         while ((line = next_line(&p))) {
             jobj o;
             char a[64], b[64], c[64], d[64];
@@ -416,12 +443,17 @@ int cmd_links(int argc, char **argv)
                 ex = EXIT_FAIL;
                 break;
             }
-            printf("%-32s %-8s %14s %14s %16s %10s  %s\n",
-                   jstr_of(&o, "link", "?"), jstr_of(&o, "window", "?"),
+            char e[32], g[32];
+            printf("%-24s %-11s %-8s %12s %12s %16s %9s %8.0f %10s %10s  %s\n",
+                   jstr_of(&o, "link", "?"), jstr_of(&o, "state", "?"),
+                   jstr_of(&o, "window", "?"),
                    fmt_rel(jnum_of(&o, "opens_in_s"), a, sizeof a),
                    fmt_rel(jnum_of(&o, "closes_in_s"), b, sizeof b),
                    fmt_rate(jnum_of(&o, "rate_bit_s"), c, sizeof c),
                    fmt_abs(jnum_of(&o, "delay_s"), d, sizeof d),
+                   jnum_of(&o, "in_flight"),
+                   fmt_bytes(jnum_of(&o, "tx_bytes"), e, sizeof e),
+                   fmt_bytes(jnum_of(&o, "rx_bytes"), g, sizeof g),
                    jstr_of(&o, "peer", "-"));
         }
     }
@@ -508,4 +540,302 @@ int cmd_status(int argc, char **argv)
     }
     free(reply);
     return flush_out("status");
+}
+
+/* ---- lagrange ping / link / send / spool --------------------------------- */
+
+static void ping_help(FILE *f)
+{
+    fprintf(f,
+"usage: lagrange ping NODE [-c COUNT] [--timeout DURATION] [--socket PATH]\n"
+"                     [--json]\n\n"
+"Measure the round trip of a bundle from the local node to NODE and back:\n"
+"a control bundle goes hop by hop along the route, with custody at every\n"
+"hop (each hop stores it durably before acking), and NODE answers with\n"
+"another. The time includes every link's emulated delay and rate, every\n"
+"wait for a contact window, and every spool write on the way.\n\n"
+"  -c, --count N        pings, one after the other (default 1)\n"
+"  -t, --timeout D      give up on a ping after D (default 30s)\n"
+"  --socket PATH        the daemon's control socket\n"
+"  --json               one JSON object per ping\n\n"
+"Exit status: 0 every ping answered, 1 a ping got no answer or lagranged\n"
+"is not reachable, 2 usage.\n");
+}
+
+int cmd_ping(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "count", required_argument, 0, 'c' },
+        { "timeout", required_argument, 0, 't' },
+        { "socket", required_argument, 0, 's' },
+        { "json", no_argument, 0, 'j' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    const char *sock = sock_default();
+    double timeout = 30;
+    long count = 1;
+    int c, json = 0, ex = EXIT_OK, lost = 0;
+    char *e;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:t:s:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            count = strtol(optarg, &e, 10);
+            if (*e || count < 1 || count > 100000) {
+                cli_err("ping", "--count wants 1..100000, got '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (lg_units_parse(optarg, lg_units_dur, 0, &timeout) < 0 ||
+                !(timeout > 0) || timeout > 86400) {
+                cli_err("ping", "--timeout wants a duration up to 1d, got "
+                        "'%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's': sock = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': ping_help(stdout); return EXIT_OK;
+        default: ping_help(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        cli_err("ping", optind == argc ? "which node?"
+                                       : "one node at a time");
+        ping_help(stderr);
+        return EXIT_USAGE;
+    }
+    for (long i = 0; i < count; i++) {
+        char cmd[256], *reply, *p, *line;
+        jobj o;
+        snprintf(cmd, sizeof cmd, "ping %.63s %.3f", argv[optind], timeout);
+        if ((ex = ctl_ask_t("ping", sock, cmd, &reply,
+                            (int)timeout + 10)) != EXIT_OK)
+            return ex;
+        p = reply;
+        if (!strncmp(reply, "{\"error\":", 9)) {
+            jparse(reply, &o);
+            if (strstr(jstr_of(&o, "error", ""), "no answer")) {
+                lost++;
+                if (json)
+                    printf("{\"node\":\"%s\",\"rtt_s\":null}\n",
+                           argv[optind]);
+                else
+                    printf("%s: %s\n", argv[optind],
+                           jstr_of(&o, "error", "?"));
+                free(reply);
+                continue;
+            }
+            ex = daemon_error("ping", reply);
+            free(reply);
+            return ex;
+        }
+        if (!(line = next_line(&p)) || jparse(line, &o) < 0) {
+            cli_err("ping", "lagranged sent no answer object");
+            free(reply);
+            return EXIT_FAIL;
+        }
+        if (json)
+            printf("%s\n", line);
+        else
+            printf("bundle round trip to %s: %.3f ms\n",
+                   jstr_of(&o, "node", "?"), jnum_of(&o, "rtt_s") * 1e3);
+        fflush(stdout);
+        free(reply);
+    }
+    if (lost)
+        cli_err("ping", "%d of %ld pings unanswered", lost, count);
+    ex = flush_out("ping");
+    return lost ? EXIT_FAIL : ex;
+}
+
+static void link_help(FILE *f)
+{
+    fprintf(f,
+"usage: lagrange link up|down PEER [--socket PATH]\n\n"
+"Take the link to neighbour PEER down, as an outage would (the session\n"
+"closes, bundles for it wait in the spool, routes avoid it), or bring it\n"
+"back up (lagranged dials again at once). For drills and tests; the\n"
+"state is not kept across a restart.\n\n"
+"Exit status: 0 ok, 1 lagranged refused or is not reachable, 2 usage.\n");
+}
+
+int cmd_link(int argc, char **argv)
+{
+    const char *sock;
+    char cmd[256], *reply;
+    int json, ex;
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        link_help(stdout);
+        return EXIT_OK;
+    }
+    if (argc < 3 || (strcmp(argv[1], "up") && strcmp(argv[1], "down"))) {
+        link_help(stderr);
+        return EXIT_USAGE;
+    }
+    snprintf(cmd, sizeof cmd, "link %s %.63s", argv[1], argv[2]);
+    if ((ex = parse_common(argc - 2, argv + 2, "link", link_help, &sock,
+                           &json)))
+        return ex < 0 ? EXIT_OK : ex;
+    if ((ex = ctl_ask("link", sock, cmd, &reply)) != EXIT_OK)
+        return ex;
+    ex = daemon_error("link", reply);
+    if (ex == EXIT_OK && json)
+        printf("%s", reply);
+    free(reply);
+    return ex != EXIT_OK ? ex : flush_out("link");
+}
+
+static void send_help(FILE *f)
+{
+    fprintf(f,
+"usage: lagrange send NODE FILE [--priority 0-7] [--lifetime DURATION]\n"
+"                     [--name NAME] [--socket PATH] [--json]\n\n"
+"Hand FILE (at most 1 GiB; a tensor as .npy, or any bytes) to the local\n"
+"lagranged for delivery into NODE's inbox (InboxDir, lagranged.conf(5)).\n"
+"It is cut into ChunkSize bundles, stored durably here before this\n"
+"command returns, and forwarded hop by hop with custody; at NODE it is\n"
+"reassembled, checked against its SHA-256 and delivered exactly once.\n"
+"Prints the object id that names the delivered file.\n\n"
+"  -p, --priority P   0..7, higher first (default 3)\n"
+"  -l, --lifetime D   dropped, with a log line, if not delivered by then\n"
+"                     (default 1d)\n"
+"  -n, --name NAME    a label for the inbox journal (default: FILE's name)\n\n"
+"Exit status: 0 stored for sending, 1 refused (spool full: retry later)\n"
+"or lagranged not reachable, 2 usage.\n");
+}
+
+int cmd_send(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "priority", required_argument, 0, 'p' },
+        { "lifetime", required_argument, 0, 'l' },
+        { "name", required_argument, 0, 'n' },
+        { "socket", required_argument, 0, 's' },
+        { "json", no_argument, 0, 'j' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    const char *sock = sock_default(), *name = NULL;
+    char cmd[4600], *reply, *p, *line, *abs_path, *e;
+    double life = 86400;
+    long prio = 3;
+    int c, json = 0, ex;
+    jobj o;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:l:n:s:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            prio = strtol(optarg, &e, 10);
+            if (*e || prio < 0 || prio > 7) {
+                cli_err("send", "--priority wants 0..7, got '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'l':
+            if (lg_units_parse(optarg, lg_units_dur, 0, &life) < 0 ||
+                !(life > 0)) {
+                cli_err("send", "--lifetime wants a duration, got '%s'",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'n': name = optarg; break;
+        case 's': sock = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': send_help(stdout); return EXIT_OK;
+        default: send_help(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 2 != argc) {
+        cli_err("send", "want NODE FILE");
+        send_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (!(abs_path = realpath(argv[optind + 1], NULL))) {
+        cli_err("send", "%s: %s", argv[optind + 1], strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (!name) {
+        name = strrchr(abs_path, '/') + 1;
+    }
+    for (const char *q = name; *q; q++)
+        if (*q == ' ' || *q == '\t' || (unsigned char)*q < 0x20) {
+            cli_err("send", "--name must not contain spaces or control "
+                    "characters");
+            free(abs_path);
+            return EXIT_USAGE;
+        }
+    if (strchr(abs_path, ' ') || strlen(abs_path) > 4000) {
+        cli_err("send", "%s: paths with spaces are not supported", abs_path);
+        free(abs_path);
+        return EXIT_USAGE;
+    }
+    snprintf(cmd, sizeof cmd, "send %.63s %ld %.3f %s %.255s",
+             argv[optind], prio, life, abs_path, name);
+    free(abs_path);
+    if ((ex = ctl_ask_t("send", sock, cmd, &reply, 600)) != EXIT_OK)
+        return ex;
+    if ((ex = daemon_error("send", reply)) != EXIT_OK) {
+        free(reply);
+        return ex;
+    }
+    p = reply;
+    if (!(line = next_line(&p)) || jparse(line, &o) < 0) {
+        cli_err("send", "lagranged sent no answer object");
+        free(reply);
+        return EXIT_FAIL;
+    }
+    if (json)
+        printf("%s\n", line);
+    else
+        printf("%s\n", jstr_of(&o, "object", "?"));
+    free(reply);
+    return flush_out("send");
+}
+
+static void spool_help(FILE *f)
+{
+    fprintf(f,
+"usage: lagrange spool [--socket PATH] [--json]\n\n"
+"The local lagranged's spool and delivery counters: bundles held in\n"
+"custody, bytes, in flight, quarantined entries, objects delivered here,\n"
+"bundles made here, forwarded, expired and refused.\n\n"
+"Exit status: 0 ok, 1 lagranged not reachable, 2 usage.\n");
+}
+
+int cmd_spool(int argc, char **argv)
+{
+    const char *sock;
+    char *reply, *p, *line;
+    int json, ex;
+    jobj o;
+    if ((ex = parse_common(argc, argv, "spool", spool_help, &sock, &json)))
+        return ex < 0 ? EXIT_OK : ex;
+    if ((ex = ctl_ask("spool", sock, "spool", &reply)) != EXIT_OK)
+        return ex;
+    if ((ex = daemon_error("spool", reply)) != EXIT_OK) {
+        free(reply);
+        return ex;
+    }
+    p = reply;
+    if (!(line = next_line(&p)) || jparse(line, &o) < 0) {
+        cli_err("spool", "lagranged sent no answer object");
+        free(reply);
+        return EXIT_FAIL;
+    }
+    if (json) {
+        printf("%s\n", line);
+    } else {
+        for (int i = 0; i < o.n; i++) {
+            if (o.f[i].type == J_STR)
+                printf("%-18s %s\n", o.f[i].key, o.f[i].str);
+            else
+                printf("%-18s %.0f\n", o.f[i].key, o.f[i].num);
+        }
+    }
+    free(reply);
+    return flush_out("spool");
 }

@@ -24,6 +24,10 @@ static const struct verb {
     { "cert", cmd_cert, "make the CA and node certificates of a constellation" },
     { "status", cmd_status, "ask the local lagranged how it runs" },
     { "links", cmd_links, "ask the local lagranged about this node's links" },
+    { "link", cmd_link, "take a link of the local lagranged down or up" },
+    { "ping", cmd_ping, "bundle round trip from the local node to a node" },
+    { "send", cmd_send, "send a file to a node's inbox through the network" },
+    { "spool", cmd_spool, "the local lagranged's spool and delivery counters" },
 };
 
 static void usage(FILE *f)

@@ -29,7 +29,7 @@
 
 enum key {
     K_NODEID = 0, K_TOPOLOGY, K_LISTEN, K_SPOOLDIR, K_SPOOLMAXBYTES,
-    K_SPOOLMAXBUNDLES, K_TLSCERT, K_TLSKEY, K_TLSCA, K_CONTROLSOCKET,
+    K_SPOOLMAXBUNDLES, K_INBOXDIR, K_TLS, K_TLSCERT, K_TLSKEY, K_TLSCA, K_CONTROLSOCKET,
     K_LOGLEVEL, K_MAXFRAME, K_CHUNKSIZE, K_HEARTBEAT, K_RECONNECTMIN,
     K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_N
 };
@@ -37,7 +37,7 @@ enum key {
 /* Also the order of the normal form. */
 static const char *const key_names[K_N] = {
     "NodeId", "Topology", "Listen", "SpoolDir", "SpoolMaxBytes",
-    "SpoolMaxBundles", "TlsCert", "TlsKey", "TlsCA", "ControlSocket",
+    "SpoolMaxBundles", "InboxDir", "Tls", "TlsCert", "TlsKey", "TlsCA", "ControlSocket",
     "LogLevel", "MaxFrame", "ChunkSize", "HeartbeatInterval",
     "ReconnectMin", "ReconnectMax", "Emulate", "TleCheckInterval",
 };
@@ -287,6 +287,15 @@ static int set_key(parser *p, enum key k, const char *v)
     case K_SPOOLMAXBUNDLES:
         rc = val_count(p, name, v, UINT32_MAX, &c->spool_max_bundles);
         break;
+    case K_INBOXDIR: rc = set_path(p, &c->inbox_dir, v); break;
+    case K_TLS:
+        if (!strcasecmp(v, "yes"))
+            c->tls = 1;
+        else if (!strcasecmp(v, "no"))
+            c->tls = 0;
+        else
+            rc = perr(p, "Tls must be yes or no, got '%s'", v);
+        break;
     case K_TLSCERT: rc = set_path(p, &c->tls_cert, v); break;
     case K_TLSKEY: rc = set_path(p, &c->tls_key, v); break;
     case K_TLSCA: rc = set_path(p, &c->tls_ca, v); break;
@@ -484,8 +493,10 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->reconnect_min = DCONF_DEF_RECONNECT_MIN;
     c->reconnect_max = DCONF_DEF_RECONNECT_MAX;
     c->emulate = 1;
+    c->tls = 1;
     c->tle_check = DCONF_DEF_TLE_CHECK;
     if ((rc = set_default(&p, &c->spool_dir, DCONF_DEF_SPOOL_DIR)) < 0 ||
+        (rc = set_default(&p, &c->inbox_dir, DCONF_DEF_INBOX_DIR)) < 0 ||
         (rc = set_default(&p, &c->tls_cert, DCONF_DEF_TLS_CERT)) < 0 ||
         (rc = set_default(&p, &c->tls_key, DCONF_DEF_TLS_KEY)) < 0 ||
         (rc = set_default(&p, &c->tls_ca, DCONF_DEF_TLS_CA)) < 0 ||
@@ -644,6 +655,7 @@ void dconf_free(dconf *c)
     free_path(&c->topology);
     free(c->peers);
     free_path(&c->spool_dir);
+    free_path(&c->inbox_dir);
     free_path(&c->tls_cert);
     free_path(&c->tls_key);
     free_path(&c->tls_ca);
@@ -665,6 +677,8 @@ int dconf_print(const dconf *c, FILE *f)
             dconf_fmt_size(a, sizeof a, c->spool_max_bytes));
     fprintf(f, "SpoolMaxBundles=%llu\n",
             (unsigned long long)c->spool_max_bundles);
+    fprintf(f, "InboxDir=%s\n", c->inbox_dir.decl);
+    fprintf(f, "Tls=%s\n", c->tls ? "yes" : "no");
     fprintf(f, "TlsCert=%s\n", c->tls_cert.decl);
     fprintf(f, "TlsKey=%s\n", c->tls_key.decl);
     fprintf(f, "TlsCA=%s\n", c->tls_ca.decl);

@@ -44,6 +44,7 @@
 #define DCONF_DEF_SPOOL_DIR "/var/lib/lagrange/spool"
 #define DCONF_DEF_SPOOL_MAX_BYTES (10ull << 30)
 #define DCONF_DEF_SPOOL_MAX_BUNDLES 100000ull /* the spool's own default */
+#define DCONF_DEF_INBOX_DIR "/var/lib/lagrange/inbox"
 #define DCONF_DEF_TLS_CERT "/etc/lagrange/tls/node.crt"
 #define DCONF_DEF_TLS_KEY "/etc/lagrange/tls/node.key"
 #define DCONF_DEF_TLS_CA "/etc/lagrange/tls/ca.crt"
@@ -86,6 +87,8 @@ typedef struct dconf {
     dconf_path spool_dir;        /* SpoolDir: bundles kept in custody */
     uint64_t spool_max_bytes;    /* SpoolMaxBytes: stored bytes, > 0 */
     uint64_t spool_max_bundles;  /* SpoolMaxBundles: live bundles, > 0 */
+    dconf_path inbox_dir;        /* InboxDir: objects delivered here */
+    int tls;                     /* Tls: TLS 1.3 on peer sessions */
     dconf_path tls_cert;         /* TlsCert: this node's certificate (PEM) */
     dconf_path tls_key;          /* TlsKey: its private key (PEM) */
     dconf_path tls_ca;           /* TlsCA: the CA that signs every node */

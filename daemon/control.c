@@ -47,6 +47,10 @@ typedef struct conn {
     size_t in_len;               /* bytes of an unfinished line in in[] */
     char in[CONTROL_MAX_LINE];
     uv_shutdown_t sreq;          /* DRAINING: queued behind the answers */
+    struct control_later *later; /* a command answering later: requests
+                                    after it wait (answers stay in order) */
+    int eof_seen;                /* EOF came while a command was deferred */
+    control_out *defer_slot;     /* the response a running command builds */
     struct conn *prev, *next;    /* the control's list of open clients */
 } conn;
 
@@ -64,10 +68,16 @@ struct control {
 };
 
 struct control_out {
+    control *ctl;                /* the control whose client asked */
     char *buf;
     size_t len, cap;
     int overflow;                /* went past CONTROL_MAX_RESPONSE */
     int oom;                     /* an allocation failed */
+};
+
+struct control_later {
+    control_out out;
+    conn *k;                     /* NULL once the client is gone */
 };
 
 typedef struct wreq {
@@ -190,6 +200,10 @@ static void conn_close(conn *k)
     if (k->state == CONN_CLOSING)
         return;
     k->state = CONN_CLOSING;
+    if (k->later) {
+        k->later->k = NULL;      /* its owner frees it when done */
+        k->later = NULL;
+    }
     if (k->prev)
         k->prev->next = k->next;
     else
@@ -233,6 +247,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void start_reading(conn *k)
 {
+    if (k->eof_seen || (k->later && k->in_len >= sizeof k->in - 1))
+        return;
     if (k->state == CONN_OPEN && !k->reading) {
         if (uv_read_start((uv_stream_t *)&k->h, on_alloc, on_read) < 0)
             conn_close(k);
@@ -311,11 +327,13 @@ static void help(control *c, control_out *o)
                    "commands\"}\n");
 }
 
+static void finish(conn *k, control_out *o);
+
 /* Answer one request line (NUL-terminated, no newline). */
 static void dispatch(conn *k, char *line)
 {
     control *c = k->ctl;
-    control_out o = { 0 };
+    control_out o = { .ctl = k->ctl };
     char *cmd, *args, *e;
     const control_cmd *m;
     for (cmd = line; *cmd == ' ' || *cmd == '\t'; cmd++)
@@ -336,19 +354,69 @@ static void dispatch(conn *k, char *line)
     for (m = c->cmds; m->name && strcmp(m->name, cmd); m++)
         ;
     log_debug("control: %s%s%s", cmd, *args ? " " : "", args);
-    if (m->name)
-        m->fn(c->ctx, args, &o);
-    else if (!strcmp(cmd, "help"))
+    if (m->name) {
+        k->defer_slot = &o;
+        if (m->fn(c->ctx, args, &o) == CONTROL_DEFER && k->later) {
+            k->defer_slot = NULL;
+            return;              /* answered by control_later_done */
+        }
+        k->defer_slot = NULL;
+    } else if (!strcmp(cmd, "help"))
         help(c, &o);
     else
         control_error(&o, "unknown command '%.64s' (try help)", cmd);
-    if (o.overflow)
-        control_error(&o, "response larger than %u MiB",
+    finish(k, &o);
+}
+
+/* Seal a response (limits, the empty line that ends it) and queue it. */
+static void finish(conn *k, control_out *o)
+{
+    if (o->overflow)
+        control_error(o, "response larger than %u MiB",
                       CONTROL_MAX_RESPONSE >> 20);
-    if (o.oom)
-        control_error(&o, "out of memory");
-    control_printf(&o, "\n");    /* the empty line ends the response */
-    conn_send(k, &o);
+    if (o->oom)
+        control_error(o, "out of memory");
+    control_printf(o, "\n");     /* the empty line ends the response */
+    conn_send(k, o);
+}
+
+/* Answer the complete lines buffered, unless a deferred command holds
+ * the client; then, if the client has said EOF, drain it. */
+static void process_lines(conn *k)
+{
+    char *nl;
+    while (k->state == CONN_OPEN && !k->later &&
+           (nl = memchr(k->in, '\n', k->in_len))) {
+        size_t n = (size_t)(nl - k->in) + 1;
+        *nl = '\0';
+        dispatch(k, k->in);
+        memmove(k->in, k->in + n, k->in_len - n);
+        k->in_len -= n;
+    }
+    if (k->later || k->state != CONN_OPEN)
+        return;
+    if (k->eof_seen) {
+        if (k->in_len && !k->skipping) {
+            k->in[k->in_len] = '\0'; /* in_len < size: see on_read */
+            k->in_len = 0;
+            dispatch(k, k->in);
+            if (k->later)
+                return;
+        }
+        k->in_len = 0;
+        conn_drain(k);
+        return;
+    }
+    /* Keep a byte free for the NUL that an unterminated last line needs
+     * at EOF: a full buffer is a line too long. It is answered with an
+     * error and skipped, and the requests after it are served: closing
+     * with unread input would reset the connection before the client
+     * reads the error. */
+    if (k->in_len >= sizeof k->in - 1) {
+        reply_error(k, "request line longer than 4096 bytes");
+        k->in_len = 0;
+        k->skipping = 1;
+    }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -356,12 +424,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn *k = s->data;
     char *nl;
     if (nread == UV_EOF) {
-        if (k->in_len && !k->skipping && k->state == CONN_OPEN) {
-            k->in[k->in_len] = '\0'; /* in_len < size: see below */
-            dispatch(k, k->in);
-            k->in_len = 0;
+        k->eof_seen = 1;
+        if (k->reading) {
+            uv_read_stop((uv_stream_t *)&k->h);
+            k->reading = 0;
         }
-        conn_drain(k);
+        process_lines(k);
         return;
     }
     if (nread < 0) {
@@ -379,23 +447,57 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         k->in_len -= (size_t)(nl + 1 - k->in);
         memmove(k->in, nl + 1, k->in_len);
     }
-    while (k->state == CONN_OPEN &&
-           (nl = memchr(k->in, '\n', k->in_len))) {
-        size_t n = (size_t)(nl - k->in) + 1;
-        *nl = '\0';
-        dispatch(k, k->in);
-        memmove(k->in, k->in + n, k->in_len - n);
-        k->in_len -= n;
+    process_lines(k);
+    /* While a command is deferred, stop reading once the buffer fills. */
+    if (k->later && k->reading && k->in_len >= sizeof k->in - 1) {
+        uv_read_stop((uv_stream_t *)&k->h);
+        k->reading = 0;
     }
-    /* Keep a byte free for the NUL that an unterminated last line needs
-     * at EOF: a full buffer is a line too long. It is answered with an
-     * error and skipped, and the requests after it are served: closing
-     * with unread input would reset the connection before the client
-     * reads the error. */
-    if (k->state == CONN_OPEN && k->in_len >= sizeof k->in - 1) {
-        reply_error(k, "request line longer than 4096 bytes");
-        k->in_len = 0;
-        k->skipping = 1;
+}
+
+control_later *control_defer(control_out *o)
+{
+    control_later *l;
+    conn *k = NULL;
+    /* Find the client whose command is running: o is its defer_slot. */
+    for (control *c = o->ctl; c && !k; c = NULL)
+        for (conn *x = c->conns; x; x = x->next)
+            if (x->defer_slot == o) {
+                k = x;
+                break;
+            }
+    if (!k || k->later || !(l = calloc(1, sizeof *l)))
+        return NULL;
+    l->k = k;
+    k->later = l;
+    return l;
+}
+
+control_out *control_later_out(control_later *l)
+{
+    return &l->out;
+}
+
+int control_later_alive(const control_later *l)
+{
+    return l->k != NULL;
+}
+
+void control_later_done(control_later *l)
+{
+    conn *k = l->k;
+    if (!k) {
+        free(l->out.buf);
+        free(l);
+        return;
+    }
+    k->later = NULL;
+    finish(k, &l->out);
+    free(l);
+    if (k->state == CONN_OPEN) {
+        process_lines(k);
+        if (!k->eof_seen)
+            start_reading(k);
     }
 }
 

@@ -65,6 +65,23 @@ void control_close(control *c);
 /* Clients connected now. */
 int control_clients(const control *c);
 
+/*
+ * Answering later (a command that waits for the network, like ping):
+ * inside its control_fn a command calls control_defer(o), keeps the
+ * control_later and returns CONTROL_DEFER. It then writes the response
+ * through control_later_out() and sends it with control_later_done(),
+ * which also frees the control_later. Until then that client's later
+ * requests wait, so answers stay in order. If the client goes away first,
+ * control_later_alive() turns 0 and done just frees. control_defer
+ * returns NULL (answer now instead) when out of memory.
+ */
+#define CONTROL_DEFER 1
+typedef struct control_later control_later;
+control_later *control_defer(control_out *o);
+control_out *control_later_out(control_later *l);
+int control_later_alive(const control_later *l);
+void control_later_done(control_later *l);
+
 /* Append to a response. On reaching CONTROL_MAX_RESPONSE the response is
  * replaced by an error. */
 void control_printf(control_out *o, const char *fmt, ...)

@@ -36,6 +36,8 @@ typedef struct lagranged {
     char socket_path[DCONF_SUN_PATH_MAX]; /* control socket in use: a
                                     reload does not move it */
     control *ctl;                /* the control socket, NULL once closed */
+    struct dnet *net;            /* peers, spool, routing (net.h) */
+    int net_open;                /* dnet_stop not yet done */
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t stale_timer;      /* TleCheckInterval: plan_topology_stale */
     int handles_open;            /* signals and timer not yet closed */

@@ -27,7 +27,23 @@
 #include "lagranged.h"
 #include "lgerr.h"
 #include "log.h"
+#include "net.h"
 #include "report.h"
+
+/* The control commands: status from report.c, the network's from
+ * net.h. */
+static control_cmd all_cmds[16];
+
+static void build_cmds(void)
+{
+    int k = 0;
+    for (const control_cmd *c = report_cmds; c->name; c++)
+        if (strcmp(c->name, "links"))
+            all_cmds[k++] = *c;
+    for (const control_cmd *c = dnet_cmds; c->name; c++)
+        all_cmds[k++] = *c;
+    all_cmds[k].name = NULL;
+}
 
 enum {
     EXIT_OK = 0,
@@ -84,6 +100,14 @@ static void close_handle(uv_handle_t *h)
         uv_close(h, on_handle_closed);
 }
 
+static void on_net_stopped(void *arg)
+{
+    lagranged *d = arg;
+    d->net = NULL;
+    d->net_open = 0;
+    log_debug("network stopped, spool closed");
+}
+
 /* To STOPPING: close every handle; the loop ends when they are closed.
  * Idempotent. */
 static void lgd_stop(lagranged *d)
@@ -93,6 +117,8 @@ static void lgd_stop(lagranged *d)
     d->state = LGD_STOPPING;
     control_close(d->ctl);
     d->ctl = NULL;
+    if (d->net_open)
+        dnet_stop(d->net, on_net_stopped, d);
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_hup);
@@ -139,6 +165,8 @@ static void lgd_reload(lagranged *d)
     dconf_free(oc);
     d->reloads++;
     d->stale_err[0] = '\0';
+    if (d->net)
+        dnet_reload(d->net);
     if (!d->debug)
         log_set_level(nc->log_level);
     log_info("reloaded %s: topology %s, %d nodes, %d links, %d peers",
@@ -173,6 +201,8 @@ static void on_stale_timer(uv_timer_t *tm)
     }
     d->stale_err[0] = '\0';
     d->topo_reloads++;
+    if (d->net)
+        dnet_reload(d->net);
     log_topology_warnings(c->topo);
     log_info("a TLE file changed: topology %s reloaded, %d nodes, %d links",
              c->topology.path, c->topo->n_nodes, c->topo->n_links);
@@ -238,10 +268,18 @@ static int lgd_run(lagranged *d)
         d->stale_timer.data = d;
         d->handles_open++;
         start_stale_timer(d);
-        if ((rc = control_open(&d->loop, d->socket_path, report_cmds, d,
+        build_cmds();
+        if ((rc = control_open(&d->loop, d->socket_path, all_cmds, d,
                                &d->ctl, err, sizeof err)) < 0) {
             log_err("control socket: %s", err);
             ex = EXIT_FAIL;
+        } else {
+            rc = dnet_start(d, &d->net, err, sizeof err);
+            d->net_open = d->net != NULL;
+            if (rc < 0) {
+                log_err("%s", err);
+                ex = EXIT_FAIL;
+            }
         }
     }
     if (ex == EXIT_OK) {

@@ -217,12 +217,21 @@ run_daemon() {
         stale_socket "$sock"
         [ -S "$sock" ] && ok || bad "$label: could not make a stale socket"
     fi
+    [ -f "$tmp/tls/gs-mad.crt" ] ||
+        { "$L" cert ca --out "$tmp/tls" && "$L" cert node gs-mad --ca "$tmp/tls" --out "$tmp/tls"; } >/dev/null 2>&1 ||
+        bad "$label: lagrange cert failed"
     cat >"$dir/lagranged.conf" <<EOF
 # $label
 NodeId=gs-mad
 Topology=$src/examples/default.topo
 ControlSocket=$sock
-Peer=geo-relay Address=127.0.0.1:7401
+Listen=127.0.0.1:$((30000 + $$ % 20000))
+SpoolDir=$dir/state/spool
+InboxDir=$dir/state/inbox
+TlsCert=$tmp/tls/gs-mad.crt
+TlsKey=$tmp/tls/gs-mad.key
+TlsCA=$tmp/tls/ca.crt
+Peer=geo-relay Address=127.0.0.1:9
 EOF
     "$@" "$LD" -f "$dir/lagranged.conf" 2>"$dir/log" &
     dpid=$!
@@ -262,7 +271,10 @@ for name, l in to.items():
 g = to["geo-relay"]
 assert g["window"] == "always" and g["up"] is True, g
 assert g["rate_bit_s"] == 1.2e9 and g["delay_s"] == 0.126, g
-assert g["peer"] == "127.0.0.1:7401" and to["luna-1"]["peer"] is None
+assert g["peer"] == "127.0.0.1:9" and to["luna-1"]["peer"] is None
+# Nobody listens on the discard port: the session keeps retrying.
+assert g["state"] in ("connecting", "retrying"), g
+assert all(l["state"] == "waiting" for l in links if l["to"] != "geo-relay"), links
 # The others depend on the wall clock against the epoch: whatever they
 # say must be consistent.
 for l in links:
@@ -278,8 +290,8 @@ for l in links:
 PYEOF
     then ok; else bad "$label: links --json: $(cat "$dir/err" "$dir/links.json")"; fi
     "$L" links --socket "$sock" >"$dir/out" 2>&1 &&
-        head -1 "$dir/out" | grep -q '^LINK  *WINDOW  *OPENS  *CLOSES  *RATE  *DELAY  *PEER$' &&
-        grep -q '^gs-mad->geo-relay  *always  *-  *-  *1.2 Gbit/s  *126ms  *127.0.0.1:7401$' "$dir/out" &&
+        head -1 "$dir/out" | grep -q '^LINK  *STATE  *WINDOW  *OPENS  *CLOSES  *RATE  *DELAY  *INFLIGHT  *TX  *RX  *PEER$' &&
+        grep -q '^gs-mad->geo-relay  *[a-z]*  *always  *-  *-  *1.2 Gbit/s  *126ms  *0  *0B  *0B  *127.0.0.1:9$' "$dir/out" &&
         [ "$(wc -l <"$dir/out")" -eq 6 ] && ok ||
         bad "$label: links table: $(cat "$dir/out")"
 
@@ -329,7 +341,7 @@ PYEOF
     wait_for "$label: reload" status_is reloads 1 && ok
     echo "Bogus=1" >>"$dir/lagranged.conf"
     kill -HUP "$dpid"
-    wait_for "$label: failed reload logged" grep -q "reload failed, keeping the running configuration: .*lagranged.conf:6: unknown key 'Bogus'" "$dir/log" && ok
+    wait_for "$label: failed reload logged" grep -q "reload failed, keeping the running configuration: .*lagranged.conf:12: unknown key 'Bogus'" "$dir/log" && ok
     status_is reloads 1 && status_is node '"gs-mad"' && ok ||
         bad "$label: not serving after a failed reload"
     sed -i '/^Bogus=1$/d' "$dir/lagranged.conf"
@@ -368,6 +380,9 @@ if [ -x "$PY" ]; then
     chmod u+w "$dir/default.tle"     # distcheck's sources are read-only
     printf 'NodeId=gs-mad\nTopology=default-tle.topo\nControlSocket=%s\nTleCheckInterval=50ms\n' \
         "$sock" >"$dir/lagranged.conf"
+    printf 'SpoolDir=%s\nInboxDir=%s\nTlsCert=%s\nTlsKey=%s\nTlsCA=%s\nListen=127.0.0.1:%s\n' \
+        "$dir/spool" "$dir/inbox" "$tmp/tls/gs-mad.crt" "$tmp/tls/gs-mad.key" \
+        "$tmp/tls/ca.crt" $((30001 + $$ % 20000)) >>"$dir/lagranged.conf"
     "$LD" -f "$dir/lagranged.conf" 2>"$dir/log" &
     dpid=$!
     if wait_for "tle: control socket" "$L" status --socket "$sock"; then

@@ -1,0 +1,1242 @@
+/*
+ * relay.c - what happens to bundles: custody of those received (durable,
+ * then acked), forwarding by the earliest-arrival route, reassembly and
+ * delivery of objects at their destination, bundles made here (lagrange
+ * send, ping, pong), and the network's control commands. Also the dnet's
+ * life (start, reload, stop). See net_int.h.
+ *
+ * Routing: every second, and when links change, plan_route over the
+ * topology's contact plan from this node at topology time now gives each
+ * destination's first hop (next_hop[]). Links that the operator took down
+ * are avoided when another route exists. A bundle for a destination with
+ * no route (or unknown here) stays in the spool until one appears or it
+ * expires.
+ *
+ * Delivery at the destination: each chunk is made durable and acked like
+ * any bundle; when every chunk of an object is here, the store's worker
+ * writes the object into the inbox (verified against its SHA-256) and
+ * only then deletes the chunks (inbox.h: exactly once across crashes).
+ * At start the chunks already stored for this node are read back to
+ * rebuild the reassembly state, so a restart loses nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chunk.h"
+#include "contact.h"
+#include "lgerr.h"
+#include "log.h"
+#include "net_int.h"
+#include "report.h"
+
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *node_self(const dnet *n)
+{
+    return n->d->conf->node_id;
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+void relay_routes(dnet *n)
+{
+    const dconf *c = n->d->conf;
+    const plan_topology *t = c->topo;
+    plan_router *r = plan_router_new(t);
+    double *ready = malloc((size_t)t->n_nodes * sizeof *ready);
+    double *arrive = malloc((size_t)t->n_nodes * sizeof *arrive);
+    double *link_free = malloc((size_t)t->n_links * sizeof *link_free);
+    int *via = malloc((size_t)t->n_nodes * sizeof *via);
+    int *hop = malloc((size_t)t->n_nodes * sizeof *hop);
+    double now = net_topo_now(n);
+    if (!r || !ready || !arrive || !via || !hop || !link_free) {
+        log_err("out of memory computing routes; keeping the old ones");
+        goto out;
+    }
+    for (int i = 0; i < t->n_nodes; i++)
+        ready[i] = INFINITY;
+    ready[c->node] = now;
+    for (int l = 0; l < t->n_links; l++) {
+        dpeer *p = t->links[l].from == c->node
+                       ? net_peer_by_node(n, t->links[l].to) : NULL;
+        link_free[l] = p && p->admin_down ? INFINITY : -INFINITY;
+    }
+    if (plan_route(r, WIRE_CHUNK_DEFAULT, ready, link_free, NULL, arrive,
+                   via) < 0) {
+        log_err("out of memory computing routes; keeping the old ones");
+        goto out;
+    }
+    for (int dst = 0; dst < t->n_nodes; dst++) {
+        int path[64], h;
+        hop[dst] = -1;
+        if (dst == c->node || !isfinite(arrive[dst]))
+            continue;
+        h = plan_route_path(t, via, dst, path, 64);
+        if (h >= 1) {
+            dpeer *p = net_peer_by_node(n, t->links[path[0]].to);
+            hop[dst] = p ? (int)(p - n->peers) : -1;
+        }
+    }
+    free(n->next_hop);
+    n->next_hop = hop;
+    n->n_route_nodes = t->n_nodes;
+    hop = NULL;
+    n->routes_at = now;
+out:
+    plan_router_free(r);
+    free(ready);
+    free(arrive);
+    free(link_free);
+    free(via);
+    free(hop);
+}
+
+/* The filter's state: the destinations routed over one peer, copied so
+ * that the worker thread reads nothing the loop changes. */
+typedef struct dst_set {
+    int n;
+    char names[][WIRE_NODE_MAX];
+} dst_set;
+
+static int dst_match(void *arg, const char *dst)
+{
+    const dst_set *ds = arg;
+    for (int i = 0; i < ds->n; i++)
+        if (!strcmp(ds->names[i], dst))
+            return 1;
+    return 0;
+}
+
+int relay_filter(dnet *n, dpeer *p, spool_filter *f)
+{
+    const plan_topology *t = n->d->conf->topo;
+    int pi = (int)(p - n->peers), cnt = 0;
+    dst_set *ds;
+    memset(f, 0, sizeof *f);
+    if (!n->next_hop)
+        return 0;
+    for (int i = 0; i < n->n_route_nodes && i < t->n_nodes; i++)
+        cnt += n->next_hop[i] == pi;
+    if (!cnt)
+        return 0;
+    if (!(ds = malloc(sizeof *ds + (size_t)cnt * WIRE_NODE_MAX)))
+        return 0;
+    ds->n = 0;
+    for (int i = 0; i < n->n_route_nodes && i < t->n_nodes; i++)
+        if (n->next_hop[i] == pi)
+            snprintf(ds->names[ds->n++], WIRE_NODE_MAX, "%s",
+                     t->nodes[i].name);
+    f->match = dst_match;
+    f->arg = ds;
+    return cnt;
+}
+
+void relay_filter_free(spool_filter *f)
+{
+    free(f->arg);
+    f->arg = NULL;
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static void flush_acks(dsess *s)
+{
+    wire_msg m;
+    uint8_t *buf;
+    size_t len;
+    char err[160];
+    if (!s->n_acks || s->state != SESS_UP) {
+        s->n_acks = 0;
+        return;
+    }
+    memset(&m, 0, sizeof m);
+    m.type = WIRE_MSG_ACK;
+    m.u.ack.n = (size_t)s->n_acks;
+    memcpy(m.u.ack.ids, s->acks, (size_t)s->n_acks * WIRE_ID_LEN);
+    s->n_acks = 0;
+    if (wire_msg_encode_alloc(&m, s->peer_max_frame, &buf, &len, err,
+                              sizeof err) < 0) {
+        log_err("peer %s: cannot encode an ack: %s", s->peer_name, err);
+        return;
+    }
+    sess_send(s, buf, len, 0);
+}
+
+/* What a PUT of a received or made bundle needs to know afterwards. */
+typedef struct put_ctx {
+    dnet *n;
+    dsess *s;                    /* from whom (NULL: made here) */
+    wire_bundle b;               /* metadata; payload NULL */
+    int local;                   /* dst is this node */
+    struct origin *org;          /* made here by lagrange send */
+} put_ctx;
+
+static void local_bundle(dnet *n, const wire_bundle *b);
+
+typedef struct origin {
+    dnet *n;
+    uint8_t *data;               /* the object (file contents) */
+    uint64_t size;
+    wire_chunk_split split;
+    uint32_t next, done, failed;
+    control_later *later;
+    char err[256];
+} origin;
+
+static void origin_pump(origin *o);
+
+static void put_done(dstore_req *r)
+{
+    put_ctx *pc = r->arg;
+    dsess *s = pc->s;
+    dnet *n = pc->n;
+    char hex[33];
+    wire_bundle_id_hex(pc->b.id, hex);
+    if (s) {
+        s->puts--;
+        s->put_bytes -= r->len;
+        if (r->rc >= 0 || r->rc == -ETIME) {
+            /* Durable (or a duplicate of something durable, or already
+             * expired): custody is ours, the sender may forget it. */
+            memcpy(s->acks[s->n_acks++], pc->b.id, WIRE_ID_LEN);
+            if (r->rc == -ETIME) {
+                n->expired++;
+                log_warn("bundle %s from %s for %s expired in transit; "
+                         "dropped", hex, pc->b.src, pc->b.dst);
+            }
+        } else {
+            n->refused++;
+            log_err("bundle %s from %s (via %s) not accepted, the sender "
+                    "keeps it: %s", hex, pc->b.src, s->peer_name, r->err);
+        }
+        if (s->n_acks == WIRE_ACK_MAX || s->puts == 0)
+            flush_acks(s);
+        if (!s->reading && s->put_bytes < NET_RX_STORE_BYTES / 2)
+            sess_start_reading(s);
+    }
+    if (r->rc == 0) {
+        if (pc->local)
+            local_bundle(n, &pc->b);
+        else {
+            if (s)
+                n->forwarded++;
+            net_kick(n, NULL);
+        }
+    } else if (r->rc == SPOOL_DUPLICATE) {
+        log_debug("bundle %s from %s: duplicate, acked again", hex,
+                  pc->b.src);
+    }
+    if (pc->org) {
+        origin *o = pc->org;
+        if (r->rc < 0 && !o->failed++)
+            snprintf(o->err, sizeof o->err, "%s", r->err);
+        o->done++;
+        origin_pump(o);
+    }
+    if (s)
+        sess_unref(s);
+    free(pc);
+}
+
+void relay_on_bundle(dsess *s, const wire_bundle *b, const uint8_t *body,
+                     size_t len)
+{
+    dnet *n = s->net;
+    const char *self = node_self(n);
+    int local = !strcmp(b->dst, self);
+    put_ctx *pc = NULL;
+    dstore_req *r = NULL;
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    char err[256];
+    if (!(pc = calloc(1, sizeof *pc)))
+        goto oom;
+    pc->n = n;
+    pc->b = *b;
+    pc->b.payload = NULL;
+    pc->local = local;
+    if (local) {
+        /* Stored as it came: this node consumes it. */
+        flen = len + WIRE_FRAME_HDR;
+        if (!(frame = malloc(flen)))
+            goto oom;
+        wire_frame_put_len(frame, (uint32_t)len);
+        memcpy(frame + WIRE_FRAME_HDR, body, len);
+    } else {
+        /* Stored as this node will send it: one more hop. */
+        wire_bundle fb = *b;
+        uint8_t head[WIRE_BUNDLE_HEAD_MAX];
+        size_t hl, fl;
+        fb.hops++;
+        if (wire_bundle_encode_head(&fb, WIRE_FRAME_LIMIT, head, sizeof head,
+                                    &hl, &fl, err, sizeof err) < 0) {
+            char why[300];
+            free(pc);
+            snprintf(why, sizeof why, "bundle cannot be forwarded: %s", err);
+            sess_close(s, why, 1);
+            return;
+        }
+        flen = fl;
+        if (!(frame = malloc(flen)))
+            goto oom;
+        memcpy(frame, head, hl);
+        memcpy(frame + hl, b->payload, b->payload_len);
+    }
+    if (!(r = dstore_req_new(DSTORE_PUT, put_done, pc)))
+        goto oom;
+    memcpy(r->meta.id, b->id, WIRE_ID_LEN);
+    snprintf(r->meta.src, sizeof r->meta.src, "%s", b->src);
+    snprintf(r->meta.dst, sizeof r->meta.dst, "%s", b->dst);
+    r->meta.priority = (uint8_t)b->priority;
+    r->meta.kind = (uint16_t)b->kind;
+    r->meta.created_unix_ms = b->created_unix_ms;
+    r->meta.lifetime_ms = b->lifetime_ms;
+    r->meta.size = flen;
+    r->buf = frame;
+    r->len = flen;
+    pc->s = s;
+    s->refs++;
+    s->puts++;
+    s->put_bytes += flen;
+    dstore_submit(n->store, r);
+    /* Backpressure: stop reading while too much waits for the disk. */
+    if (s->put_bytes > NET_RX_STORE_BYTES && s->reading) {
+        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->reading = 0;
+    }
+    return;
+oom:
+    free(pc);
+    free(frame);
+    sess_close(s, "out of memory for a received bundle", 1);
+}
+
+/* ---- bundles made here ------------------------------------------------------ */
+
+static int put_made(dnet *n, const wire_bundle *b, origin *org)
+{
+    uint8_t head[WIRE_BUNDLE_HEAD_MAX], *frame;
+    size_t hl, fl;
+    char err[256];
+    put_ctx *pc;
+    dstore_req *r;
+    int rc;
+    if ((rc = wire_bundle_encode_head(b, WIRE_FRAME_LIMIT, head, sizeof head,
+                                      &hl, &fl, err, sizeof err)) < 0) {
+        log_err("cannot encode a bundle for %s: %s", b->dst, err);
+        return rc;
+    }
+    if (!(pc = calloc(1, sizeof *pc)) || !(frame = malloc(fl))) {
+        free(pc);
+        return -ENOMEM;
+    }
+    memcpy(frame, head, hl);
+    if (b->payload_len)
+        memcpy(frame + hl, b->payload, b->payload_len);
+    pc->n = n;
+    pc->b = *b;
+    pc->b.payload = NULL;
+    pc->local = !strcmp(b->dst, node_self(n));
+    pc->org = org;
+    if (!(r = dstore_req_new(DSTORE_PUT, put_done, pc))) {
+        free(pc);
+        free(frame);
+        return -ENOMEM;
+    }
+    memcpy(r->meta.id, b->id, WIRE_ID_LEN);
+    snprintf(r->meta.src, sizeof r->meta.src, "%s", b->src);
+    snprintf(r->meta.dst, sizeof r->meta.dst, "%s", b->dst);
+    r->meta.priority = (uint8_t)b->priority;
+    r->meta.kind = (uint16_t)b->kind;
+    r->meta.created_unix_ms = b->created_unix_ms;
+    r->meta.lifetime_ms = b->lifetime_ms;
+    r->meta.size = fl;
+    r->buf = frame;
+    r->len = fl;
+    n->originated++;
+    dstore_submit(n->store, r);
+    return 0;
+}
+
+/* A control bundle (ping, pong) for dst with payload p. */
+static int make_control(dnet *n, const char *dst, const char *name,
+                        const uint8_t *p, size_t len, uint64_t lifetime_ms,
+                        uint8_t id[WIRE_ID_LEN])
+{
+    wire_bundle b;
+    memset(&b, 0, sizeof b);
+    if (wire_bundle_new_id(b.id) < 0)
+        return -EIO;
+    snprintf(b.src, sizeof b.src, "%s", node_self(n));
+    snprintf(b.dst, sizeof b.dst, "%s", dst);
+    snprintf(b.name, sizeof b.name, "%s", name);
+    b.created_unix_ms = unix_ms();
+    b.lifetime_ms = lifetime_ms;
+    b.priority = WIRE_PRIO_MAX;
+    b.kind = WIRE_KIND_CONTROL;
+    b.payload = p;
+    b.payload_len = len;
+    wire_bundle_seal(&b);
+    if (id)
+        memcpy(id, b.id, WIRE_ID_LEN);
+    return put_made(n, &b, NULL);
+}
+
+static void origin_finish(origin *o)
+{
+    control_out *out = control_later_out(o->later);
+    char hex[33];
+    wire_bundle_id_hex(o->split.tmpl.object_id, hex);
+    if (o->failed)
+        control_error(out, "%u of %u chunks not stored: %s", o->failed,
+                      o->split.count, o->err);
+    else {
+        control_printf(out, "{\"object\":\"%s\",\"dst\":", hex);
+        control_json_str(out, o->split.tmpl.dst);
+        control_printf(out, ",\"bytes\":%llu,\"chunks\":%u}\n",
+                       (unsigned long long)o->size, o->split.count);
+        log_info("object %s (%llu bytes, %u chunks) for %s stored, "
+                 "to be sent", hex, (unsigned long long)o->size,
+                 o->split.count, o->split.tmpl.dst);
+    }
+    control_later_done(o->later);
+    free(o->data);
+    free(o);
+}
+
+/* Keep at most 8 chunks of an object waiting for the disk. */
+static void origin_pump(origin *o)
+{
+    while (o->next < o->split.count && o->next - o->done < 8) {
+        wire_bundle b;
+        wire_chunk_split_get(&o->split, o->next++, &b);
+        if (put_made(o->n, &b, o) < 0) {
+            if (!o->failed++)
+                snprintf(o->err, sizeof o->err, "cannot store a chunk");
+            o->done++;
+        }
+    }
+    if (o->done == o->split.count)
+        origin_finish(o);
+}
+
+/* ---- delivery here ---------------------------------------------------------- */
+
+typedef struct pong_wait {
+    dnet *n;
+    uint8_t id[WIRE_ID_LEN];
+} pong_wait;
+
+static void delete_done(dstore_req *r)
+{
+    if (r->rc < 0 && r->rc != -ENOENT)
+        log_err("spool: cannot delete a delivered bundle: %s", r->err);
+}
+
+static void delete_bundle(dnet *n, const uint8_t id[WIRE_ID_LEN])
+{
+    dstore_req *r = dstore_req_new(DSTORE_DELETE, delete_done, NULL);
+    if (!r)
+        return;
+    memcpy(r->id, id, WIRE_ID_LEN);
+    r->reason = SPOOL_DELIVERED;
+    dstore_submit(n->store, r);
+}
+
+static void ping_free(dping *pg);
+
+static void on_control(dnet *n, const wire_bundle *b)
+{
+    if (!strcmp(b->name, "ping")) {
+        /* Answer with the ping's id in the name ("pong HEX"); custody
+         * makes the pong as reliable as any bundle. */
+        char name[48], hex[33];
+        wire_bundle_id_hex(b->id, hex);
+        snprintf(name, sizeof name, "pong %s", hex);
+        if (make_control(n, b->src, name, NULL, 0, 60000, NULL) < 0)
+            log_err("cannot answer a ping from %s", b->src);
+        else
+            log_debug("ping from %s answered", b->src);
+    } else if (!strncmp(b->name, "pong ", 5)) {
+        dping **pp;
+        char hex[33];
+        for (pp = &n->pings; *pp; pp = &(*pp)->next) {
+            wire_bundle_id_hex((*pp)->id, hex);
+            if (!strcmp(hex, b->name + 5))
+                break;
+        }
+        if (*pp) {
+            dping *pg = *pp;
+            double rtt = net_hr() - pg->sent;
+            *pp = pg->next;
+            n->n_pings--;
+            if (control_later_alive(pg->later)) {
+                control_out *o = control_later_out(pg->later);
+                control_printf(o, "{\"node\":");
+                control_json_str(o, pg->dst);
+                control_printf(o, ",\"rtt_s\":");
+                control_json_num(o, round(rtt * 1e6) / 1e6);
+                control_printf(o, "}\n");
+            }
+            control_later_done(pg->later);
+            pg->later = NULL;
+            ping_free(pg);
+        }
+    } else {
+        log_warn("control bundle '%s' from %s not understood; dropped",
+                 b->name, b->src);
+    }
+    delete_bundle(n, b->id);
+}
+
+static void deliver_done(dstore_req *r)
+{
+    dobject *ob = r->arg;
+    dnet *n = ob->net;
+    char hex[33];
+    wire_bundle_id_hex(ob->o.object_id, hex);
+    if (r->rc >= 0) {
+        n->delivered += r->rc == 0;
+        log_info("object %s delivered: %llu bytes from %s%s", hex,
+                 (unsigned long long)ob->o.size, ob->o.src,
+                 r->rc == INBOX_ALREADY ? " (already delivered; chunks "
+                                          "dropped)" : "");
+    } else {
+        log_err("object %s from %s not delivered, its chunks stay in the "
+                "spool: %s", hex, ob->o.src, r->err);
+    }
+    /* Forget it either way: a failed object's chunks stay stored and
+     * come back at the next restart. */
+    for (dobject **pp = &n->objects; *pp; pp = &(*pp)->next)
+        if (*pp == ob) {
+            *pp = ob->next;
+            break;
+        }
+    n->n_objects--;
+    free(ob->ids);
+    free(ob->have);
+    free(ob);
+}
+
+static void local_bundle(dnet *n, const wire_bundle *b)
+{
+    dobject *ob;
+    uint32_t count = b->chunk_count ? b->chunk_count : 1;
+    uint32_t idx = b->chunk_count ? b->chunk_index : 0;
+    const uint8_t *oid = b->chunk_count ? b->object_id : b->id;
+    char hex[33];
+    if (b->kind == WIRE_KIND_CONTROL) {
+        on_control(n, b);
+        return;
+    }
+    for (ob = n->objects; ob; ob = ob->next)
+        if (!memcmp(ob->o.object_id, oid, WIRE_ID_LEN))
+            break;
+    if (!ob) {
+        if (count > NET_MAX_CHUNKS || n->n_objects >= NET_MAX_OBJECTS) {
+            wire_bundle_id_hex(oid, hex);
+            log_err("object %s from %s: %s; its chunks stay in the spool",
+                    hex, b->src, count > NET_MAX_CHUNKS
+                                     ? "too many chunks"
+                                     : "too many objects being reassembled");
+            return;
+        }
+        if (!(ob = calloc(1, sizeof *ob)) ||
+            !(ob->ids = calloc(count, WIRE_ID_LEN)) ||
+            !(ob->have = calloc(count, 1))) {
+            if (ob)
+                free(ob->ids);
+            free(ob);
+            log_err("out of memory for an object from %s", b->src);
+            return;
+        }
+        ob->net = n;
+        memcpy(ob->o.object_id, oid, WIRE_ID_LEN);
+        ob->o.size = b->chunk_count ? b->object_size : b->payload_len;
+        memcpy(ob->o.sha256, b->chunk_count ? b->object_sha256
+                                             : b->payload_sha256,
+               WIRE_SHA256_LEN);
+        snprintf(ob->o.src, sizeof ob->o.src, "%s", b->src);
+        snprintf(ob->o.name, sizeof ob->o.name, "%s", b->name);
+        ob->o.chunk_count = count;
+        ob->o.chunk_size = b->chunk_count && count > 1
+                               ? (idx + 1 < count ? b->payload_len : 0)
+                               : ob->o.size;
+        ob->next = n->objects;
+        n->objects = ob;
+        n->n_objects++;
+    }
+    if (idx >= ob->o.chunk_count || ob->delivering)
+        return;
+    if (!ob->o.chunk_size && idx + 1 < count)
+        ob->o.chunk_size = b->payload_len;
+    if (!ob->have[idx]) {
+        ob->have[idx] = 1;
+        memcpy(ob->ids[idx], b->id, WIRE_ID_LEN);
+        ob->n_have++;
+    }
+    if (ob->n_have == ob->o.chunk_count) {
+        dstore_req *r = dstore_req_new(DSTORE_DELIVER, deliver_done, ob);
+        if (!ob->o.chunk_size)
+            ob->o.chunk_size = ob->o.size; /* one chunk */
+        if (!r || !(r->ids = malloc((size_t)count * WIRE_ID_LEN))) {
+            free(r);
+            log_err("out of memory delivering an object; retried at "
+                    "restart");
+            return;
+        }
+        ob->delivering = 1;
+        r->obj = ob->o;
+        memcpy(r->ids, ob->ids, (size_t)count * WIRE_ID_LEN);
+        r->nids = count;
+        dstore_submit(n->store, r);
+    }
+}
+
+/* ---- recovery: bundles stored for this node before a restart ---------- */
+
+typedef struct recov {
+    dnet *n;
+    spool_meta *metas;
+    size_t n_metas, next;
+    int running;
+} recov;
+
+static void recov_pump(recov *rc);
+
+static void recov_read_done(dstore_req *r)
+{
+    recov *rc = r->arg;
+    dnet *n = rc->n;
+    wire_msg m;
+    char err[256];
+    rc->running--;
+    if (r->rc == 0 && r->len > WIRE_FRAME_HDR &&
+        wire_msg_decode(r->buf + WIRE_FRAME_HDR, r->len - WIRE_FRAME_HDR, &m,
+                        err, sizeof err) == 0 &&
+        m.type == WIRE_MSG_BUNDLE) {
+        if (!n->stopping)
+            local_bundle(n, &m.u.bundle);
+    } else {
+        char hex[33];
+        wire_bundle_id_hex(r->id, hex);
+        log_err("stored bundle %s for this node cannot be read back (%s); "
+                "left in the spool", hex, r->rc < 0 ? r->err : err);
+    }
+    recov_pump(rc);
+}
+
+static void recov_pump(recov *rc)
+{
+    dnet *n = rc->n;
+    while (!n->stopping && rc->next < rc->n_metas && rc->running < 4) {
+        spool_meta *m = &rc->metas[rc->next++];
+        dstore_req *r;
+        if (strcmp(m->dst, node_self(n)))
+            continue;
+        if (!(r = dstore_req_new(DSTORE_READ, recov_read_done, rc)))
+            break;
+        memcpy(r->id, m->id, WIRE_ID_LEN);
+        r->len = m->size;
+        rc->running++;
+        dstore_submit(n->store, r);
+    }
+    if (rc->running == 0) {
+        free(rc->metas);
+        free(rc);
+    }
+}
+
+static void recov_list_done(dstore_req *r)
+{
+    recov *rc = r->arg;
+    size_t local = 0;
+    rc->metas = r->metas;
+    rc->n_metas = r->nmetas;
+    r->metas = NULL;
+    for (size_t i = 0; i < rc->n_metas; i++)
+        local += !strcmp(rc->metas[i].dst, node_self(rc->n));
+    if (r->nmetas)
+        log_info("spool holds %zu bundles, %zu of them for this node",
+                 rc->n_metas, local);
+    recov_pump(rc);
+}
+
+/* ---- ticks --------------------------------------------------------------- */
+
+static void expire_done(dstore_req *r)
+{
+    dnet *n = r->arg;
+    if (r->rc > 0)
+        n->expired += (uint64_t)r->rc;
+    else if (r->rc < 0)
+        log_err("spool expiry: %s", r->err);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    dnet *n = t->data;
+    net_peers_refresh(n);
+    relay_routes(n);
+    if (++n->ticks % 10 == 0) {
+        dstore_req *r = dstore_req_new(DSTORE_EXPIRE, expire_done, n);
+        if (r)
+            dstore_submit(n->store, r);
+    }
+    net_kick(n, NULL);
+}
+
+/* ---- life ----------------------------------------------------------------- */
+
+static void spool_log(void *arg, spool_event ev, const spool_meta *m,
+                      const char *msg)
+{
+    char hex[33] = "";
+    if (m)
+        spool_id_hex(m->id, hex);
+    switch (ev) {
+    case SPOOL_EV_ERROR:
+        log_err("spool: %s", msg);
+        break;
+    case SPOOL_EV_WARN:
+    case SPOOL_EV_QUARANTINED:
+    case SPOOL_EV_DEDUP_EVICTED:
+        log_warn("spool: %s%s%s", msg, m ? " bundle " : "", hex);
+        break;
+    case SPOOL_EV_EXPIRED:
+        log_warn("spool: bundle %s from %s for %s expired: %s", hex,
+                 m ? m->src : "?", m ? m->dst : "?", msg);
+        break;
+    default:
+        log_info("spool: %s", msg);
+    }
+}
+
+/* mkdir -p of dir's parents (mode 0755); dir itself is the spool's or
+ * the inbox's to create. */
+static int make_parents(const char *dir, char *err, size_t errlen)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return lg_errf(err, errlen, -errno, "cannot create %s: %s", buf,
+                           strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+int dnet_start(lagranged *d, dnet **out, char *err, size_t errlen)
+{
+    const dconf *c = d->conf;
+    spool_opts so;
+    dnet *n;
+    int rc;
+    *out = NULL;
+    if (!(n = calloc(1, sizeof *n)))
+        return lg_errf(err, errlen, -ENOMEM, "out of memory");
+    n->d = d;
+    spool_opts_init(&so);
+    so.max_bytes = c->spool_max_bytes;
+    so.max_count = (uint32_t)c->spool_max_bundles;
+    so.max_delivered = so.max_count * 4;
+    so.log = spool_log;
+    if ((rc = make_parents(c->spool_dir.path, err, errlen)) < 0 ||
+        (rc = make_parents(c->inbox_dir.path, err, errlen)) < 0)
+        goto fail;
+    if ((rc = dstore_open(&d->loop, c->spool_dir.path, &so, &n->store, err,
+                          errlen)) < 0)
+        goto fail;
+    n->store_open = 1;
+    if ((rc = inbox_open(&n->ib, c->inbox_dir.path, err, errlen)) < 0)
+        goto fail;
+    dstore_set_inbox(n->store, n->ib);
+    if (c->tls) {
+        char own[WIRE_NODE_MAX] = "";
+        if ((rc = wire_tls_ctx_new(&n->tls, c->tls_cert.path, c->tls_key.path,
+                                   c->tls_ca.path, err, errlen)) < 0) {
+            size_t l = strlen(err);
+            if (rc == -ENOENT && l + 1 < errlen)
+                snprintf(err + l, errlen - l, " (a constellation's "
+                         "certificates come from: lagrange cert ca --out "
+                         "CADIR; lagrange cert node %s --ca CADIR --out "
+                         "DIR)", c->node_id);
+            goto fail;
+        }
+        wire_tls_ctx_own_name(n->tls, own, sizeof own);
+        if (strcmp(own, c->node_id)) {
+            rc = lg_errf(err, errlen, -EINVAL, "TlsCert=%s names node '%s', "
+                         "but NodeId is '%s' (make one with: lagrange cert "
+                         "node %s)", c->tls_cert.path, own, c->node_id,
+                         c->node_id);
+            goto fail;
+        }
+    } else {
+        log_warn("Tls=no: peer sessions are neither encrypted nor "
+                 "authenticated");
+    }
+    if ((rc = net_peers_init(n, err, errlen)) < 0 ||
+        (rc = net_listen(n, err, errlen)) < 0)
+        goto fail;
+    relay_routes(n);
+    uv_timer_init(&d->loop, &n->tick);
+    n->tick.data = n;
+    n->handles++;
+    n->tick_open = 1;
+    uv_timer_start(&n->tick, on_tick, 1000, 1000);
+    {
+        recov *rv = calloc(1, sizeof *rv);
+        dstore_req *r = rv ? dstore_req_new(DSTORE_FOREACH_META,
+                                            recov_list_done, rv) : NULL;
+        if (!r) {
+            free(rv);
+            rc = lg_errf(err, errlen, -ENOMEM, "out of memory");
+            goto fail;
+        }
+        rv->n = n;
+        dstore_submit(n->store, r);
+    }
+    net_peers_start(n);
+    *out = n;
+    return 0;
+fail:
+    /* Nothing runs yet: the caller stops the daemon, which closes what is
+     * open through dnet_stop. */
+    *out = n;
+    return rc;
+}
+
+static void store_closed(void *arg, int rc, const char *err)
+{
+    dnet *n = arg;
+    if (rc < 0)
+        log_err("spool close: %s", err);
+    inbox_close(n->ib);
+    if (n->tls)
+        wire_tls_ctx_free(n->tls);
+    while (n->objects) {
+        dobject *o = n->objects;
+        n->objects = o->next;
+        free(o->ids);
+        free(o->have);
+        free(o);
+    }
+    free(n->next_hop);
+    free(n->peers);
+    if (n->done)
+        n->done(n->done_arg);
+    free(n);
+}
+
+void net_check_done(dnet *n)
+{
+    if (!n->stopping || n->handles > 0 || n->sess_count > 0 ||
+        n->n_pings > 0 || n->store_open != 1 || !n->done_set)
+        return;
+    n->store_open = 2;
+    dstore_close(n->store, store_closed, n);
+}
+
+static void on_ping_closed(uv_handle_t *h)
+{
+    dping *pg = h->data;
+    dnet *n = pg->net;
+    free(pg);
+    n->n_pings--;
+    net_check_done(n);
+}
+
+static void ping_free(dping *pg)
+{
+    dnet *n = pg->net;
+    n->n_pings++;                /* held until the timer closes */
+    uv_close((uv_handle_t *)&pg->timer, on_ping_closed);
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    dnet *n = h->data;
+    n->handles--;
+    net_check_done(n);
+}
+
+void relay_stop(dnet *n)
+{
+    if (n->tick_open) {
+        n->tick_open = 0;
+        uv_close((uv_handle_t *)&n->tick, on_tick_closed);
+    }
+    while (n->pings) {
+        dping *pg = n->pings;
+        n->pings = pg->next;
+        n->n_pings--;
+        if (pg->later) {
+            control_error(control_later_out(pg->later),
+                          "lagranged is stopping");
+            control_later_done(pg->later);
+            pg->later = NULL;
+        }
+        ping_free(pg);
+    }
+}
+
+void dnet_stop(dnet *n, void (*done)(void *arg), void *arg)
+{
+    n->done = done;
+    n->done_arg = arg;
+    n->done_set = 1;
+    if (!n->store_open) {        /* failed before the store opened */
+        store_closed(n, 0, "");
+        return;
+    }
+    net_peers_stop(n);
+    relay_stop(n);
+    net_check_done(n);
+}
+
+void dnet_reload(dnet *n)
+{
+    net_peers_refresh(n);
+    relay_routes(n);
+    net_kick(n, NULL);
+}
+
+/* ---- control commands ------------------------------------------------------ */
+
+static double ms3(double s)
+{
+    return round(s * 1e3) / 1e3;
+}
+
+static int cmd_links(void *ctx, const char *args, control_out *o)
+{
+    lagranged *d = ctx;
+    dnet *n = d->net;
+    spool_stats st;
+    double tnow;
+    if (*args)
+        return control_error(o, "links takes no arguments");
+    if (!n)
+        return control_error(o, "the network is not started");
+    tnow = net_topo_now(n);
+    dstore_stats(n->store, &st);
+    for (int i = 0; i < n->n_peers; i++) {
+        dpeer *p = &n->peers[i];
+        dsess *s = p->sess;
+        double rate, delay, opens, closes;
+        int open = peer_window(p, &rate, &delay, &opens, &closes);
+        int queued = 0;
+        const char *state = p->admin_down ? "down(admin)"
+                            : s ? "up"
+                            : p->dialing ? "connecting"
+                            : p->addr[0] ? "retrying" : "waiting";
+        for (int k = 0; n->next_hop && k < n->n_route_nodes; k++)
+            queued += n->next_hop[k] == i;
+        control_printf(o, "{\"node\":");
+        control_json_str(o, p->name);
+        control_printf(o, ",\"link\":\"%s->%s\",\"from\":\"%s\",\"to\":"
+                       "\"%s\",\"state\":\"%s\",\"up\":%s,"
+                       "\"window\":\"%s\",\"opens_in_s\":",
+                       node_self(n), p->name, node_self(n), p->name, state,
+                       open && p->out_link >= 0 ? "true" : "false",
+                       p->out_link < 0 ? "none"
+                       : !d->conf->emulate ||
+                               d->conf->topo->links[p->out_link].always
+                           ? "always"
+                       : open ? "open" : isfinite(opens) ? "waiting"
+                                                         : "none");
+        if (isfinite(opens))
+            control_json_num(o, ms3(opens - tnow));
+        else
+            control_printf(o, "null");
+        control_printf(o, ",\"closes_in_s\":");
+        if (isfinite(closes))
+            control_json_num(o, ms3(closes - tnow));
+        else
+            control_printf(o, "null");
+        control_printf(o, ",\"rate_bit_s\":");
+        control_json_num(o, isfinite(rate) ? rate * 8 : NAN);
+        control_printf(o, ",\"delay_s\":");
+        control_json_num(o, delay);
+        control_printf(o, ",\"peer\":");
+        if (p->addr[0])
+            control_json_str(o, p->addr);
+        else
+            control_printf(o, "null");
+        control_printf(o, ",\"session\":");
+        if (s)
+            control_json_str(o, s->addr);
+        else
+            control_printf(o, "null");
+        control_printf(o, ",\"tls\":");
+        if (s && s->tls)
+            control_json_str(o, wire_tls_cipher(s->tls));
+        else
+            control_printf(o, "null");
+        control_printf(o, ",\"up_s\":");
+        control_json_num(o, p->up_since ? ms3(net_hr() - p->up_since) : NAN);
+        control_printf(o, ",\"in_flight\":%d,\"in_flight_bytes\":%llu,"
+                       "\"emulated_backlog_bytes\":%zu,\"routed_nodes\":%d,"
+                       "\"tx_bytes\":%llu,\"rx_bytes\":%llu,"
+                       "\"tx_bundles\":%llu,\"rx_bundles\":%llu,"
+                       "\"acked\":%llu,\"resent\":%llu,\"refused\":%llu,"
+                       "\"sessions\":%llu,\"last_error\":",
+                       s ? s->n_infl : 0,
+                       (unsigned long long)(s ? s->infl_bytes : 0),
+                       s ? s->pipe_bytes : (size_t)0, queued,
+                       (unsigned long long)p->tx_bytes,
+                       (unsigned long long)p->rx_bytes,
+                       (unsigned long long)p->tx_bundles,
+                       (unsigned long long)p->rx_bundles,
+                       (unsigned long long)p->acked,
+                       (unsigned long long)p->resent,
+                       (unsigned long long)p->refused,
+                       (unsigned long long)p->sessions);
+        if (p->last_err[0])
+            control_json_str(o, p->last_err);
+        else
+            control_printf(o, "null");
+        control_printf(o, ",\"spool_bundles\":%llu}\n",
+                       (unsigned long long)st.count);
+    }
+    return 0;
+}
+
+static int cmd_link(void *ctx, const char *args, control_out *o)
+{
+    lagranged *d = ctx;
+    dnet *n = d->net;
+    char verb[8], name[WIRE_NODE_MAX];
+    dpeer *p;
+    if (!n)
+        return control_error(o, "the network is not started");
+    if (sscanf(args, "%7s %63s", verb, name) != 2 ||
+        (strcmp(verb, "up") && strcmp(verb, "down")))
+        return control_error(o, "usage: link up|down PEER");
+    if (!(p = net_peer_by_name(n, name)))
+        return control_error(o, "'%s' is not a neighbour of %s", name,
+                             node_self(n));
+    if (!strcmp(verb, "down")) {
+        if (!p->admin_down) {
+            p->admin_down = 1;
+            log_info("link %s taken down by the operator", p->name);
+            if (p->sess)
+                sess_close(p->sess, "link down by operator", 1);
+            if (p->dialing)
+                sess_close(p->dialing, "link down by operator", 0);
+            uv_timer_stop(&p->retry);
+        }
+    } else if (p->admin_down) {
+        p->admin_down = 0;
+        p->backoff = d->conf->reconnect_min;
+        log_info("link %s brought up by the operator", p->name);
+        net_peers_redial(p);
+    }
+    relay_routes(n);
+    control_printf(o, "{\"peer\":");
+    control_json_str(o, p->name);
+    control_printf(o, ",\"admin\":\"%s\"}\n", p->admin_down ? "down" : "up");
+    return 0;
+}
+
+static void on_ping_timeout(uv_timer_t *t)
+{
+    dping *pg = t->data;
+    dnet *n = pg->net;
+    for (dping **pp = &n->pings; *pp; pp = &(*pp)->next)
+        if (*pp == pg) {
+            *pp = pg->next;
+            n->n_pings--;
+            break;
+        }
+    if (pg->later) {
+        control_error(control_later_out(pg->later), "no answer from %s "
+                      "within %.0f s", pg->dst, pg->timeout);
+        control_later_done(pg->later);
+        pg->later = NULL;
+    }
+    ping_free(pg);
+}
+
+static int cmd_ping(void *ctx, const char *args, control_out *o)
+{
+    lagranged *d = ctx;
+    dnet *n = d->net;
+    char dst[WIRE_NODE_MAX] = "";
+    double timeout = 30;
+    uint8_t pay[8] = { 0 };
+    dping *pg;
+    int found = 0;
+    if (!n)
+        return control_error(o, "the network is not started");
+    if (sscanf(args, "%63s %lf", dst, &timeout) < 1 || timeout <= 0 ||
+        timeout > 86400)
+        return control_error(o, "usage: ping NODE [TIMEOUT_S]");
+    for (int i = 0; i < d->conf->topo->n_nodes; i++)
+        found |= !strcmp(d->conf->topo->nodes[i].name, dst);
+    if (!found)
+        return control_error(o, "'%s' is not a node of the topology", dst);
+    if (!strcmp(dst, node_self(n)))
+        return control_error(o, "'%s' is this node", dst);
+    if (n->n_pings >= NET_MAX_PINGS)
+        return control_error(o, "too many pings waiting");
+    if (!(pg = calloc(1, sizeof *pg)))
+        return control_error(o, "out of memory");
+    pg->net = n;
+    pg->timeout = timeout;
+    snprintf(pg->dst, sizeof pg->dst, "%s", dst);
+    if (make_control(n, dst, "ping", pay, sizeof pay,
+                     (uint64_t)(timeout * 1e3), pg->id) < 0) {
+        free(pg);
+        return control_error(o, "cannot make the ping bundle");
+    }
+    if (!(pg->later = control_defer(o))) {
+        free(pg);
+        return control_error(o, "out of memory");
+    }
+    pg->sent = net_hr();
+    uv_timer_init(&d->loop, &pg->timer);
+    pg->timer.data = pg;
+    uv_timer_start(&pg->timer, on_ping_timeout, (uint64_t)(timeout * 1e3),
+                   0);
+    pg->next = n->pings;
+    n->pings = pg;
+    n->n_pings++;
+    return CONTROL_DEFER;
+}
+
+/* send NODE PRIORITY LIFETIME_S PATH [NAME] */
+static int cmd_send(void *ctx, const char *args, control_out *o)
+{
+    lagranged *d = ctx;
+    dnet *n = d->net;
+    char dst[WIRE_NODE_MAX], path[4096], name[WIRE_NAME_MAX] = "";
+    unsigned prio;
+    double life;
+    int fd, rc, found = 0;
+    struct stat st;
+    origin *org;
+    wire_bundle tmpl;
+    char err[256];
+    if (!n)
+        return control_error(o, "the network is not started");
+    if (sscanf(args, "%63s %u %lf %4095s %255s", dst, &prio, &life, path,
+               name) < 4 || prio > WIRE_PRIO_MAX || !(life > 0))
+        return control_error(o, "usage: send NODE PRIORITY LIFETIME_S "
+                             "PATH [NAME]");
+    for (int i = 0; i < d->conf->topo->n_nodes; i++)
+        found |= !strcmp(d->conf->topo->nodes[i].name, dst);
+    if (!found)
+        return control_error(o, "'%s' is not a node of the topology", dst);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return control_error(o, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size > NET_LOCAL_MAX) {
+        close(fd);
+        return control_error(o, "%s: not a regular file of at most 1 GiB",
+                             path);
+    }
+    if (!(org = calloc(1, sizeof *org)) ||
+        !(org->data = malloc(st.st_size ? (size_t)st.st_size : 1))) {
+        free(org);
+        close(fd);
+        return control_error(o, "out of memory");
+    }
+    for (off_t got = 0; got < st.st_size;) {
+        ssize_t r = read(fd, org->data + got, (size_t)(st.st_size - got));
+        if (r <= 0) {
+            close(fd);
+            free(org->data);
+            free(org);
+            return control_error(o, "%s: %s", path,
+                                 r < 0 ? strerror(errno) : "file shrank");
+        }
+        got += r;
+    }
+    close(fd);
+    org->n = n;
+    org->size = (uint64_t)st.st_size;
+    memset(&tmpl, 0, sizeof tmpl);
+    snprintf(tmpl.src, sizeof tmpl.src, "%s", node_self(n));
+    snprintf(tmpl.dst, sizeof tmpl.dst, "%s", dst);
+    snprintf(tmpl.name, sizeof tmpl.name, "%s", name);
+    tmpl.created_unix_ms = unix_ms();
+    tmpl.lifetime_ms = (uint64_t)(life * 1e3);
+    tmpl.priority = prio;
+    tmpl.kind = WIRE_KIND_TENSOR_CHUNK;
+    wire_bundle_new_id(tmpl.object_id);
+    if ((rc = wire_chunk_split_init(&org->split, org->data, org->size,
+                                    (size_t)d->conf->chunk_size, &tmpl, err,
+                                    sizeof err)) < 0) {
+        free(org->data);
+        free(org);
+        return control_error(o, "%s", err);
+    }
+    if (!(org->later = control_defer(o))) {
+        free(org->data);
+        free(org);
+        return control_error(o, "out of memory");
+    }
+    origin_pump(org);
+    return CONTROL_DEFER;
+}
+
+static int cmd_spool(void *ctx, const char *args, control_out *o)
+{
+    lagranged *d = ctx;
+    dnet *n = d->net;
+    spool_stats st;
+    dstore_counters dc;
+    if (!n)
+        return control_error(o, "the network is not started");
+    dstore_stats(n->store, &st);
+    dstore_counters_get(n->store, &dc);
+    control_printf(o, "{\"bundles\":%llu,\"bytes\":%llu,\"in_flight\":%llu,"
+                   "\"quarantined\":%llu,\"syncs\":%llu,\"batches\":%llu,"
+                   "\"delivered_objects\":%llu,\"originated\":%llu,"
+                   "\"forwarded\":%llu,\"expired\":%llu,\"refused\":%llu,"
+                   "\"reassembling\":%d,\"inbox\":",
+                   (unsigned long long)st.count,
+                   (unsigned long long)st.bytes,
+                   (unsigned long long)st.inflight,
+                   (unsigned long long)st.quarantined,
+                   (unsigned long long)st.syncs,
+                   (unsigned long long)dc.batches,
+                   (unsigned long long)n->delivered,
+                   (unsigned long long)n->originated,
+                   (unsigned long long)n->forwarded,
+                   (unsigned long long)n->expired,
+                   (unsigned long long)n->refused, n->n_objects);
+    control_json_str(o, d->conf->inbox_dir.path);
+    control_printf(o, "}\n");
+    return 0;
+}
+
+const control_cmd dnet_cmds[] = {
+    { "links", "links of this node: session, window, rate, delay, queue, "
+               "bytes", cmd_links },
+    { "link", "link up|down PEER: take a link down or up (drills, tests)",
+      cmd_link },
+    { "ping", "ping NODE [TIMEOUT_S]: bundle round trip to NODE",
+      cmd_ping },
+    { "send", "send NODE PRIORITY LIFETIME_S PATH [NAME]: send a file to "
+              "NODE's inbox", cmd_send },
+    { "spool", "spool and delivery counters", cmd_spool },
+    { NULL, NULL, NULL },
+};
