@@ -756,6 +756,8 @@ int dnet_start(lagranged *d, dnet **out, char *err, size_t errlen)
     so.max_bytes = c->spool_max_bytes;
     so.max_count = (uint32_t)c->spool_max_bundles;
     so.max_delivered = so.max_count * 4;
+    /* A stored bundle is one frame: at most MaxFrame plus its prefix. */
+    so.max_bundle = c->max_frame + WIRE_FRAME_HDR;
     so.log = spool_log;
     if ((rc = make_parents(c->spool_dir.path, err, errlen)) < 0 ||
         (rc = make_parents(c->inbox_dir.path, err, errlen)) < 0)

@@ -78,7 +78,8 @@
 
 #define DSTORE_BATCH_MAX 256                    /* requests per batch */
 #define DSTORE_BATCH_BYTES ((size_t)64 << 20)   /* PUT+READ bytes per batch */
-#define DSTORE_READ_MAX ((size_t)64 << 20)      /* largest READ */
+#define DSTORE_READ_MAX (((size_t)256 << 20) + 4096) /* largest READ: a
+                                 whole frame at the largest MaxFrame */
 
 enum dstore_op {
     DSTORE_PUT = 1,

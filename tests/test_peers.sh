@@ -52,7 +52,7 @@ PA=$base; PR=$((base+1)); PB=$((base+2))
 # ---- certificates, topology, configurations --------------------------------
 
 "$L" cert ca --out "$T/tls" >/dev/null 2>&1 || { echo "cert ca failed"; exit 1; }
-for n in a r b; do
+for n in a r b c; do
     "$L" cert node $n --ca "$T/tls" --out "$T/tls" >/dev/null 2>&1 ||
         { echo "cert node $n failed"; exit 1; }
 done
@@ -63,13 +63,18 @@ done
 # 200 Mbit/s and 20 ms one way on A-R, 400 Mbit/s and 30 ms on R-B.
 RATE_AR=200000000; RATE_RB=400000000
 DELAY_AR=0.02; DELAY_RB=0.03
+# C hangs off R by a link with contact windows: 4 s open every 12 s.
+PC=$((base+3))
 cat >"$T/net.topo" <<EOF
-Horizon=1d
+Epoch=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+Horizon=2h
 Node=a Kind=ground
 Node=r Kind=geo
 Node=b Kind=ground
+Node=c Kind=leo
 Link=a<>r Delay=20ms Rate=200M
 Link=r<>b Delay=30ms Rate=400M
+Link=r<>c Delay=10ms Rate=100M Window=every:12s/4s@0
 EOF
 
 # conf NODE PORT CERTDIR [PEERS...]: NODE's configuration.
@@ -93,8 +98,10 @@ conf() {
     } >"$T/$n/lagranged.conf"
 }
 conf a $PA "$T/tls" "Peer=r Address=127.0.0.1:$PR"
-conf r $PR "$T/tls" "Peer=a Address=127.0.0.1:$PA" "Peer=b Address=127.0.0.1:$PB"
+conf r $PR "$T/tls" "Peer=a Address=127.0.0.1:$PA" "Peer=b Address=127.0.0.1:$PB" \
+    "Peer=c Address=127.0.0.1:$PC"
 conf b $PB "$T/tls" "Peer=r Address=127.0.0.1:$PR"
+conf c $PC "$T/tls" "Peer=r Address=127.0.0.1:$PR"
 
 # start NODE [PREFIX...]: run NODE's daemon in the background.
 start() {
@@ -311,6 +318,83 @@ fi
 start b
 wait_for "the real B is accepted again" link_up r b && ok
 
+# ---- 8. bad frames ---------------------------------------------------------------
+# A client with A's certificate opens a second session to R and sends a
+# malformed frame, then one announcing 2 GiB: R closes each session with a
+# log line naming the peer and the reason, and keeps serving A and B.
+
+lines=$(wc -l <"$T/r/log")
+if "$PY" - "$PR" "$T/tls" <<'EOF'
+import socket, ssl, struct, sys, time
+port, d = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(d + "/ca.crt")
+ctx.load_cert_chain(d + "/a.crt", d + "/a.key")
+for junk in (struct.pack(">I", 5) + b"\xff\xff\xff\xff\xff",
+             struct.pack(">I", 0x7fffffff) + b"x" * 16):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+    s.settimeout(20)
+    s.recv(1)                  # R's Hello has begun: the session is open
+    s.sendall(junk)
+    try:
+        while s.recv(65536):   # R closes it
+            pass
+    except (ssl.SSLError, ConnectionError, socket.timeout):
+        pass
+    s.close()
+EOF
+then ok; else bad "the bad-frame client failed"; fi
+badf() { tail -n +$((lines + 1)) "$T/r/log" | grep -c "session with a .*bad frame"; }
+two_bad() { [ "$(badf)" -ge 2 ]; }
+wait_for "R logs both bad frames" two_bad && ok
+tail -n +$((lines + 1)) "$T/r/log" | grep -q "bad frame.*\(2147483647\|exceeds\|too large\|max\)" && ok ||
+    bad "R's log does not name the oversized frame: $(tail -n +$((lines + 1)) "$T/r/log" | grep 'bad frame' | head -2)"
+link_up a r && link_up r b && "$L" ping b --socket "$(sockof a)" >/dev/null 2>&1 && ok ||
+    bad "R stopped serving A and B after bad frames"
+
+# ---- 9. contact windows and priorities -------------------------------------------
+# Bundles for C wait in R's spool while the R-C window is closed, then
+# flow in priority order when it opens.
+
+start c
+wait_for "R-C session up" link_up r c
+rc_window() {
+    "$L" links --json --socket "$(sockof r)" 2>/dev/null | "$PY" -c '
+import json, sys
+l = {x["node"]: x for x in json.load(sys.stdin)}["c"]
+print(l["window"], l["opens_in_s"] if l["opens_in_s"] is not None else -1)'
+}
+closed_long() { set -- $(rc_window); [ "$1" = waiting ] && "$PY" -c "import sys; sys.exit(0 if $2 > 6 else 1)"; }
+if wait_for "R-C window closed for 6 s more" closed_long; then
+    : >"$T/prio.ids"
+    for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+        p=$(( (i * 5) % 8 ))
+        head -c 2048 /dev/urandom >"$T/p$i"
+        id=$("$L" send c "$T/p$i" --priority $p --socket "$(sockof a)" 2>/dev/null) &&
+            echo "$id $p" >>"$T/prio.ids"
+    done
+    at_r() { "$L" spool --json --socket "$(sockof r)" | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["bundles"] >= 12 else 1)'; }
+    wait_for "12 bundles held at R" at_r
+    set -- $(rc_window)
+    still_closed=$1
+    twelve() { [ "$(count_delivered c)" -ge 12 ]; }
+    wait_for "12 bundles delivered at C" twelve && ok
+    if [ "$still_closed" = waiting ]; then
+        "$PY" - "$T/prio.ids" "$T/c/inbox/delivered.tsv" <<'EOF' && ok || bad "bundles did not flow in priority order"
+import sys
+prio = dict((a, int(b)) for a, b in (l.split() for l in open(sys.argv[1])))
+order = [prio[l.split("\t")[1]] for l in open(sys.argv[2]) if l.split("\t")[1] in prio]
+assert len(order) == 12, order
+assert order == sorted(order, reverse=True), order
+print("# window opened: 12 bundles delivered in priority order", order)
+EOF
+    else
+        note "the R-C window opened before all 12 bundles reached R; order not judged"
+    fi
+fi
+
 # ---- 7. R under valgrind ---------------------------------------------------------
 
 if command -v valgrind >/dev/null 2>&1 && ! nm "$LD" 2>/dev/null | grep -q __asan_init; then
@@ -331,11 +415,11 @@ else
     note "valgrind not run (not installed, or an ASan build)"
 fi
 
-for n in a b r; do
-    eval "p=\$pid_$n"
+for n in a b c r; do
+    eval "p=\${pid_$n:-}"
     [ -n "$p" ] && { stop $n || bad "$n did not stop cleanly (exit $?)"; }
 done
-for n in a r b; do
+for n in a r b c; do
     if grep -q "ERROR\|AddressSanitizer\|runtime error" "$T/$n/log"; then
         bad "$n's log has errors: $(grep "ERROR\|runtime error" "$T/$n/log" | head -3)"
     fi
