@@ -50,7 +50,8 @@
 #include "store.h"
 #include "tlsio.h"
 
-#define NET_READ_SLICE (256u << 10)     /* socket read buffer */
+#define NET_READ_SLICE (4u << 20)       /* socket read buffer: a 1 MiB frame
+                                           usually fits whole, uncopied */
 #define NET_FETCH_MAX 4                 /* NEXT/READ pairs in flight/session */
 #define NET_INFLIGHT_MAX 512            /* bundles sent, not yet acked */
 #define NET_INFLIGHT_BYTES (128u << 20) /* their bytes */

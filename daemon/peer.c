@@ -443,6 +443,8 @@ void sess_close(dsess *s, const char *why, int goodbye)
         return;
     if (was_up)
         log_info("link %s down: %s", s->peer_name, why);
+    else if (!strncmp(why, "duplicate session", 17))
+        log_info("session with %s (%s): %s", s->peer_name, s->addr, why);
     else
         log_warn("session with %s (%s) closed while %s: %s",
                  s->peer_name[0] ? s->peer_name : "unknown peer", s->addr,

@@ -292,7 +292,8 @@ void relay_on_bundle(dsess *s, const wire_bundle *b, const uint8_t *body,
         if (!(frame = malloc(flen)))
             goto oom;
         memcpy(frame, head, hl);
-        memcpy(frame + hl, b->payload, b->payload_len);
+        if (b->payload_len)
+            memcpy(frame + hl, b->payload, b->payload_len);
     }
     if (!(r = dstore_req_new(DSTORE_PUT, put_done, pc)))
         goto oom;

@@ -133,6 +133,15 @@ wait_for() {
     until "$@" >/dev/null 2>&1; do
         i=$((i+1))
         if [ $i -gt 1800 ]; then bad "$desc: still waiting"; return 1; fi
+        # A daemon that died will not make it true: say so at once.
+        for n in a r b c; do
+            eval "wp=\${pid_$n:-}"
+            if [ -n "$wp" ] && ! kill -0 "$wp" 2>/dev/null; then
+                bad "$desc: lagranged $n died: $(tail -n 3 "$T/$n/log")"
+                eval "pid_$n="
+                return 1
+            fi
+        done
         sleep 0.1
     done
     return 0
