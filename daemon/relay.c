@@ -187,6 +187,11 @@ static void local_bundle(dnet *n, const wire_bundle *b);
 
 typedef struct origin {
     dnet *n;
+    uv_work_t work;              /* reading and hashing, off the loop */
+    int fd;
+    char path[4096];
+    size_t chunk;
+    wire_bundle tmpl;            /* src, dst, times, priority, object id */
     uint8_t *data;               /* the object (file contents) */
     uint64_t size;
     wire_chunk_split split;
@@ -1125,6 +1130,49 @@ static int cmd_ping(void *ctx, const char *args, control_out *o)
 }
 
 /* send NODE PRIORITY LIFETIME_S PATH [NAME] */
+/* On the threadpool: read the file and hash it (seconds for a large
+ * file; the loop keeps serving meanwhile). */
+static void send_read_work(uv_work_t *w)
+{
+    origin *org = w->data;
+    char err[256];
+    int rc;
+    for (uint64_t got = 0; got < org->size;) {
+        ssize_t r = read(org->fd, org->data + got, (size_t)(org->size - got));
+        if (r <= 0) {
+            snprintf(org->err, sizeof org->err, "%.200s: %s", org->path,
+                     r < 0 ? strerror(errno) : "file shrank while read");
+            org->failed = 1;
+            return;
+        }
+        got += (uint64_t)r;
+    }
+    if ((rc = wire_chunk_split_init(&org->split, org->data, org->size,
+                                    org->chunk, &org->tmpl, err,
+                                    sizeof err)) < 0) {
+        snprintf(org->err, sizeof org->err, "%s", err);
+        org->failed = 1;
+    }
+}
+
+static void send_read_done(uv_work_t *w, int status)
+{
+    origin *org = w->data;
+    dnet *n = org->n;
+    close(org->fd);
+    n->handles--;
+    if (n->stopping || org->failed || status < 0) {
+        control_error(control_later_out(org->later), "%s",
+                      org->failed ? org->err : "lagranged is stopping");
+        control_later_done(org->later);
+        free(org->data);
+        free(org);
+        net_check_done(n);
+        return;
+    }
+    origin_pump(org);
+}
+
 static int cmd_send(void *ctx, const char *args, control_out *o)
 {
     lagranged *d = ctx;
@@ -1132,11 +1180,9 @@ static int cmd_send(void *ctx, const char *args, control_out *o)
     char dst[WIRE_NODE_MAX], path[4096], name[WIRE_NAME_MAX] = "";
     unsigned prio;
     double life;
-    int fd, rc, found = 0;
+    int fd, found = 0;
     struct stat st;
     origin *org;
-    wire_bundle tmpl;
-    char err[256];
     if (!n)
         return control_error(o, "the network is not started");
     if (sscanf(args, "%63s %u %lf %4095s %255s", dst, &prio, &life, path,
@@ -1161,42 +1207,29 @@ static int cmd_send(void *ctx, const char *args, control_out *o)
         close(fd);
         return control_error(o, "out of memory");
     }
-    for (off_t got = 0; got < st.st_size;) {
-        ssize_t r = read(fd, org->data + got, (size_t)(st.st_size - got));
-        if (r <= 0) {
-            close(fd);
-            free(org->data);
-            free(org);
-            return control_error(o, "%s: %s", path,
-                                 r < 0 ? strerror(errno) : "file shrank");
-        }
-        got += r;
-    }
-    close(fd);
     org->n = n;
+    org->fd = fd;
     org->size = (uint64_t)st.st_size;
-    memset(&tmpl, 0, sizeof tmpl);
-    snprintf(tmpl.src, sizeof tmpl.src, "%s", node_self(n));
-    snprintf(tmpl.dst, sizeof tmpl.dst, "%s", dst);
-    snprintf(tmpl.name, sizeof tmpl.name, "%s", name);
-    tmpl.created_unix_ms = unix_ms();
-    tmpl.lifetime_ms = (uint64_t)(life * 1e3);
-    tmpl.priority = prio;
-    tmpl.kind = WIRE_KIND_TENSOR_CHUNK;
-    wire_bundle_new_id(tmpl.object_id);
-    if ((rc = wire_chunk_split_init(&org->split, org->data, org->size,
-                                    (size_t)d->conf->chunk_size, &tmpl, err,
-                                    sizeof err)) < 0) {
+    org->chunk = (size_t)d->conf->chunk_size;
+    snprintf(org->path, sizeof org->path, "%s", path);
+    snprintf(org->tmpl.src, sizeof org->tmpl.src, "%s", node_self(n));
+    snprintf(org->tmpl.dst, sizeof org->tmpl.dst, "%s", dst);
+    snprintf(org->tmpl.name, sizeof org->tmpl.name, "%s", name);
+    org->tmpl.created_unix_ms = unix_ms();
+    org->tmpl.lifetime_ms = (uint64_t)(life * 1e3);
+    org->tmpl.priority = prio;
+    org->tmpl.kind = WIRE_KIND_TENSOR_CHUNK;
+    if (wire_bundle_new_id(org->tmpl.object_id) < 0 ||
+        !(org->later = control_defer(o))) {
+        close(fd);
         free(org->data);
         free(org);
-        return control_error(o, "%s", err);
+        return control_error(o, "out of memory or entropy");
     }
-    if (!(org->later = control_defer(o))) {
-        free(org->data);
-        free(org);
-        return control_error(o, "out of memory");
-    }
-    origin_pump(org);
+    org->work.data = org;
+    n->handles++;                /* the stop waits for the read */
+    /* Fails only for a NULL work callback. */
+    uv_queue_work(&d->loop, &org->work, send_read_work, send_read_done);
     return CONTROL_DEFER;
 }
 
