@@ -48,7 +48,7 @@ if [ -z "$bin" ]; then
 	bin=$work/bench_spool
 	"$cc" -std=c11 -D_GNU_SOURCE -O2 -I"$top/lib/common" -I"$top/lib/store" \
 		"$top/lib/common/lgerr.c" "$top"/lib/store/*.c \
-		"$top/bench/bench_spool.c" -lpthread -o "$bin" || {
+		"$top/bench/bench_spool.c" -lpthread -lcrypto -o "$bin" || {
 		echo "bench_spool.sh: cannot build bench_spool" >&2; exit 1; }
 fi
 
