@@ -8,6 +8,9 @@
 # medians as a table with ratios:
 #   - 1 MiB bundles, spool_put each (durable on return: temp file,
 #     fdatasync, rename, directory fsync) vs dd bs=1M oflag=dsync;
+#   - 1 MiB bundles with group commit of 8 (spool_put_nosync x 8 +
+#     spool_sync: one fdatasync per file, one directory fsync per batch),
+#     which is how lagranged's store worker (daemon/store.c) batches them;
 #   - 4 KiB bundles, spool_put each (append to a segment + fdatasync) vs
 #     dd bs=4k oflag=dsync;
 #   - 4 KiB bundles with group commit (spool_put_nosync x B + spool_sync);
@@ -78,6 +81,7 @@ while [ "$r" -le "$reps" ]; do
 	# Interleaved, so that drift in the shared disk hits both sides.
 	s=$(dd_secs 1M "$n1m") && echo "dd1m $s" >>"$work/r"
 	s=$(sp_secs put 1048576 "$n1m") && echo "sp1m $s" >>"$work/r"
+	s=$(sp_secs batch 1048576 "$n1m" 8) && echo "gc1m $s" >>"$work/r"
 	s=$(dd_secs 4k "$n4k") && echo "dd4k $s" >>"$work/r"
 	s=$(sp_secs put 4096 "$n4k") && echo "sp4k $s" >>"$work/r"
 	s=$(sp_secs batch 4096 "$ngc" "$batch") && echo "gc4k $s" >>"$work/r"
@@ -87,19 +91,22 @@ done
 
 med() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$work/r" | median; }
 d1=$(med dd1m 2); s1=$(med sp1m 2); f1=$(med sp1m 3)
+g1=$(med gc1m 2); g1f=$(med gc1m 3)
 d4=$(med dd4k 2); s4=$(med sp4k 2); f4=$(med sp4k 3)
 g4=$(med gc4k 2); gf=$(med gc4k 3); a4=$(med ack4k 2); af=$(med ack4k 3)
 
 fs=$(df -T "$work" 2>/dev/null | awk 'NR == 2 { print $2 }')
 echo "# $(uname -m), $(getconf _NPROCESSORS_ONLN) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $fs at $base"
 echo "# medians of $reps runs; dd if=/dev/zero oflag=dsync on the same filesystem, interleaved"
-awk -v d1="$d1" -v s1="$s1" -v f1="$f1" -v n1="$n1m" \
+awk -v d1="$d1" -v s1="$s1" -v f1="$f1" -v n1="$n1m" -v g1="$g1" -v g1f="$g1f" \
     -v d4="$d4" -v s4="$s4" -v f4="$f4" -v n4="$n4k" \
     -v g4="$g4" -v gf="$gf" -v a4="$a4" -v af="$af" -v ng="$ngc" -v b="$batch" 'BEGIN {
 	printf "| workload | dd oflag=dsync | spool | spool / dd | fsyncs per bundle |\n"
 	printf "|---|---|---|---|---|\n"
 	printf "| 1 MiB bundles, spool_put each (%d per run) | %.0f MiB/s | %.0f MiB/s (%.0f bundles/s) | %.2fx | %.2f |\n",
 		n1, n1 / d1, n1 / s1, n1 / s1, d1 / s1, f1 / n1
+	printf "| 1 MiB bundles, group commit of 8, as lagranged batches them (%d per run) | %.0f MiB/s | %.0f MiB/s (%.0f bundles/s) | %.2fx | %.3f |\n",
+		n1, n1 / d1, n1 / g1, n1 / g1, d1 / g1, g1f / n1
 	printf "| 4 KiB bundles, spool_put each (%d per run) | %.0f writes/s | %.0f bundles/s | %.2fx | %.2f |\n",
 		n4, n4 / d4, n4 / s4, d4 / s4 * 1, f4 / n4
 	printf "| 4 KiB bundles, group commit of %d (%d per run) | %.0f writes/s | %.0f bundles/s (%.0f MiB/s) | %.1fx | %.3f |\n",
