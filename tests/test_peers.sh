@@ -285,6 +285,10 @@ vobj=$("$L" send b "$T/victim.bin" --socket "$(sockof a)" 2>"$T/err") ||
     bad "send victim: $(cat "$T/err")"
 held() { ls "$T/r/spool"/b-*.bdl >/dev/null 2>&1; }
 wait_for "R holds the victim" held
+# Custody must have moved: until A has R's ack it keeps its own copy and
+# would rightly send that good copy again after R's restart.
+a_empty() { "$L" spool --json --socket "$(sockof a)" | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["bundles"] == 0 else 1)'; }
+wait_for "A hands the victim over to R" a_empty
 stop r || bad "R did not stop cleanly"
 f=$(ls "$T/r/spool"/b-*.bdl | head -1)
 printf 'XXXX' | dd of="$f" bs=1 seek=$((200 << 10)) conv=notrunc 2>/dev/null
