@@ -196,7 +196,8 @@ obj=$("$L" send b "$T/big.bin" --name big.npy --socket "$(sockof a)" 2>"$T/err")
 if [ -n "$obj" ]; then ok; else bad "send 64 MiB: $(cat "$T/err")"; fi
 # Flap R's links while the chunks cross it.
 for i in 1 2 3 4; do
-    sleep 0.4
+    wait_for "R-B up again before outage $i" link_up r b
+    sleep 0.3
     "$L" link down b --socket "$(sockof r)" >/dev/null 2>&1 || bad "link down b"
     sleep 0.2
     "$L" link down a --socket "$(sockof r)" >/dev/null 2>&1 || bad "link down a"
