@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "lgerr.h"
+#include "lgfs.h"
 #include "log.h"
 
 typedef enum conn_state {
@@ -541,30 +542,6 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- the listening socket ---------------------------------------------- */
 
-/* mkdir -p of path's directory, mode 0755 for what is created. */
-static int make_parent(const char *path, char *err, size_t errlen)
-{
-    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
-    char *slash;
-    snprintf(dir, sizeof dir, "%s", path);
-    if (!(slash = strrchr(dir, '/')) || slash == dir)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return lg_errf(err, errlen, -errno, "cannot create %s: %s",
-                               dir, strerror(errno));
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return 0;
-}
-
 /* Remove a socket file that no process listens on; refuse to touch
  * anything else. */
 static int clear_stale(const char *path, char *err, size_t errlen)
@@ -618,7 +595,7 @@ int control_open(uv_loop_t *loop, const char *path, const control_cmd *cmds,
     if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
         return lg_errf(err, errlen, -ENAMETOOLONG,
                        "%s: too long for a unix socket", path);
-    if ((rc = make_parent(path, err, errlen)) < 0 ||
+    if ((rc = lg_mkdir_parents(path, err, errlen)) < 0 ||
         (rc = clear_stale(path, err, errlen)) < 0)
         return rc;
     if (!(c = calloc(1, sizeof *c)) || !(c->path = strdup(path))) {

@@ -39,8 +39,7 @@ static void build_cmds(void)
 {
     int k = 0;
     for (const control_cmd *c = report_cmds; c->name; c++)
-        if (strcmp(c->name, "links"))
-            all_cmds[k++] = *c;
+        all_cmds[k++] = *c;
     for (const control_cmd *c = dnet_cmds; c->name; c++)
         all_cmds[k++] = *c;
     all_cmds[k].name = NULL;

@@ -211,7 +211,7 @@ struct dnet {
 
 /* peer.c */
 double net_hr(void);                      /* monotonic seconds */
-double net_topo_now(const dnet *n);       /* topology time */
+uint64_t net_unix_ms(void);               /* wall clock, Unix ms */
 dpeer *net_peer_by_name(dnet *n, const char *name);
 dpeer *net_peer_by_node(dnet *n, int node);
 int net_peers_init(dnet *n, char *err, size_t errlen);

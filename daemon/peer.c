@@ -55,13 +55,11 @@ double net_hr(void)
     return (double)uv_hrtime() * 1e-9;
 }
 
-double net_topo_now(const dnet *n)
+uint64_t net_unix_ms(void)
 {
-    const plan_topology *t = n->d->conf->topo;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 -
-           (t->epoch_unix != 0 ? t->epoch_unix : n->d->start_unix);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 const char *sess_state_name(sess_state s)
@@ -135,7 +133,7 @@ int peer_window(const dpeer *p, double *rate, double *delay, double *opens,
     if (p->out_link < 0)
         return 0;                /* no link this way: never sends */
     k = &t->links[p->out_link];
-    now = net_topo_now(n);
+    now = report_topo_now(n->d);
     w = k->always ? (k->n_win ? k->win : NULL) : report_window_at(k, now);
     if (!w)
         return 0;
@@ -913,13 +911,32 @@ int net_listen(dnet *n, char *err, size_t errlen)
 static void on_getaddr(uv_getaddrinfo_t *req, int status,
                        struct addrinfo *res);
 
+/* A session to p at sa: it becomes p->dialing. */
+static void dial_to(dpeer *p, const struct sockaddr *sa)
+{
+    char err[400];
+    dsess *s;
+    int rc;
+    if (!(s = sess_new(p->net, 0, p, err, sizeof err))) {
+        log_err("peer %s: %s", p->name, err);
+        return;
+    }
+    snprintf(s->addr, sizeof s->addr, "%s", p->addr);
+    p->dialing = s;
+    s->creq.data = s;
+    if ((rc = uv_tcp_connect(&s->creq, &s->tcp, sa, on_connect)) < 0) {
+        snprintf(err, sizeof err, "connect to %.200s: %s", p->addr,
+                 uv_strerror(rc));
+        sess_close(s, err, 0);
+    }
+}
+
 static void peer_dial(dpeer *p)
 {
     dnet *n = p->net;
-    char host[DCONF_HOST_MAX], err[400];
+    char host[DCONF_HOST_MAX];
     struct sockaddr_storage sa;
-    int port, rc;
-    dsess *s;
+    int port;
     if (n->stopping || p->sess || p->dialing || p->admin_down || !p->addr[0])
         return;
     if (dconf_split_addr(p->addr, host, sizeof host, &port) < 0) {
@@ -946,19 +963,7 @@ static void peer_dial(dpeer *p)
         n->handles++;            /* a request the stop must wait for */
         return;
     }
-    if (!(s = sess_new(n, 0, p, err, sizeof err))) {
-        log_err("peer %s: %s", p->name, err);
-        return;
-    }
-    snprintf(s->addr, sizeof s->addr, "%s", p->addr);
-    p->dialing = s;
-    s->creq.data = s;
-    if ((rc = uv_tcp_connect(&s->creq, &s->tcp, (struct sockaddr *)&sa,
-                             on_connect)) < 0) {
-        snprintf(err, sizeof err, "connect to %s: %s", p->addr,
-                 uv_strerror(rc));
-        sess_close(s, err, 0);
-    }
+    dial_to(p, (struct sockaddr *)&sa);
 }
 
 static void on_getaddr(uv_getaddrinfo_t *req, int status,
@@ -981,22 +986,8 @@ static void on_getaddr(uv_getaddrinfo_t *req, int status,
         peer_schedule(p);
         return;
     }
-    {
-        char err[256];
-        dsess *s = sess_new(n, 0, p, err, sizeof err);
-        int rc;
-        if (!s) {
-            uv_freeaddrinfo(res);
-            return;
-        }
-        snprintf(s->addr, sizeof s->addr, "%s", p->addr);
-        p->dialing = s;
-        s->creq.data = s;
-        rc = uv_tcp_connect(&s->creq, &s->tcp, res->ai_addr, on_connect);
-        uv_freeaddrinfo(res);
-        if (rc < 0)
-            sess_close(s, uv_strerror(rc), 0);
-    }
+    dial_to(p, res->ai_addr);
+    uv_freeaddrinfo(res);
 }
 
 static void on_peer_timer(uv_timer_t *t)
@@ -1105,7 +1096,7 @@ static void on_read_done(dstore_req *r)
         double tx_end = fmax(now, p->next_free) +
                         (isfinite(rate) ? (double)r->len / rate : 0);
         if (!open || (isfinite(closes) &&
-                      net_topo_now(n) + (tx_end - now) > closes)) {
+                      report_topo_now(n->d) + (tx_end - now) > closes)) {
             /* The window closes before it would be through: it waits. */
             release_bundle(n, r->id);
         } else if (r->len > (size_t)s->peer_max_frame + WIRE_FRAME_HDR) {
@@ -1151,7 +1142,7 @@ static void peer_pump(dpeer *p)
         if (!peer_window(p, &rate, &delay, &opens, &closes)) {
             /* Closed: wake at the next window (checked at least every
              * minute, in case the topology changes). */
-            double dt = isfinite(opens) ? opens - net_topo_now(n) : 60;
+            double dt = isfinite(opens) ? opens - report_topo_now(n->d) : 60;
             peer_wake(p, now + fmin(fmax(dt, 0.001), 60));
             return;
         }
@@ -1261,12 +1252,7 @@ static void on_hb_timer(uv_timer_t *t)
     memset(&m, 0, sizeof m);
     m.type = WIRE_MSG_HEARTBEAT;
     m.u.heartbeat.seq = s->hb_seq++;
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        m.u.heartbeat.unix_ms = (uint64_t)ts.tv_sec * 1000 +
-                                (uint64_t)ts.tv_nsec / 1000000;
-    }
+    m.u.heartbeat.unix_ms = net_unix_ms();
     sess_send_msg(s, &m, 0);
     /* Acks overdue: send those bundles again (the peer dedups). */
     for (int i = 0; i < NET_INFLIGHT_MAX; i++) {

@@ -32,16 +32,10 @@
 #include "chunk.h"
 #include "contact.h"
 #include "lgerr.h"
+#include "lgfs.h"
 #include "log.h"
 #include "net_int.h"
 #include "report.h"
-
-static uint64_t unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static const char *node_self(const dnet *n)
 {
@@ -60,7 +54,7 @@ void relay_routes(dnet *n)
     double *link_free = malloc((size_t)t->n_links * sizeof *link_free);
     int *via = malloc((size_t)t->n_nodes * sizeof *via);
     int *hop = malloc((size_t)t->n_nodes * sizeof *hop);
-    double now = net_topo_now(n);
+    double now = report_topo_now(n->d);
     if (!r || !ready || !arrive || !via || !hop || !link_free) {
         log_err("out of memory computing routes; keeping the old ones");
         goto out;
@@ -255,6 +249,27 @@ static void put_done(dstore_req *r)
     free(pc);
 }
 
+/* A PUT of frame (flen bytes, taken only on success) holding b, with
+ * the spool metadata taken from b. NULL when out of memory. */
+static dstore_req *put_req(const wire_bundle *b, uint8_t *frame, size_t flen,
+                           put_ctx *pc)
+{
+    dstore_req *r = dstore_req_new(DSTORE_PUT, put_done, pc);
+    if (!r)
+        return NULL;
+    memcpy(r->meta.id, b->id, WIRE_ID_LEN);
+    snprintf(r->meta.src, sizeof r->meta.src, "%s", b->src);
+    snprintf(r->meta.dst, sizeof r->meta.dst, "%s", b->dst);
+    r->meta.priority = (uint8_t)b->priority;
+    r->meta.kind = (uint16_t)b->kind;
+    r->meta.created_unix_ms = b->created_unix_ms;
+    r->meta.lifetime_ms = b->lifetime_ms;
+    r->meta.size = flen;
+    r->buf = frame;
+    r->len = flen;
+    return r;
+}
+
 void relay_on_bundle(dsess *s, const wire_bundle *b, const uint8_t *body,
                      size_t len)
 {
@@ -300,18 +315,8 @@ void relay_on_bundle(dsess *s, const wire_bundle *b, const uint8_t *body,
         if (b->payload_len)
             memcpy(frame + hl, b->payload, b->payload_len);
     }
-    if (!(r = dstore_req_new(DSTORE_PUT, put_done, pc)))
+    if (!(r = put_req(b, frame, flen, pc)))
         goto oom;
-    memcpy(r->meta.id, b->id, WIRE_ID_LEN);
-    snprintf(r->meta.src, sizeof r->meta.src, "%s", b->src);
-    snprintf(r->meta.dst, sizeof r->meta.dst, "%s", b->dst);
-    r->meta.priority = (uint8_t)b->priority;
-    r->meta.kind = (uint16_t)b->kind;
-    r->meta.created_unix_ms = b->created_unix_ms;
-    r->meta.lifetime_ms = b->lifetime_ms;
-    r->meta.size = flen;
-    r->buf = frame;
-    r->len = flen;
     pc->s = s;
     s->refs++;
     s->puts++;
@@ -356,21 +361,11 @@ static int put_made(dnet *n, const wire_bundle *b, origin *org)
     pc->b.payload = NULL;
     pc->local = !strcmp(b->dst, node_self(n));
     pc->org = org;
-    if (!(r = dstore_req_new(DSTORE_PUT, put_done, pc))) {
+    if (!(r = put_req(b, frame, fl, pc))) {
         free(pc);
         free(frame);
         return -ENOMEM;
     }
-    memcpy(r->meta.id, b->id, WIRE_ID_LEN);
-    snprintf(r->meta.src, sizeof r->meta.src, "%s", b->src);
-    snprintf(r->meta.dst, sizeof r->meta.dst, "%s", b->dst);
-    r->meta.priority = (uint8_t)b->priority;
-    r->meta.kind = (uint16_t)b->kind;
-    r->meta.created_unix_ms = b->created_unix_ms;
-    r->meta.lifetime_ms = b->lifetime_ms;
-    r->meta.size = fl;
-    r->buf = frame;
-    r->len = fl;
     n->originated++;
     dstore_submit(n->store, r);
     return 0;
@@ -388,7 +383,7 @@ static int make_control(dnet *n, const char *dst, const char *name,
     snprintf(b.src, sizeof b.src, "%s", node_self(n));
     snprintf(b.dst, sizeof b.dst, "%s", dst);
     snprintf(b.name, sizeof b.name, "%s", name);
-    b.created_unix_ms = unix_ms();
+    b.created_unix_ms = net_unix_ms();
     b.lifetime_ms = lifetime_ms;
     b.priority = WIRE_PRIO_MAX;
     b.kind = WIRE_KIND_CONTROL;
@@ -439,11 +434,6 @@ static void origin_pump(origin *o)
 }
 
 /* ---- delivery here ---------------------------------------------------------- */
-
-typedef struct pong_wait {
-    dnet *n;
-    uint8_t id[WIRE_ID_LEN];
-} pong_wait;
 
 static void delete_done(dstore_req *r)
 {
@@ -730,24 +720,6 @@ static void spool_log(void *arg, spool_event ev, const spool_meta *m,
     }
 }
 
-/* mkdir -p of dir's parents (mode 0755); dir itself is the spool's or
- * the inbox's to create. */
-static int make_parents(const char *dir, char *err, size_t errlen)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return lg_errf(err, errlen, -errno, "cannot create %s: %s", buf,
-                           strerror(errno));
-        *p = '/';
-    }
-    return 0;
-}
-
 int dnet_start(lagranged *d, dnet **out, char *err, size_t errlen)
 {
     const dconf *c = d->conf;
@@ -765,8 +737,8 @@ int dnet_start(lagranged *d, dnet **out, char *err, size_t errlen)
     /* A stored bundle is one frame: at most MaxFrame plus its prefix. */
     so.max_bundle = c->max_frame + WIRE_FRAME_HDR;
     so.log = spool_log;
-    if ((rc = make_parents(c->spool_dir.path, err, errlen)) < 0 ||
-        (rc = make_parents(c->inbox_dir.path, err, errlen)) < 0)
+    if ((rc = lg_mkdir_parents(c->spool_dir.path, err, errlen)) < 0 ||
+        (rc = lg_mkdir_parents(c->inbox_dir.path, err, errlen)) < 0)
         goto fail;
     if ((rc = dstore_open(&d->loop, c->spool_dir.path, &so, &n->store, err,
                           errlen)) < 0)
@@ -942,7 +914,7 @@ static int cmd_links(void *ctx, const char *args, control_out *o)
         return control_error(o, "links takes no arguments");
     if (!n)
         return control_error(o, "the network is not started");
-    tnow = net_topo_now(n);
+    tnow = report_topo_now(n->d);
     dstore_stats(n->store, &st);
     for (int i = 0; i < n->n_peers; i++) {
         dpeer *p = &n->peers[i];
@@ -1215,7 +1187,7 @@ static int cmd_send(void *ctx, const char *args, control_out *o)
     snprintf(org->tmpl.src, sizeof org->tmpl.src, "%s", node_self(n));
     snprintf(org->tmpl.dst, sizeof org->tmpl.dst, "%s", dst);
     snprintf(org->tmpl.name, sizeof org->tmpl.name, "%s", name);
-    org->tmpl.created_unix_ms = unix_ms();
+    org->tmpl.created_unix_ms = net_unix_ms();
     org->tmpl.lifetime_ms = (uint64_t)(life * 1e3);
     org->tmpl.priority = prio;
     org->tmpl.kind = WIRE_KIND_TENSOR_CHUNK;

@@ -1,5 +1,6 @@
 /*
- * report.c - the control commands "status" and "links" (see report.h and
+ * report.c - the control command "status" and the topology-time helpers
+ * that the network's "links" uses (see report.h and
  * lagranged(8), CONTROL SOCKET).
  *
  * Link windows are in topology time: seconds after the topology's Epoch,
@@ -30,8 +31,7 @@ static double now_unix(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Topology time now. */
-static double topo_now(const lagranged *d)
+double report_topo_now(const lagranged *d)
 {
     const plan_topology *t = d->conf->topo;
     return now_unix() - (t->epoch_unix != 0 ? t->epoch_unix : d->start_unix);
@@ -80,7 +80,7 @@ static int cmd_status(void *ctx, const char *args, control_out *o)
     else
         control_printf(o, "null");
     control_printf(o, ",\"topology_time_s\":");
-    control_json_num(o, ms(topo_now(d)));
+    control_json_num(o, ms(report_topo_now(d)));
     control_printf(o, ",\"horizon_s\":");
     control_json_num(o, t->horizon);
     control_printf(o, ",\"nodes\":%d,\"links\":%d,\"out_links\":%d,"
@@ -99,73 +99,8 @@ static int cmd_status(void *ctx, const char *args, control_out *o)
     return 0;
 }
 
-static const char *peer_addr(const dconf *c, int node)
-{
-    for (int i = 0; i < c->n_peers; i++)
-        if (c->peers[i].node == node)
-            return c->peers[i].addr;
-    return NULL;
-}
-
-static int cmd_links(void *ctx, const char *args, control_out *o)
-{
-    lagranged *d = ctx;
-    const dconf *c = d->conf;
-    const plan_topology *t = c->topo;
-    double now = topo_now(d);
-    if (*args)
-        return control_error(o, "links takes no arguments");
-    for (int i = t->out_first[c->node]; i < t->out_first[c->node + 1]; i++) {
-        const plan_link *k = &t->links[t->out_links[i]];
-        const plan_window *w = k->always ? (k->n_win ? k->win : NULL)
-                                          : report_window_at(k, now);
-        const char *from = t->nodes[k->from].name, *to = t->nodes[k->to].name;
-        const char *addr = peer_addr(c, k->to), *state;
-        int up = w && w->start <= now;
-        if (k->always)
-            state = "always";
-        else if (!w)
-            state = "none";
-        else
-            state = up ? "open" : "waiting";
-        control_printf(o, "{\"link\":\"%s->%s\",\"from\":\"%s\",\"to\":"
-                       "\"%s\",\"window\":\"%s\",\"up\":%s,\"opens_in_s\":",
-                       from, to, from, to, state, up ? "true" : "false");
-        /* Names are [A-Za-z0-9._-]: no escaping needed above. */
-        if (w && !k->always)
-            control_json_num(o, ms(w->start - now));
-        else
-            control_printf(o, "null");
-        control_printf(o, ",\"closes_in_s\":");
-        if (w && !k->always)
-            control_json_num(o, ms(w->end - now));
-        else
-            control_printf(o, "null");
-        control_printf(o, ",\"rate_bit_s\":");
-        if (w)
-            control_json_num(o, w->rate * 8);
-        else
-            control_printf(o, "null");
-        control_printf(o, ",\"delay_s\":");
-        if (w)
-            control_json_num(o, w->delay);
-        else
-            control_printf(o, "null");
-        control_printf(o, ",\"windows\":%d,\"orbit\":%s,\"peer\":", k->n_win,
-                       k->orbit ? "true" : "false");
-        if (addr)
-            control_json_str(o, addr);
-        else
-            control_printf(o, "null");
-        control_printf(o, "}\n");
-    }
-    return 0;
-}
-
 const control_cmd report_cmds[] = {
     { "status", "this node: identity, uptime, configuration, topology size",
       cmd_status },
-    { "links", "links leaving this node: window now or next, rate, delay",
-      cmd_links },
     { NULL, NULL, NULL },
 };
