@@ -168,6 +168,11 @@ TlsCert=$T/tls/$n.crt
 TlsKey=$T/tls/$n.key
 TlsCA=$T/tls/ca.crt
 ControlSocket=$T/$v/$n/ctl.sock
+ApiSocket=$T/$v/$n/api.sock
+JobDir=$data/$n/jobs
+ModelDir=$data/$n/models
+BlobDir=$data/$n/blobs
+MetricsListen=none
 Emulate=no
 Peer=$peer Address=127.0.0.1:$pport
 EOF

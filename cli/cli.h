@@ -20,6 +20,13 @@ enum {
     EXIT_DATA = 3,              /* malformed model or data file */
     EXIT_UNSUP = 4,             /* valid input we do not support */
     EXIT_INFEASIBLE = 5,        /* no plan meets the constraints */
+    /* The API verbs (grpcc_exit_code maps a gRPC status to these). */
+    EXIT_NOTFOUND = 6,          /* NOT_FOUND: no such job, model, blob */
+    EXIT_UNAVAILABLE = 7,       /* lagranged not reachable; UNAVAILABLE */
+    EXIT_TIMEOUT = 8,           /* DEADLINE_EXCEEDED; a wait timed out */
+    EXIT_JOBFAIL = 9,           /* a job waited for ended FAILED,
+                                 * CANCELLED or EXPIRED */
+    EXIT_AUTH = 10,             /* UNAUTHENTICATED, PERMISSION_DENIED */
 };
 
 int cmd_inspect(int argc, char **argv);
@@ -36,6 +43,29 @@ int cmd_link(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_spool(int argc, char **argv);
+/* The API verbs, gRPC to lagranged (cli/jobs.c, cli/models.c). */
+int cmd_submit(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_result(int argc, char **argv);
+int cmd_nodes(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+
+/* Upload the file at path with PutBlob (cli/models.c) and put its id (hex
+ * SHA-256) in id[65]. Progress on stderr when progress is nonzero. Prints
+ * its errors; returns an exit code. */
+struct grpcc;
+int models_put_blob(struct grpcc *g, const char *verb, const char *path,
+                    int timeout_ms, int progress, char id[65]);
+/* Set cell col of the last row of t to a list of TensorInfo: text
+ * "name:dtype[1,3,?]" separated by spaces, JSON an array of
+ * {"name","dtype","shape"} objects (cli/models.c). */
+struct table;
+struct Lagrange__V1__TensorInfo;
+int models_tinfo_cell(struct table *t, int col,
+                      struct Lagrange__V1__TensorInfo *const *v, size_t n);
 
 /* Map a library error code to an exit code. */
 int cli_exit_code(int rc);

@@ -28,6 +28,14 @@ static const struct verb {
     { "ping", cmd_ping, "bundle round trip from the local node to a node" },
     { "send", cmd_send, "send a file to a node's inbox through the network" },
     { "spool", cmd_spool, "the local lagranged's spool and delivery counters" },
+    { "model", cmd_model, "push, list or remove the models lagranged holds" },
+    { "submit", cmd_submit, "submit a job: a model and .npy inputs" },
+    { "queue", cmd_queue, "list jobs: state, reason, age, nodes" },
+    { "show", cmd_show, "everything about one job" },
+    { "watch", cmd_watch, "follow a job until it ends" },
+    { "cancel", cmd_cancel, "cancel a job" },
+    { "result", cmd_result, "fetch a job's outputs as .npy files" },
+    { "nodes", cmd_nodes, "the constellation's nodes as lagranged sees them" },
 };
 
 static void usage(FILE *f)
@@ -41,7 +49,9 @@ static void usage(FILE *f)
     fprintf(f,
             "\n'lagrange VERB --help' describes a verb; man lagrange(1) has "
             "the details.\nExit status: 0 ok, 1 failure, 2 usage, 3 bad "
-            "model or data, 4 unsupported,\n5 infeasible plan.\n");
+            "model or data, 4 unsupported,\n5 infeasible plan, 6 not found, "
+            "7 lagranged not reachable, 8 timed out,\n9 job failed, "
+            "10 not authorised.\n");
 }
 
 /* OpenBLAS picks its kernels when the library loads, from the CPU model

@@ -31,7 +31,9 @@ enum key {
     K_NODEID = 0, K_TOPOLOGY, K_LISTEN, K_SPOOLDIR, K_SPOOLMAXBYTES,
     K_SPOOLMAXBUNDLES, K_INBOXDIR, K_TLS, K_TLSCERT, K_TLSKEY, K_TLSCA, K_CONTROLSOCKET,
     K_LOGLEVEL, K_MAXFRAME, K_CHUNKSIZE, K_HEARTBEAT, K_RECONNECTMIN,
-    K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_N
+    K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_APISOCKET, K_APILISTEN,
+    K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
+    K_JOBWORKERS, K_METRICSLISTEN, K_N
 };
 
 /* Also the order of the normal form. */
@@ -40,6 +42,8 @@ static const char *const key_names[K_N] = {
     "SpoolMaxBundles", "InboxDir", "Tls", "TlsCert", "TlsKey", "TlsCA", "ControlSocket",
     "LogLevel", "MaxFrame", "ChunkSize", "HeartbeatInterval",
     "ReconnectMin", "ReconnectMax", "Emulate", "TleCheckInterval",
+    "ApiSocket", "ApiListen", "ApiTokenFile", "ApiMaxMessage", "JobDir",
+    "ModelDir", "BlobDir", "JobWorkers", "MetricsListen",
 };
 
 typedef struct parser {
@@ -203,6 +207,17 @@ static int val_addr(parser *p, const char *key, const char *v, char *out)
     return 0;
 }
 
+/* An address, or "none" (stored as ""): for listeners that are off
+ * unless asked for. */
+static int val_addr_opt(parser *p, const char *key, const char *v, char *out)
+{
+    if (!strcasecmp(v, "none")) {
+        out[0] = '\0';
+        return 0;
+    }
+    return val_addr(p, key, v, out);
+}
+
 /* A path as written, and resolved against the config's directory. */
 static int set_path(parser *p, dconf_path *dp, const char *v)
 {
@@ -324,6 +339,32 @@ static int set_key(parser *p, enum key k, const char *v)
     case K_RECONNECTMIN: rc = val_dur(p, name, v, &c->reconnect_min); break;
     case K_RECONNECTMAX: rc = val_dur(p, name, v, &c->reconnect_max); break;
     case K_TLECHECK: rc = val_dur(p, name, v, &c->tle_check); break;
+    case K_APISOCKET:
+        if ((rc = set_path(p, &c->api_socket, v)) == 0 &&
+            strlen(c->api_socket.path) >= DCONF_SUN_PATH_MAX)
+            rc = perr(p, "ApiSocket path '%s' is longer than the %d "
+                      "bytes a unix socket allows", c->api_socket.path,
+                      DCONF_SUN_PATH_MAX - 1);
+        break;
+    case K_APILISTEN: rc = val_addr_opt(p, name, v, c->api_listen); break;
+    case K_APITOKENFILE: rc = set_path(p, &c->api_token_file, v); break;
+    case K_APIMAXMESSAGE:
+        rc = val_size(p, name, v, 64ull << 10, 1ull << 30,
+                      &c->api_max_message);
+        break;
+    case K_JOBDIR: rc = set_path(p, &c->job_dir, v); break;
+    case K_MODELDIR: rc = set_path(p, &c->model_dir, v); break;
+    case K_BLOBDIR: rc = set_path(p, &c->blob_dir, v); break;
+    case K_JOBWORKERS: {
+        uint64_t n;
+        if ((rc = val_count(p, name, v, 64, &n)) == 0)
+            c->job_workers = (int)n;
+        break;
+    }
+    case K_METRICSLISTEN:
+        if ((rc = val_addr_opt(p, name, v, c->metrics_listen)) == 0)
+            c->metrics_listen_set = 1;
+        break;
     case K_EMULATE:
         if (!strcasecmp(v, "yes"))
             c->emulate = 1;
@@ -495,13 +536,23 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->emulate = 1;
     c->tls = 1;
     c->tle_check = DCONF_DEF_TLE_CHECK;
+    c->api_max_message = DCONF_DEF_API_MAX_MESSAGE;
+    c->job_workers = 1;
+    snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s",
+             DCONF_DEF_METRICS_LISTEN);
     if ((rc = set_default(&p, &c->spool_dir, DCONF_DEF_SPOOL_DIR)) < 0 ||
         (rc = set_default(&p, &c->inbox_dir, DCONF_DEF_INBOX_DIR)) < 0 ||
         (rc = set_default(&p, &c->tls_cert, DCONF_DEF_TLS_CERT)) < 0 ||
         (rc = set_default(&p, &c->tls_key, DCONF_DEF_TLS_KEY)) < 0 ||
         (rc = set_default(&p, &c->tls_ca, DCONF_DEF_TLS_CA)) < 0 ||
         (rc = set_default(&p, &c->control_socket,
-                          DCONF_DEF_CONTROL_SOCKET)) < 0)
+                          DCONF_DEF_CONTROL_SOCKET)) < 0 ||
+        (rc = set_default(&p, &c->api_socket, DCONF_DEF_API_SOCKET)) < 0 ||
+        (rc = set_default(&p, &c->api_token_file,
+                          DCONF_DEF_API_TOKEN_FILE)) < 0 ||
+        (rc = set_default(&p, &c->job_dir, DCONF_DEF_JOB_DIR)) < 0 ||
+        (rc = set_default(&p, &c->model_dir, DCONF_DEF_MODEL_DIR)) < 0 ||
+        (rc = set_default(&p, &c->blob_dir, DCONF_DEF_BLOB_DIR)) < 0)
         goto out;
     /* Relative paths are relative to the file's directory ("dir/x" rather
      * than "./x" for a file in the current one). */
@@ -660,6 +711,11 @@ void dconf_free(dconf *c)
     free_path(&c->tls_key);
     free_path(&c->tls_ca);
     free_path(&c->control_socket);
+    free_path(&c->api_socket);
+    free_path(&c->api_token_file);
+    free_path(&c->job_dir);
+    free_path(&c->model_dir);
+    free_path(&c->blob_dir);
     plan_topology_free(c->topo);
     free(c);
 }
@@ -695,6 +751,17 @@ int dconf_print(const dconf *c, FILE *f)
     fprintf(f, "Emulate=%s\n", c->emulate ? "yes" : "no");
     fprintf(f, "TleCheckInterval=%s\n",
             dconf_fmt_duration(a, sizeof a, c->tle_check));
+    fprintf(f, "ApiSocket=%s\n", c->api_socket.decl);
+    fprintf(f, "ApiListen=%s\n", c->api_listen[0] ? c->api_listen : "none");
+    fprintf(f, "ApiTokenFile=%s\n", c->api_token_file.decl);
+    fprintf(f, "ApiMaxMessage=%s\n",
+            dconf_fmt_size(a, sizeof a, c->api_max_message));
+    fprintf(f, "JobDir=%s\n", c->job_dir.decl);
+    fprintf(f, "ModelDir=%s\n", c->model_dir.decl);
+    fprintf(f, "BlobDir=%s\n", c->blob_dir.decl);
+    fprintf(f, "JobWorkers=%d\n", c->job_workers);
+    fprintf(f, "MetricsListen=%s\n",
+            c->metrics_listen[0] ? c->metrics_listen : "none");
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

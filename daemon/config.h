@@ -49,6 +49,13 @@
 #define DCONF_DEF_TLS_KEY "/etc/lagrange/tls/node.key"
 #define DCONF_DEF_TLS_CA "/etc/lagrange/tls/ca.crt"
 #define DCONF_DEF_CONTROL_SOCKET "/run/lagrange/lagranged.sock"
+#define DCONF_DEF_API_SOCKET "/run/lagrange/api.sock"
+#define DCONF_DEF_API_TOKEN_FILE "/etc/lagrange/api.tokens"
+#define DCONF_DEF_API_MAX_MESSAGE (64ull << 20)
+#define DCONF_DEF_JOB_DIR "/var/lib/lagrange/jobs"
+#define DCONF_DEF_MODEL_DIR "/var/lib/lagrange/models"
+#define DCONF_DEF_BLOB_DIR "/var/lib/lagrange/blobs"
+#define DCONF_DEF_METRICS_LISTEN "127.0.0.1:9474"
 #define DCONF_DEF_MAX_FRAME (2ull << 20)
 #define DCONF_DEF_CHUNK_SIZE (1ull << 20)
 #define DCONF_DEF_HEARTBEAT 5.0
@@ -101,6 +108,19 @@ typedef struct dconf {
     double reconnect_max;        /* ReconnectMax: backoff ceiling, s */
     int emulate;                 /* Emulate: delay/rate/windows in user space */
     double tle_check;            /* TleCheckInterval: TLE change checks, s */
+    dconf_path api_socket;       /* ApiSocket: gRPC for the local CLI */
+    char api_listen[DCONF_ADDR_MAX]; /* ApiListen: gRPC over TLS + token
+                                    for remote apps; "" = none */
+    dconf_path api_token_file;   /* ApiTokenFile: accepted bearer tokens */
+    uint64_t api_max_message;    /* ApiMaxMessage: largest gRPC message */
+    dconf_path job_dir;          /* JobDir: durable jobs, inputs, outputs */
+    dconf_path model_dir;        /* ModelDir: content-addressed models */
+    dconf_path blob_dir;         /* BlobDir: uploaded input blobs */
+    int job_workers;             /* JobWorkers: jobs running at once */
+    char metrics_listen[DCONF_ADDR_MAX]; /* MetricsListen: /metrics over
+                                    HTTP/1.1; "" = none */
+    int metrics_listen_set;      /* written in the file (else the default,
+                                    which may fail to bind with a warning) */
 
     plan_topology *topo;         /* loaded from topology.path; owned */
     int node;                    /* index of node_id in topo */

@@ -542,9 +542,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- the listening socket ---------------------------------------------- */
 
-/* Remove a socket file that no process listens on; refuse to touch
- * anything else. */
-static int clear_stale(const char *path, char *err, size_t errlen)
+int control_clear_stale(const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sa;
     struct stat st;
@@ -571,7 +569,7 @@ static int clear_stale(const char *path, char *err, size_t errlen)
                        "%s: another lagranged is listening there", path);
     if (e != ECONNREFUSED && e != ENOENT)
         return lg_errf(err, errlen, -e, "%s: %s", path, strerror(e));
-    log_info("control: removing stale socket %s", path);
+    log_info("removing stale socket %s", path);
     if (unlink(path) < 0 && errno != ENOENT)
         return lg_errf(err, errlen, -errno, "cannot remove stale %s: %s",
                        path, strerror(errno));
@@ -596,7 +594,7 @@ int control_open(uv_loop_t *loop, const char *path, const control_cmd *cmds,
         return lg_errf(err, errlen, -ENAMETOOLONG,
                        "%s: too long for a unix socket", path);
     if ((rc = lg_mkdir_parents(path, err, errlen)) < 0 ||
-        (rc = clear_stale(path, err, errlen)) < 0)
+        (rc = control_clear_stale(path, err, errlen)) < 0)
         return rc;
     if (!(c = calloc(1, sizeof *c)) || !(c->path = strdup(path))) {
         free(c);

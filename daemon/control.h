@@ -94,4 +94,10 @@ void control_json_num(control_out *o, double x);
 int control_error(control_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Remove a unix socket file that no process listens on (left by a crash);
+ * refuse to touch anything else: -EEXIST for a file that is not a socket,
+ * -EADDRINUSE when a process answers there. Used for every listening
+ * socket of the daemon. */
+int control_clear_stale(const char *path, char *err, size_t errlen);
+
 #endif

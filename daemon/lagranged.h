@@ -37,6 +37,11 @@ typedef struct lagranged {
                                     reload does not move it */
     control *ctl;                /* the control socket, NULL once closed */
     struct dnet *net;            /* peers, spool, routing (net.h) */
+    struct dapi *api;            /* gRPC listeners (api.h), NULL once
+                                    stopped */
+    struct dsched *sched;        /* models and jobs (scheduler.h) */
+    struct dsvc *svc;            /* health and reflection (svc.h) */
+    struct dmetrics *metrics;    /* /metrics listener (metrics.h) */
     int net_open;                /* dnet_stop not yet done */
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t stale_timer;      /* TleCheckInterval: plan_topology_stale */

@@ -23,13 +23,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "config.h"
 #include "control.h"
 #include "lagranged.h"
 #include "lgerr.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "report.h"
+#include "scheduler.h"
+#include "svc.h"
 
 /* The control commands: status from report.c, the network's from
  * net.h. */
@@ -108,6 +112,20 @@ static void on_net_stopped(void *arg)
     log_debug("network stopped, spool closed");
 }
 
+static void on_sched_stopped(void *arg)
+{
+    lagranged *d = arg;
+    log_debug("jobs stopped");
+    (void)d;
+}
+
+static void on_api_stopped(void *arg)
+{
+    lagranged *d = arg;
+    d->api = NULL;
+    log_debug("API stopped");
+}
+
 /* To STOPPING: close every handle; the loop ends when they are closed.
  * Idempotent. */
 static void lgd_stop(lagranged *d)
@@ -115,6 +133,13 @@ static void lgd_stop(lagranged *d)
     if (d->state == LGD_STOPPING)
         return;
     d->state = LGD_STOPPING;
+    svc_set_stopping(d);
+    if (d->api)
+        dapi_stop(d->api, on_api_stopped, d);
+    metrics_stop(d->metrics, NULL, NULL);
+    d->metrics = NULL;
+    if (d->sched)
+        sched_stop(d, on_sched_stopped, d);
     control_close(d->ctl);
     d->ctl = NULL;
     if (d->net_open)
@@ -167,6 +192,9 @@ static void lgd_reload(lagranged *d)
     d->stale_err[0] = '\0';
     if (d->net)
         dnet_reload(d->net);
+    if (d->api && dapi_reload_tokens(d->api, err, sizeof err) < 0)
+        log_err("ApiTokenFile not reloaded, keeping the tokens in force: %s",
+                err);
     if (!d->debug)
         log_set_level(nc->log_level);
     log_info("reloaded %s: topology %s, %d nodes, %d links, %d peers",
@@ -279,6 +307,17 @@ static int lgd_run(lagranged *d)
             if (rc < 0) {
                 log_err("%s", err);
                 ex = EXIT_FAIL;
+            } else if ((rc = svc_start(d, err, sizeof err)) < 0 ||
+                       (rc = sched_start(d, err, sizeof err)) < 0) {
+                log_err("jobs: %s", err);
+                ex = EXIT_FAIL;
+            } else if ((rc = dapi_start(d, &d->api, err, sizeof err)) < 0) {
+                log_err("API: %s", err);
+                ex = EXIT_FAIL;
+            } else if ((rc = metrics_start(d, &d->metrics, err,
+                                           sizeof err)) < 0) {
+                log_err("metrics: %s", err);
+                ex = EXIT_FAIL;
             }
         }
     }
@@ -294,6 +333,8 @@ static int lgd_run(lagranged *d)
         lgd_stop(d);             /* close what was opened */
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    sched_free(d);
+    svc_free(d);
     /* Everything is closed by now, or it is a bug: say which handle. */
     if ((rc = uv_loop_close(&d->loop)) != 0) {
         log_err("event loop not empty at exit: %s", uv_strerror(rc));

@@ -40,4 +40,35 @@ void dnet_reload(dnet *n);
  * inbox, spool. */
 extern const control_cmd dnet_cmds[];
 
+/* One link of this node, as the API's ListLinks and ListNodes show it. */
+typedef struct dnet_link {
+    char peer[64];               /* the neighbour */
+    char state[24];              /* up, connecting, retrying, waiting,
+                                    down(admin) */
+    int session_up;              /* a session is up */
+    int window_open;             /* the emulated contact window is open */
+    double rate_bps;             /* emulated rate now, bit/s (0: none) */
+    double delay_s;              /* one-way delay now, s */
+    uint64_t tx_bytes, rx_bytes; /* since start */
+    int inflight;                /* bundles sent, not yet acked */
+} dnet_link;
+
+/* Fill up to max links; returns how many (0 when the network is off). */
+int dnet_links(struct lagranged *d, dnet_link *out, int max);
+
+/* Bundle counters and spool use, for /metrics. */
+typedef struct dnet_counters {
+    uint64_t spool_bundles, spool_bytes; /* stored now */
+    uint64_t quarantined;        /* spool entries set aside */
+    uint64_t originated;         /* bundles created here */
+    uint64_t received;           /* bundles taken into custody from peers */
+    uint64_t forwarded;          /* handed to a next hop (acked) */
+    uint64_t delivered;          /* objects delivered here */
+    uint64_t expired;            /* dropped at the end of their lifetime */
+    uint64_t refused;            /* refused from peers */
+} dnet_counters;
+
+/* 0, or -ENOTCONN when the network is not started. */
+int dnet_get_counters(struct lagranged *d, dnet_counters *out);
+
 #endif

@@ -904,6 +904,36 @@ static double ms3(double s)
     return round(s * 1e3) / 1e3;
 }
 
+int dnet_links(lagranged *d, dnet_link *out, int max)
+{
+    dnet *n = d->net;
+    int k = 0;
+    if (!n)
+        return 0;
+    for (int i = 0; i < n->n_peers && k < max; i++, k++) {
+        dpeer *p = &n->peers[i];
+        dsess *s = p->sess;
+        double rate, delay, opens, closes;
+        int open = peer_window(p, &rate, &delay, &opens, &closes);
+        dnet_link *l = &out[k];
+        memset(l, 0, sizeof *l);
+        snprintf(l->peer, sizeof l->peer, "%s", p->name);
+        snprintf(l->state, sizeof l->state, "%s",
+                 p->admin_down ? "down(admin)"
+                 : s ? "up"
+                 : p->dialing ? "connecting"
+                 : p->addr[0] ? "retrying" : "waiting");
+        l->session_up = s != NULL;
+        l->window_open = open && p->out_link >= 0;
+        l->rate_bps = isfinite(rate) ? rate * 8 : 0;
+        l->delay_s = isfinite(delay) ? delay : 0;
+        l->tx_bytes = p->tx_bytes;
+        l->rx_bytes = p->rx_bytes;
+        l->inflight = s ? s->n_infl : 0;
+    }
+    return k;
+}
+
 static int cmd_links(void *ctx, const char *args, control_out *o)
 {
     lagranged *d = ctx;
@@ -1203,6 +1233,27 @@ static int cmd_send(void *ctx, const char *args, control_out *o)
     /* Fails only for a NULL work callback. */
     uv_queue_work(&d->loop, &org->work, send_read_work, send_read_done);
     return CONTROL_DEFER;
+}
+
+int dnet_get_counters(lagranged *d, dnet_counters *out)
+{
+    dnet *n = d->net;
+    spool_stats st;
+    memset(out, 0, sizeof *out);
+    if (!n)
+        return -ENOTCONN;
+    dstore_stats(n->store, &st);
+    out->spool_bundles = st.count;
+    out->spool_bytes = st.bytes;
+    out->quarantined = st.quarantined;
+    out->originated = n->originated;
+    out->forwarded = n->forwarded;
+    out->delivered = n->delivered;
+    out->expired = n->expired;
+    out->refused = n->refused;
+    for (int i = 0; i < n->n_peers; i++)
+        out->received += n->peers[i].rx_bundles;
+    return 0;
 }
 
 static int cmd_spool(void *ctx, const char *args, control_out *o)

@@ -228,6 +228,11 @@ ControlSocket=$sock
 Listen=127.0.0.1:$((30000 + $$ % 20000))
 SpoolDir=$dir/state/spool
 InboxDir=$dir/state/inbox
+ApiSocket=$dir/run/lagrange/api.sock
+JobDir=$dir/state/jobs
+ModelDir=$dir/state/models
+BlobDir=$dir/state/blobs
+MetricsListen=none
 TlsCert=$tmp/tls/gs-mad.crt
 TlsKey=$tmp/tls/gs-mad.key
 TlsCA=$tmp/tls/ca.crt
@@ -341,7 +346,7 @@ PYEOF
     wait_for "$label: reload" status_is reloads 1 && ok
     echo "Bogus=1" >>"$dir/lagranged.conf"
     kill -HUP "$dpid"
-    wait_for "$label: failed reload logged" grep -q "reload failed, keeping the running configuration: .*lagranged.conf:12: unknown key 'Bogus'" "$dir/log" && ok
+    wait_for "$label: failed reload logged" grep -q "reload failed, keeping the running configuration: .*lagranged.conf:17: unknown key 'Bogus'" "$dir/log" && ok
     status_is reloads 1 && status_is node '"gs-mad"' && ok ||
         bad "$label: not serving after a failed reload"
     sed -i '/^Bogus=1$/d' "$dir/lagranged.conf"
@@ -383,6 +388,8 @@ if [ -x "$PY" ]; then
     printf 'SpoolDir=%s\nInboxDir=%s\nTlsCert=%s\nTlsKey=%s\nTlsCA=%s\nListen=127.0.0.1:%s\n' \
         "$dir/spool" "$dir/inbox" "$tmp/tls/gs-mad.crt" "$tmp/tls/gs-mad.key" \
         "$tmp/tls/ca.crt" $((30001 + $$ % 20000)) >>"$dir/lagranged.conf"
+    printf 'ApiSocket=%s\nJobDir=%s\nModelDir=%s\nBlobDir=%s\nMetricsListen=none\n' \
+        "$dir/api.sock" "$dir/jobs" "$dir/models" "$dir/blobs" >>"$dir/lagranged.conf"
     "$LD" -f "$dir/lagranged.conf" 2>"$dir/log" &
     dpid=$!
     if wait_for "tle: control socket" "$L" status --socket "$sock"; then

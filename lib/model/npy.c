@@ -600,14 +600,15 @@ static int with_path(const char *path, int rc, char *err, size_t errlen)
     return lg_errf(err, errlen, rc, "%s: %s", path, tmp);
 }
 
-static int npy_read_fd(int fd, lg_tensor **out, char *err, size_t errlen)
+/* Read and check the header of the open file fd: *h describes it, and
+ * the file's size agrees with the shape. */
+static int npy_read_header(int fd, struct npy_hdr *h, char *err,
+                           size_t errlen)
 {
     struct stat st;
     uint8_t pre[12];
-    uint8_t *hb = NULL, *tmp = NULL;
+    uint8_t *hb = NULL;
     size_t size, n, dict_off, hdr_end;
-    struct npy_hdr h;
-    lg_tensor *t = NULL;
     long long r;
     int rc;
 
@@ -637,18 +638,26 @@ static int npy_read_fd(int fd, lg_tensor **out, char *err, size_t errlen)
         return lg_errf(err, errlen, -ENOMEM, "header: out of memory");
     memcpy(hb, pre, n);
     r = read_full(fd, hb + n, hdr_end - n);
-    if (r < 0) {
+    if (r < 0)
         rc = lg_errf(err, errlen, (int)r, "read: %s", strerror((int)-r));
-        goto out;
-    }
-    if ((size_t)r < hdr_end - n) {
+    else if ((size_t)r < hdr_end - n)
         rc = lg_errf(err, errlen, LG_EMODEL, "header: truncated");
-        goto out;
-    }
-    if ((rc = npy_header(hb, dict_off, hdr_end, &h, err, errlen)) < 0)
-        goto out;
-    if ((rc = npy_check_size(&h, size - hdr_end, err, errlen)) < 0)
-        goto out;
+    else if ((rc = npy_header(hb, dict_off, hdr_end, h, err, errlen)) == 0)
+        rc = npy_check_size(h, size - hdr_end, err, errlen);
+    free(hb);
+    return rc;
+}
+
+static int npy_read_fd(int fd, lg_tensor **out, char *err, size_t errlen)
+{
+    uint8_t *tmp = NULL;
+    struct npy_hdr h;
+    lg_tensor *t = NULL;
+    long long r;
+    int rc;
+
+    if ((rc = npy_read_header(fd, &h, err, errlen)) < 0)
+        return rc;
 
     /* Sizes agree with the shape: now allocate and read the data. */
     if (h.fortran && h.shape.rank > 1) {
@@ -702,8 +711,26 @@ static int npy_read_fd(int fd, lg_tensor **out, char *err, size_t errlen)
 out:
     lg_tensor_unref(t);
     free(tmp);
-    free(hb);
     return rc;
+}
+
+int lg_npy_stat(const char *path, enum lg_dtype *dtype, lg_shape *shape,
+                char *err, size_t errlen)
+{
+    struct npy_hdr h;
+    int fd, rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return with_path(path, lg_errf(err, errlen, -errno, "open: %s",
+                                       strerror(errno)), err, errlen);
+    rc = npy_read_header(fd, &h, err, errlen);
+    close(fd);
+    if (rc == 0) {
+        *dtype = h.dtype;
+        *shape = h.shape;
+    }
+    return with_path(path, rc, err, errlen);
 }
 
 int lg_npy_read(const char *path, lg_tensor **out, char *err, size_t errlen)

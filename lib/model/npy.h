@@ -46,6 +46,12 @@ int lg_npy_parse(const void *buf, size_t len, lg_tensor **out, char *err,
  * the file's size has been checked against the shape. */
 int lg_npy_read(const char *path, lg_tensor **out, char *err, size_t errlen);
 
+/* The dtype and shape of a .npy file, from its header, with the same
+ * checks as lg_npy_read (the file's size must agree with the shape) but
+ * without reading the data. */
+int lg_npy_stat(const char *path, enum lg_dtype *dtype, lg_shape *shape,
+                char *err, size_t errlen);
+
 /* Write t as a .npy file, byte-identical to numpy's np.save: version 1.0
  * (2.0 if the header would exceed 65535 bytes), little-endian, C order,
  * data starting at a multiple of 64 bytes. Writes a temporary file in the

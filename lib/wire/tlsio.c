@@ -47,6 +47,8 @@
 
 struct wire_tls_ctx {
     SSL_CTX *ssl;
+    int api;                            /* wire_tls_ctx_new_api: no client
+                                           certificate, ALPN h2 */
     int name_rc;                        /* wire_tls_ctx_own_name's code */
     char name[WIRE_TLS_NAME_MAX];       /* our certificate's node name */
 };
@@ -503,6 +505,78 @@ fail:
     return rc;
 }
 
+/* ALPN for the API listener: gRPC clients offer "h2" and insist on it
+ * being selected; a client that offers only other protocols is refused. */
+static int alpn_select(SSL *ssl, const unsigned char **out,
+                       unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+    static const unsigned char h2[] = "\x02h2";
+    unsigned char *sel = NULL;
+    (void)ssl;
+    (void)arg;
+    if (SSL_select_next_proto(&sel, outlen, h2, sizeof h2 - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+int wire_tls_ctx_new_api(wire_tls_ctx **out, const char *cert_pem,
+                         const char *key_pem, char *err, size_t errlen)
+{
+    wire_tls_ctx *c;
+    SSL_CTX *s;
+    char why[200];
+    int rc;
+
+    if (!out)
+        return lg_errf(err, errlen, -EINVAL, "wire_tls_ctx_new_api: no out");
+    *out = NULL;
+    if (!cert_pem || !key_pem)
+        return lg_errf(err, errlen, -EINVAL,
+                       "TLS needs a certificate and a key");
+    if (!(c = calloc(1, sizeof *c)))
+        return lg_errf(err, errlen, -ENOMEM, "out of memory");
+    c->api = 1;
+    c->name_rc = -ENOENT;
+    ERR_clear_error();
+    if (!(s = c->ssl = SSL_CTX_new(TLS_server_method()))) {
+        ossl_drain(why, sizeof why, NULL);
+        rc = lg_errf(err, errlen, -ENOMEM, "SSL_CTX_new: %s", why);
+        goto fail;
+    }
+    if (SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION) != 1) {
+        ossl_drain(why, sizeof why, NULL);
+        rc = lg_errf(err, errlen, -EINVAL, "cannot require TLS 1.2: %s", why);
+        goto fail;
+    }
+    SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_num_tickets(s, 0);
+    SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
+    SSL_CTX_clear_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    if (SSL_CTX_use_certificate_chain_file(s, cert_pem) != 1) {
+        rc = file_error("certificate", cert_pem, err, errlen);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(s, key_pem, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(s) != 1) {
+        rc = file_error("private key", key_pem, err, errlen);
+        goto fail;
+    }
+    SSL_CTX_set_verify(s, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_alpn_select_cb(s, alpn_select, NULL);
+    ERR_clear_error();
+    *out = c;
+    return 0;
+
+fail:
+    ERR_clear_error();
+    wire_tls_ctx_free(c);
+    return rc;
+}
+
 void wire_tls_ctx_free(wire_tls_ctx *c)
 {
     if (!c)
@@ -541,7 +615,7 @@ int wire_tls_new(wire_tls **out, wire_tls_ctx *c, int is_server,
     if (!out)
         return lg_errf(err, errlen, -EINVAL, "wire_tls_new: no out");
     *out = NULL;
-    if (!c || !check)
+    if (!c || (!check && !(c->api && is_server)))
         return lg_errf(err, errlen, -EINVAL,
                        "a TLS session needs a context and a name check");
     if (!(t = calloc(1, sizeof *t)))
@@ -632,11 +706,14 @@ int wire_tls_feed(wire_tls *t, const void *data, size_t len, char *err,
 static int handshake_finished(wire_tls *t, char *err, size_t errlen)
 {
     const SSL_CIPHER *cs = SSL_get_current_cipher(t->ssl);
-    if (SSL_version(t->ssl) != TLS1_3_VERSION)
+    /* API sessions (no name check: wire_tls_ctx_new_api) take TLS 1.2 too
+     * and ask for no client certificate. */
+    if (t->check && SSL_version(t->ssl) != TLS1_3_VERSION)
         return failf(t, err, errlen, -EPROTO,
                      "TLS handshake ended in %s, not TLS 1.3",
                      SSL_get_version(t->ssl));
-    if (!t->cand[0] || SSL_get_verify_result(t->ssl) != X509_V_OK)
+    if (t->check &&
+        (!t->cand[0] || SSL_get_verify_result(t->ssl) != X509_V_OK))
         return failf(t, err, errlen, -EACCES,
                      "TLS handshake completed without an accepted peer "
                      "certificate");

@@ -76,6 +76,15 @@ int wire_tls_ctx_new(wire_tls_ctx **out, const char *cert_pem,
 void wire_tls_ctx_free(wire_tls_ctx *c);
 
 /*
+ * The context of the gRPC API listener (lagranged.conf ApiListen): server
+ * side only, TLS 1.2 or 1.3, our certificate and key, no client
+ * certificate (apps authenticate with a bearer token inside), ALPN "h2"
+ * required as gRPC clients expect. Sessions on it take check = NULL.
+ */
+int wire_tls_ctx_new_api(wire_tls_ctx **out, const char *cert_pem,
+                         const char *key_pem, char *err, size_t errlen);
+
+/*
  * The node name in our own certificate (first SAN dNSName, else the CN),
  * for a startup check that it equals the configured node id. 0, -ENOENT if
  * the certificate has no name, -EINVAL if the name is not a valid node

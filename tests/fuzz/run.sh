@@ -3,15 +3,16 @@
 #
 #   sh tests/fuzz/run.sh [SECONDS] [TARGET...]      (from the repo root)
 #
-# SECONDS defaults to 60 per target; TARGET is npy, onnx or frame (default:
-# all three).
+# SECONDS defaults to 60 per target; TARGET is npy, onnx, frame or h2rpc
+# (default: all four).
 #
 # Everything is built with clang -fsanitize=fuzzer,address,undefined into
 # $FUZZ_BUILD (default build-fuzz/, outside the autotools build): every
 # lib/**/*.c, found afresh on each run so new modules are picked up, goes
 # into one static archive, with the protobuf-c code generated from
 # proto/onnx/onnx-subset.proto; a target links only what it needs, so the
-# npy fuzzer works while the ONNX side is still being written.
+# npy fuzzer works while the ONNX side is still being written. Targets link
+# libnghttp2 too (the gRPC front end, lib/api/h2rpc.c, needs it).
 #
 # Seeds are read from tests/fuzz/corpus_<target>/ (committed, never written);
 # what the fuzzer finds goes to $FUZZ_BUILD/corpus/<target>/, kept between
@@ -26,10 +27,10 @@ set -u
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 case $secs in
-'' | *[!0-9]*) echo "usage: sh tests/fuzz/run.sh [SECONDS] [npy|onnx|frame]..." >&2
+'' | *[!0-9]*) echo "usage: sh tests/fuzz/run.sh [SECONDS] [npy|onnx|frame|h2rpc]..." >&2
                exit 2 ;;
 esac
-targets=${*:-npy onnx frame}
+targets=${*:-npy onnx frame h2rpc}
 B=${FUZZ_BUILD:-build-fuzz}
 CC=${CC:-clang}
 FUZZ_ARGS=${FUZZ_ARGS:-}
@@ -51,14 +52,18 @@ for d in $(find lib -name '*.h' -exec dirname {} \; | sort -u); do
 done
 DEPS_CFLAGS=$(pkg-config --cflags libprotobuf-c openblas openssl 2>/dev/null)
 DEPS_LIBS=$(pkg-config --libs libprotobuf-c openblas openssl 2>/dev/null)
+DEPS_CFLAGS="$DEPS_CFLAGS $(pkg-config --cflags libnghttp2 2>/dev/null)"
+DEPS_LIBS="$DEPS_LIBS $(pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)"
 
 mkdir -p "$B/obj" "$B/proto" "$B/artifacts"
 rm -f "$B"/obj/*.o "$B/liblagrange-fuzz.a"
 
-# protobuf-c code for the ONNX subset and the wire protocol.
+# protobuf-c code for the ONNX subset, the wire protocol and the API.
 if command -v protoc-c >/dev/null 2>&1 &&
    protoc-c --c_out="$B/proto" -Iproto proto/onnx/onnx-subset.proto \
-       proto/lagrange/v1/wire.proto; then
+       proto/lagrange/v1/wire.proto proto/lagrange/v1/api.proto \
+       proto/lagrange/v1/store.proto proto/grpc/health/v1/health.proto \
+       proto/grpc/reflection/v1/reflection.proto; then
     gen=$(find "$B/proto" -name '*.pb-c.c')
 else
     echo "run.sh: warning: protoc-c failed; onnx and frame will not link" >&2
@@ -140,6 +145,38 @@ objid="\x52\x10"
 objsha="\x7a\x20"
 node="gs-mad"
 big="\xff\xff\xff\xff\x0f"
+EOF
+
+# h2rpc: frame headers (length, type, flags, stream), HPACK bits, paths.
+cat >"$B/h2rpc.dict" <<'EOF'
+preface="PRI * HTTP/2.0\x0d\x0a\x0d\x0aSM\x0d\x0a\x0d\x0a"
+settings="\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+settings_ack="\x00\x00\x00\x04\x01\x00\x00\x00\x00"
+headers1="\x01\x05\x00\x00\x00\x01"
+data1="\x00\x00\x00\x00\x01"
+data1_end="\x00\x01\x00\x00\x00\x01"
+rst1="\x00\x00\x04\x03\x00\x00\x00\x00\x01\x00\x00\x00\x08"
+wu0="\x00\x00\x04\x08\x00\x00\x00\x00\x00\x7f\xff\x00\x00"
+goaway="\x00\x00\x08\x07\x00\x00\x00\x00\x00"
+ping="\x00\x00\x08\x06\x00\x00\x00\x00\x00"
+msg0="\x00\x00\x00\x00\x00"
+msgc="\x01\x00\x00\x00\x01"
+post="\x83"
+scheme="\x86"
+path_unary="/t.Echo/Unary"
+path_quick="/t.Echo/Quick"
+path_stream="/t.Echo/Stream"
+path_collect="/t.Echo/Collect"
+path_chat="/t.Echo/Chat"
+path_secure="/t.Echo/Secure"
+path_refuse="/t.Echo/Refuse"
+path_slow="/t.Echo/Slow"
+ctype="application/grpc"
+timeout="grpc-timeout"
+t1="1m"
+t2="99999999H"
+auth="authorization"
+bearer="Bearer good"
 EOF
 
 status=0

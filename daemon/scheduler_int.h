@@ -1,0 +1,260 @@
+/*
+ * scheduler_int.h - what the three files of lagrange.v1.Scheduler share:
+ * scheduler.c (the job table, the executor runs, the ops on the threadpool,
+ * life and stats), scheduler_models.c (PutModel, PutBlob, ListModels,
+ * DeleteModel) and scheduler_rpc.c (the job methods, nodes, links, plan).
+ * See scheduler.h for the job states and the durability rule.
+ *
+ * Threading: loop thread, except the sched_work_* functions, which run on
+ * the libuv threadpool and touch only their own op and the stores.
+ */
+#ifndef LG_DAEMON_SCHED_INT_H
+#define LG_DAEMON_SCHED_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blobstore.h"
+#include "exec.h"
+#include "h2rpc.h"
+#include "jobdb.h"
+#include "lagrange/v1/api.pb-c.h"
+#include "lagrange/v1/store.pb-c.h"
+#include "lagranged.h"
+#include "scheduler.h"
+
+#define JOB_ID_LEN 13              /* "j" + 12 hex */
+#define NAME_MAX_ 63               /* model and job names */
+#define IDEM_MAX 128
+#define REASON_MAX 160
+#define ERROR_MAX 512
+#define XCACHE 4                   /* prepared models kept */
+#define RESULT_CHUNK_DEF (1u << 20)
+#define RESULT_CHUNK_MAX (4u << 20)
+#define EXPIRE_MS 500              /* deadline check period */
+#define CACHE_MAX (64u << 20)      /* outputs kept in memory for GetResult */
+
+typedef Lagrange__V1__JobState jstate;
+
+typedef struct dmodel {
+    char id[65];
+    Lagrange__V1__Model *m;        /* its metadata (unpacked, owned) */
+    uint64_t runs;
+    double exec_s;
+} dmodel;
+
+typedef struct outinfo {
+    char *name;
+    char dtype[16];
+    int rank;
+    int64_t d[8];
+} outinfo;
+
+typedef struct djob {
+    struct dsched *s;
+    char id[JOB_ID_LEN + 1];
+    char model[65];
+    char model_name[NAME_MAX_ + 1];
+    char name[NAME_MAX_ + 1];
+    char idem[IDEM_MAX + 1];
+    jstate state;
+    char reason[REASON_MAX];
+    char error[ERROR_MAX];
+    uint64_t created, updated, started, finished, deadline;
+    uint32_t priority, attempts;
+    int objective;
+    double progress;
+    int n_in;
+    char **in_names;               /* graph input of in/<k>.npy */
+    int n_out;
+    outinfo *out;                  /* once COMPLETED: out/<k>.npy */
+    int accepted;                  /* durable; visible to clients */
+    int io_busy, io_dirty;         /* a record write in flight / due */
+    int running;                   /* an executor op in flight */
+    lg_tensor **cached;            /* outputs kept in memory after the run
+                                      (n_out of them), or NULL */
+    size_t cached_bytes;
+    h2rpc_call *watch[SCHED_MAX_WATCHERS];
+    int n_watch;
+} djob;
+
+typedef struct xentry {
+    char id[65];
+    lg_graph *g;
+    lg_exec *e;
+    int busy;
+    uint64_t used;
+} xentry;
+
+struct dsched {
+    lagranged *d;
+    blobstore *models, *blobs;
+    jobdb *jobs;
+    dmodel **mv;
+    int n_models;
+    djob **jv;
+    int n_jobs, cap_jobs;
+    int running;                   /* executor ops in flight */
+    int ops;                       /* threadpool ops in flight */
+    xentry xc[XCACHE];
+    uint64_t xclock;
+    uv_timer_t expire;
+    int timer_open;
+    int stopping;
+    void (*done)(void *);
+    void *done_arg;
+    uint64_t submitted;
+    size_t cache_bytes;            /* outputs held in djob.cached */
+    uint64_t lat_count[SCHED_LAT_BUCKETS];
+    uint64_t lat_n;
+    double lat_sum;
+    sched_model_stat *mstat;
+};
+
+static const uint64_t lat_bounds[SCHED_LAT_BUCKETS] = {
+    1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 60000, 600000, 3600000,
+};
+
+enum op_kind {
+    OP_CREATE, OP_UPDATE, OP_RUN, OP_PUT_COMMIT, OP_READ_RESULT,
+    OP_DELETE_MODEL,
+};
+
+/* What an input of a model must be: checked against a blob's header on
+ * the threadpool (inline inputs are checked at once). */
+typedef struct sched_want {
+    char name[128];
+    char dtype[16];
+    int rank;
+    int64_t d[LG_MAX_RANK];        /* -1: any */
+} sched_want;
+
+typedef struct sop {
+    uv_work_t w;
+    dsched *s;
+    enum op_kind kind;
+    h2rpc_call *call;              /* to answer; NULL once it is gone */
+    djob *job;
+    int rc;
+    char err[ERROR_MAX];
+    /* OP_CREATE, OP_UPDATE */
+    uint8_t *rec;
+    size_t rec_len;
+    jobdb_file *files;
+    int n_files;
+    lg_tensor **tens;              /* OP_CREATE: inline inputs to encode;
+                                      OP_RUN, OP_READ_RESULT: outputs */
+    int n_tens;
+    char **blob_paths;             /* OP_CREATE: blob inputs to check */
+    struct sched_want *want;       /* OP_CREATE: what each input must be */
+    /* OP_RUN */
+    xentry *x;                     /* cached executor, or NULL: load */
+    lg_graph *g;
+    lg_exec *e;
+    double exec_s;
+    /* OP_PUT_COMMIT */
+    blobw *bw;
+    int is_model;
+    char name[NAME_MAX_ + 1];
+    char id[65];
+    uint8_t *meta;
+    size_t meta_len;
+} sop;
+
+/* A PutModel / PutBlob in progress (the call's data). */
+typedef struct upload {
+    dsched *s;
+    int is_model;
+    blobw *bw;
+    uint64_t size, got;
+    char name[NAME_MAX_ + 1];
+    int have_header;
+    sop *op;                       /* commit in flight */
+} upload;
+
+/* A GetResult stream (the call's data). */
+typedef struct rstream {
+    dsched *s;
+    djob *job;
+    sop *op;                       /* reading the outputs */
+    lg_tensor **tens;
+    char **names;
+    int n, cur;
+    size_t off, chunk;
+} rstream;
+
+/* Unpack a request message or answer INVALID_ARGUMENT. */
+#define UNPACK_OR_FAIL(T, fn, c, msg, len)                                    \
+    T *q = fn(NULL, len, msg);                                                \
+    if (!q) {                                                                 \
+        h2rpc_finish(c, H2RPC_INVALID_ARGUMENT, "malformed request");         \
+        return 0;                                                             \
+    }
+
+static inline dsched *sched_of(h2rpc_call *c)
+{
+    return ((lagranged *)h2rpc_app(c))->sched;
+}
+
+/* ---- scheduler.c ------------------------------------------------------------- */
+
+int sched_add_job(dsched *s, djob *j);
+void sched_drop_job(dsched *s, djob *j);
+void sched_fill_job(const djob *j, Lagrange__V1__Job *p,
+                     Lagrange__V1__TensorInfo *ti,
+                     Lagrange__V1__TensorInfo **tip, char **nodes,
+                     const char *self);
+djob *sched_find_idem(dsched *s, const char *key);
+djob *sched_find_job(dsched *s, const char *id);
+void sched_free_job(djob *j);
+int sched_is_final(jstate st);
+void sched_notify(djob *j, const char *event);
+uint64_t sched_now_ms(void);
+void sched_op_free(sop *op);
+sop *sched_op_new(dsched *s, enum op_kind k, h2rpc_call *c, djob *j);
+int sched_op_queue(sop *op);
+uint8_t *sched_pack_job(const dsched *s, const djob *j, size_t *len);
+uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len);
+void sched_persist(djob *j);
+const char *sched_state_name(jstate st);
+void sched_set_state(djob *j, jstate st, const char *reason);
+enum h2rpc_status sched_status_of(int rc);
+int sched_valid_name(const char *s);
+void sched_op_call_close(h2rpc_call *c, int cancelled);
+
+/* ---- scheduler_models.c ------------------------------------------------------ */
+
+int sched_add_model(dsched *s, const char *id, const uint8_t *meta,
+                     size_t len);
+int sched_deletemodel_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+dmodel *sched_find_model_id(dsched *s, const char *id);
+int sched_listmodels_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+int sched_load_model(void *arg, const char *id, uint64_t size);
+void sched_put_close(h2rpc_call *c, int cancelled);
+void sched_put_end(h2rpc_call *c);
+int sched_put_message(h2rpc_call *c, const uint8_t *msg, size_t len);
+dmodel *sched_resolve_model(dsched *s, const char *ref, char *why,
+                             size_t whylen);
+void sched_work_put_commit(sop *op);
+int sched_putmodel_start(h2rpc_call *c);
+int sched_putblob_start(h2rpc_call *c);
+
+/* ---- scheduler_rpc.c --------------------------------------------------------- */
+
+int sched_canceljob_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+int sched_getjob_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+int sched_listjobs_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+int sched_listlinks_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+int sched_listnodes_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+int sched_planjob_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+void sched_reply_job(h2rpc_call *c, const dsched *s, const djob *j);
+void sched_result_close(h2rpc_call *c, int cancelled);
+int sched_result_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+void sched_result_writable(h2rpc_call *c);
+int sched_submit_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+void sched_watch_close(h2rpc_call *c, int cancelled);
+int sched_watch_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
+void sched_work_create(sop *op);
+void sched_work_read_result(sop *op);
+
+#endif
