@@ -18,6 +18,8 @@
  * either side may have dialled. Validity starts 5 minutes in the past, for
  * clocks that disagree a little, and a node's never outlasts its CA's.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -46,7 +48,8 @@ static void help(FILE *f)
 {
     fprintf(f,
 "usage: lagrange cert ca --out DIR [--name NAME] [--days N] [--force]\n"
-"       lagrange cert node NAME --ca DIR --out DIR [--days N] [--force]\n\n"
+"       lagrange cert node NAME --ca DIR --out DIR [--san HOST|IP]...\n"
+"                          [--days N] [--force]\n\n"
 "Make the certificates that lagrange nodes use to recognise each other.\n"
 "'ca' creates a certificate authority: DIR/ca.key (EC P-256, mode 0600)\n"
 "and a self-signed DIR/ca.crt, CN=NAME (default lagrange-ca), valid for\n"
@@ -54,11 +57,15 @@ static void help(FILE *f)
 "signed by the CA in the --ca directory, with CN=NAME and subjectAltName\n"
 "DNS:NAME, valid for N days (default 365, never past the CA's end). NAME\n"
 "is the node's name in the topology: lagranged refuses a peer whose\n"
-"certificate names another node.\n\n"
+"certificate names another node. --san adds a host name or an IP address\n"
+"to subjectAltName (after DNS:NAME), so that remote gRPC clients can\n"
+"reach the API listener (ApiListen) by that name or address.\n\n"
 "  --out DIR   where to write (created, mode 0700, if missing)\n"
 "  --ca DIR    the directory holding ca.key and ca.crt\n"
 "  --name NAME the CA's common name\n"
 "  --days N    validity in days, 1-36500\n"
+"  --san X     node only, repeatable (at most 8): DNS:X, or IP:X for an\n"
+"              IPv4 or IPv6 address\n"
 "  --force     replace existing files\n\n"
 "Names are 1-47 characters of A-Z a-z 0-9 . _ -.\n"
 "Exit status: 0 ok, 1 failure (a file exists, I/O, crypto), 2 usage,\n"
@@ -236,15 +243,46 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 
 /* A v3 certificate for key with CN=cn, valid from now - 5 min for days,
  * signed by issuer_key (issuer NULL: self-signed). */
+#define CERT_MAX_SANS 8
+#define CERT_SAN_MAX (16 + CERT_NAME_MAX + CERT_MAX_SANS * 72)
+
+/* ",DNS:x" or ",IP:x" appended to out for --san x; -1 if x is neither a
+ * host name (1-63 characters per label of A-Z a-z 0-9 -, dots between,
+ * at most 253) nor an IP address. */
+static int san_add(char *out, size_t cap, const char *x)
+{
+    unsigned char ip[16];
+    size_t n = strlen(x), lab = 0;
+    int host = n > 0 && n <= 253 && x[0] != '.' && x[n - 1] != '.';
+    if (inet_pton(AF_INET, x, ip) == 1 || inet_pton(AF_INET6, x, ip) == 1) {
+        snprintf(out + strlen(out), cap - strlen(out), ",IP:%s", x);
+        return 0;
+    }
+    for (size_t i = 0; host && i < n; i++) {
+        char c = x[i];
+        if (c == '.') {
+            host = lab > 0;
+            lab = 0;
+        } else {
+            host = (isalnum((unsigned char)c) || c == '-') && ++lab <= 63;
+        }
+    }
+    if (!host || strlen(out) + n + 6 >= cap)
+        return -1;
+    snprintf(out + strlen(out), cap - strlen(out), ",DNS:%s", x);
+    return 0;
+}
+
 static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
-                       EVP_PKEY *issuer_key, int days, int ca)
+                       EVP_PKEY *issuer_key, int days, int ca,
+                       const char *extra_san)
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
     unsigned char sn[16];
     BIGNUM *bn = NULL;
     int ok = 0;
-    char san[8 + CERT_NAME_MAX];
+    char san[CERT_SAN_MAX];
 
     if (!x || !name || RAND_bytes(sn, sizeof sn) != 1)
         goto out;
@@ -270,7 +308,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
         fprintf(stderr, "lagrange cert: note: validity shortened to the "
                 "CA's end\n");
     }
-    snprintf(san, sizeof san, "DNS:%s", cn);
+    snprintf(san, sizeof san, "DNS:%s%s", cn, extra_san ? extra_san : "");
     if (add_ext(x, issuer ? issuer : x, NID_basic_constraints,
                 ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE") < 0 ||
         add_ext(x, issuer ? issuer : x, NID_key_usage,
@@ -337,7 +375,7 @@ static int cert_ca(const char *out, const char *name, int days, int force)
                (rc = check_free(crtpath, force)) == EXIT_OK) {
         if (!(k = EVP_EC_gen("P-256")))
             rc = ssl_fail("generating a P-256 key");
-        else if (!(x = make_cert(k, name, NULL, k, days, 1)))
+        else if (!(x = make_cert(k, name, NULL, k, days, 1, NULL)))
             rc = ssl_fail("making the CA certificate");
         else if ((rc = write_pair(keypath, k, crtpath, x, force)) == EXIT_OK)
             print_made(keypath, crtpath, x);
@@ -402,7 +440,7 @@ out:
 }
 
 static int cert_node(const char *name, const char *cadir, const char *out,
-                     int days, int force)
+                     int days, int force, const char *sans)
 {
     char *keypath = join(out, name, ".key"), *crtpath = join(out, name, ".crt");
     EVP_PKEY *cak = NULL, *k = NULL;
@@ -424,7 +462,7 @@ static int cert_node(const char *name, const char *cadir, const char *out,
                (rc = check_free(crtpath, force)) == EXIT_OK) {
         if (!(k = EVP_EC_gen("P-256")))
             rc = ssl_fail("generating a P-256 key");
-        else if (!(x = make_cert(k, name, cac, cak, days, 0)))
+        else if (!(x = make_cert(k, name, cac, cak, days, 0, sans)))
             rc = ssl_fail("making the node certificate");
         else if ((rc = write_pair(keypath, k, crtpath, x, force)) == EXIT_OK)
             print_made(keypath, crtpath, x);
@@ -446,15 +484,28 @@ int cmd_cert(int argc, char **argv)
         { "name", required_argument, 0, 'N' },
         { "days", required_argument, 0, 'd' },
         { "force", no_argument, 0, 'f' },
+        { "san", required_argument, 0, 's' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *out = NULL, *ca = NULL, *name = NULL, *what, *node = NULL;
-    int c, days = 0, force = 0, rc;
+    int c, days = 0, force = 0, rc, n_sans = 0;
+    char sans[CERT_SAN_MAX] = "";
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:c:N:d:fh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:c:N:d:fhs:", opts, NULL)) != -1) {
         switch (c) {
+        case 's':
+            if (++n_sans > CERT_MAX_SANS) {
+                cli_err("cert", "more than %d --san", CERT_MAX_SANS);
+                return EXIT_USAGE;
+            }
+            if (san_add(sans, sizeof sans, optarg) < 0) {
+                cli_err("cert", "--san '%s' is neither a host name nor an "
+                        "IP address", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'o': out = optarg; break;
         case 'c': ca = optarg; break;
         case 'N': name = optarg; break;
@@ -484,8 +535,8 @@ int cmd_cert(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!strcmp(what, "ca")) {
-        if (ca) {
-            cli_err("cert", "--ca is for 'cert node'");
+        if (ca || n_sans) {
+            cli_err("cert", "%s is for 'cert node'", ca ? "--ca" : "--san");
             return EXIT_USAGE;
         }
         if (!name)
@@ -517,7 +568,8 @@ int cmd_cert(int argc, char **argv)
                     "and ca.crt)");
             return EXIT_USAGE;
         }
-        return cert_node(node, ca, out, days ? days : CERT_NODE_DAYS, force);
+        return cert_node(node, ca, out, days ? days : CERT_NODE_DAYS, force,
+                         sans);
     }
     cli_err("cert", "unknown cert command '%s' (ca or node)", what);
     return EXIT_USAGE;

@@ -889,7 +889,7 @@ static void queue_help(FILE *f)
 "submission, NODES where it runs.\n\n"
 "  --state S,...      only jobs in these states: PENDING, PLANNED, STAGING,\n"
 "                     RUNNING, COMPLETED, FAILED, CANCELLED, EXPIRED\n"
-"  --limit N          at most N jobs\n"
+"  --limit N          only the N most recent jobs\n"
 TABLE_OPTIONS_HELP
 GRPCC_OPTIONS_HELP
 "\nColumns: id, name, model, model_id, state, reason, age, nodes, progress,\n"

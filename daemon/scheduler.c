@@ -469,6 +469,25 @@ static void op_work(uv_work_t *w)
 
 /* ---- the loop side ------------------------------------------------------------ */
 
+/* Answer a unary call with one message and OK; RESOURCE_EXHAUSTED when it
+ * cannot be packed or is above ApiMaxMessage. */
+void sched_reply(h2rpc_call *c, const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+        h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    protobuf_c_message_pack(m, buf);
+    if (h2rpc_send(c, buf, n) == -EMSGSIZE)
+        h2rpc_finishf(c, H2RPC_RESOURCE_EXHAUSTED, "the answer (%zu bytes) "
+                      "is above ApiMaxMessage; ask for less", n);
+    else
+        h2rpc_finish(c, H2RPC_OK, NULL);
+    free(buf);
+}
+
 enum h2rpc_status sched_status_of(int rc)
 {
     switch (rc) {
@@ -601,23 +620,12 @@ static void op_after(uv_work_t *w, int status)
             if (op->rc < 0) {
                 h2rpc_finish(c, sched_status_of(op->rc), op->err);
             } else if (op->is_model) {
-                dmodel *m = sched_find_model_id(s, op->id);
-                size_t len = lagrange__v1__model__get_packed_size(m->m);
-                uint8_t *buf = malloc(len ? len : 1);
-                if (buf) {
-                    lagrange__v1__model__pack(m->m, buf);
-                    h2rpc_send(c, buf, len);
-                    free(buf);
-                }
-                h2rpc_finish(c, buf ? H2RPC_OK : H2RPC_RESOURCE_EXHAUSTED,
-                             buf ? NULL : "out of memory");
+                sched_reply(c, &sched_find_model_id(s, op->id)->m->base);
             } else {
                 Lagrange__V1__Blob b = LAGRANGE__V1__BLOB__INIT;
-                uint8_t buf[128];
                 b.id = op->id;
                 blobstore_stat(s->blobs, op->id, &b.size);
-                h2rpc_send(c, buf, lagrange__v1__blob__pack(&b, buf));
-                h2rpc_finish(c, H2RPC_OK, NULL);
+                sched_reply(c, &b.base);
             }
         }
         if (op->rc == 0)
@@ -646,11 +654,8 @@ static void op_after(uv_work_t *w, int status)
             } else {
                 Lagrange__V1__DeleteModelResponse r =
                     LAGRANGE__V1__DELETE_MODEL_RESPONSE__INIT;
-                uint8_t buf[128];
                 r.id = op->id;
-                h2rpc_send(op->call, buf,
-                           lagrange__v1__delete_model_response__pack(&r, buf));
-                h2rpc_finish(op->call, H2RPC_OK, NULL);
+                sched_reply(op->call, &r.base);
             }
         }
         break;

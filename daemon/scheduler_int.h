@@ -219,6 +219,7 @@ void sched_persist(djob *j);
 const char *sched_state_name(jstate st);
 void sched_set_state(djob *j, jstate st, const char *reason);
 enum h2rpc_status sched_status_of(int rc);
+void sched_reply(h2rpc_call *c, const ProtobufCMessage *m);
 int sched_valid_name(const char *s);
 void sched_op_call_close(h2rpc_call *c, int cancelled);
 

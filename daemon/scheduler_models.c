@@ -346,8 +346,6 @@ int sched_listmodels_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     dsched *s = sched_of(c);
     Lagrange__V1__ListModelsResponse r = LAGRANGE__V1__LIST_MODELS_RESPONSE__INIT;
     Lagrange__V1__Model **mv = calloc((size_t)s->n_models + 1, sizeof *mv);
-    uint8_t *buf;
-    size_t n;
     UNPACK_OR_FAIL(Lagrange__V1__ListModelsRequest,
                    lagrange__v1__list_models_request__unpack, c, msg, len);
     lagrange__v1__list_models_request__free_unpacked(q, NULL);
@@ -357,15 +355,7 @@ int sched_listmodels_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
         mv[i] = s->mv[i]->m;
     r.n_models = (size_t)s->n_models;
     r.models = mv;
-    n = lagrange__v1__list_models_response__get_packed_size(&r);
-    if ((buf = malloc(n ? n : 1))) {
-        lagrange__v1__list_models_response__pack(&r, buf);
-        h2rpc_send(c, buf, n);
-        h2rpc_finish(c, H2RPC_OK, NULL);
-        free(buf);
-    } else {
-        h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    sched_reply(c, &r.base);
     free(mv);
     return 0;
 }

@@ -135,13 +135,16 @@ int sched_listjobs_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     Lagrange__V1__ListJobsResponse r = LAGRANGE__V1__LIST_JOBS_RESPONSE__INIT;
     Lagrange__V1__Job *jobs = calloc((size_t)s->n_jobs + 1, sizeof *jobs);
     Lagrange__V1__Job **jp = calloc((size_t)s->n_jobs + 1, sizeof *jp);
+    Lagrange__V1__TensorInfo *ti = NULL, **tip = NULL;
     char *nodes[1];
+    size_t n_out = 0, o = 0;
     int n = 0, first = 0;
-    uint8_t *buf;
-    size_t blen;
     UNPACK_OR_FAIL(Lagrange__V1__ListJobsRequest,
                    lagrange__v1__list_jobs_request__unpack, c, msg, len);
-    if (!jobs || !jp) {
+    for (int i = 0; i < s->n_jobs; i++)
+        n_out += (size_t)s->jv[i]->n_out;
+    if (!jobs || !jp || !(ti = calloc(n_out + 1, sizeof *ti)) ||
+        !(tip = calloc(n_out + 1, sizeof *tip))) {
         h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
     }
@@ -152,9 +155,10 @@ int sched_listjobs_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
             want |= q->states[k] == j->state;
         if (!j->accepted || !want)
             continue;
-        /* outputs are left out of listings: GetJob has them (nodes[0]
-         * is the same self for every job) */
-        sched_fill_job(j, &jobs[n], NULL, NULL, nodes, s->d->conf->node_id);
+        /* nodes[0] is the same self for every job */
+        sched_fill_job(j, &jobs[n], ti + o, tip + o, nodes,
+                       s->d->conf->node_id);
+        o += (size_t)j->n_out;
         jp[n] = &jobs[n];
         n++;
     }
@@ -162,21 +166,12 @@ int sched_listjobs_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
         first = n - (int)q->limit;     /* the most recent */
     r.n_jobs = (size_t)(n - first);
     r.jobs = jp + first;
-    blen = lagrange__v1__list_jobs_response__get_packed_size(&r);
-    if ((buf = malloc(blen ? blen : 1))) {
-        lagrange__v1__list_jobs_response__pack(&r, buf);
-        if (h2rpc_send(c, buf, blen) == -EMSGSIZE)
-            h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED,
-                         "the listing is above ApiMaxMessage: use a limit");
-        else
-            h2rpc_finish(c, H2RPC_OK, NULL);
-        free(buf);
-    } else {
-        h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    sched_reply(c, &r.base);
 out:
     free(jobs);
     free(jp);
+    free(ti);
+    free(tip);
     lagrange__v1__list_jobs_request__free_unpacked(q, NULL);
     return 0;
 }
@@ -479,8 +474,6 @@ int sched_planjob_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     dmodel *m = NULL;
     djob *j = NULL;
     double flops;
-    uint8_t *buf;
-    size_t n;
     UNPACK_OR_FAIL(Lagrange__V1__SubmitJobRequest,
                    lagrange__v1__submit_job_request__unpack, c, msg, len);
     if ((rc = check_submit(s, q, &m, NULL, &j, why, sizeof why)) != H2RPC_OK) {
@@ -503,15 +496,7 @@ int sched_planjob_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
              "profile), no transfers", st.node, st.end_s,
              t->profiles[self->profile].name);
     p.summary = summary;
-    n = lagrange__v1__plan__get_packed_size(&p);
-    if ((buf = malloc(n ? n : 1))) {
-        lagrange__v1__plan__pack(&p, buf);
-        h2rpc_send(c, buf, n);
-        h2rpc_finish(c, H2RPC_OK, NULL);
-        free(buf);
-    } else {
-        h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    sched_reply(c, &p.base);
 out:
     lagrange__v1__submit_job_request__free_unpacked(q, NULL);
     return 0;
@@ -735,8 +720,6 @@ int sched_listnodes_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     Lagrange__V1__Node **np = calloc((size_t)t->n_nodes + 1, sizeof *np);
     dnet_link lk[64];
     int nl = dnet_links(s->d, lk, 64);
-    uint8_t *buf;
-    size_t n;
     UNPACK_OR_FAIL(Lagrange__V1__ListNodesRequest,
                    lagrange__v1__list_nodes_request__unpack, c, msg, len);
     lagrange__v1__list_nodes_request__free_unpacked(q, NULL);
@@ -761,15 +744,7 @@ int sched_listnodes_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     }
     r.n_nodes = (size_t)t->n_nodes;
     r.nodes = np;
-    n = lagrange__v1__list_nodes_response__get_packed_size(&r);
-    if ((buf = malloc(n ? n : 1))) {
-        lagrange__v1__list_nodes_response__pack(&r, buf);
-        h2rpc_send(c, buf, n);
-        h2rpc_finish(c, H2RPC_OK, NULL);
-        free(buf);
-    } else {
-        h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    sched_reply(c, &r.base);
 out:
     free(nv);
     free(np);
@@ -783,8 +758,6 @@ int sched_listlinks_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     Lagrange__V1__Link lv[64], *lp[64];
     dnet_link lk[64];
     int nl = dnet_links(s->d, lk, 64);
-    uint8_t *buf;
-    size_t n;
     UNPACK_OR_FAIL(Lagrange__V1__ListLinksRequest,
                    lagrange__v1__list_links_request__unpack, c, msg, len);
     lagrange__v1__list_links_request__free_unpacked(q, NULL);
@@ -802,15 +775,7 @@ int sched_listlinks_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     }
     r.n_links = (size_t)nl;
     r.links = lp;
-    n = lagrange__v1__list_links_response__get_packed_size(&r);
-    if ((buf = malloc(n ? n : 1))) {
-        lagrange__v1__list_links_response__pack(&r, buf);
-        h2rpc_send(c, buf, n);
-        h2rpc_finish(c, H2RPC_OK, NULL);
-        free(buf);
-    } else {
-        h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    sched_reply(c, &r.base);
     return 0;
 }
 

@@ -87,6 +87,22 @@ for n in gs-mad leo-gpu-1; do
     openssl x509 -in "$c" -noout -checkend $((366 * 86400)) >/dev/null && bad "$n: valid too long" || ok
 done
 
+# --san: extra names after DNS:NAME, for the API listener's clients.
+expect 0 "" "$L" cert node api-gs --ca pki/ca --out pki/san --san gs.example.net \
+    --san 127.0.0.1 --san ::1
+openssl x509 -in pki/san/api-gs.crt -noout -ext subjectAltName |
+    grep -q '^ *DNS:api-gs, DNS:gs.example.net, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1$' &&
+    ok || bad "--san: $(openssl x509 -in pki/san/api-gs.crt -noout -ext subjectAltName)"
+openssl verify -verify_ip 127.0.0.1 -CAfile pki/ca/ca.crt pki/san/api-gs.crt >/dev/null 2>&1 &&
+    ok || bad "--san 127.0.0.1 does not verify as that address"
+openssl verify -verify_hostname gs.example.net -CAfile pki/ca/ca.crt pki/san/api-gs.crt >/dev/null 2>&1 &&
+    ok || bad "--san gs.example.net does not verify as that host"
+expect 2 "--san 'no such host' is neither a host name nor an IP address" \
+    "$L" cert node x --ca pki/ca --out pki/san --san 'no such host'
+expect 2 "--san is for 'cert node'" "$L" cert ca --out pki/sanca --san h
+expect 2 "more than 8 --san" "$L" cert node y --ca pki/ca --out pki/san \
+    --san a --san b --san c --san d --san e --san f --san g --san h --san i
+
 # Another CA: its nodes do not verify against the first.
 expect 0 "" "$L" cert ca --out pki/other
 expect 0 "" "$L" cert node gs-mad --ca pki/other --out pki/rogue

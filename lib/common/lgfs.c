@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lgerr.h"
 
@@ -27,4 +28,36 @@ int lg_mkdir_parents(const char *path, char *err, size_t errlen)
         *p = '/';
     }
     return 0;
+}
+
+int lg_write_all(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (w == 0)
+            return -EIO;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int lg_fsync(int fd, int datasync)
+{
+    int rc;
+    do
+        rc = datasync ? fdatasync(fd) : fsync(fd);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+int lg_close(int fd)
+{
+    return close(fd) < 0 && errno != EINTR ? -errno : 0;
 }

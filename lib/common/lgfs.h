@@ -1,7 +1,9 @@
 /*
  * lgfs.h - small file-system helpers shared by the daemon's modules.
  *
- * Owns: creating the directories above a path (mkdir -p of its parent).
+ * Owns: creating the directories above a path (mkdir -p of its parent),
+ * and the small loops every durable writer needs (whole writes, fsync and
+ * close that retry EINTR and report errors as -errno).
  * Errors are returned as -errno with "cannot create DIR: reason" in err.
  * Threading: no state; safe from any thread.
  */
@@ -14,5 +16,13 @@
  * for what is created); path itself is left to the caller. Paths longer
  * than 4095 bytes are refused with -ENAMETOOLONG. */
 int lg_mkdir_parents(const char *path, char *err, size_t errlen);
+
+/* Write all len bytes (retrying short writes and EINTR): 0 or -errno
+ * (-EIO if write returns 0). */
+int lg_write_all(int fd, const void *buf, size_t len);
+/* fsync (or fdatasync when datasync), retrying EINTR: 0 or -errno. */
+int lg_fsync(int fd, int datasync);
+/* close() that reports a deferred write error (EINTR counts as closed). */
+int lg_close(int fd);
 
 #endif

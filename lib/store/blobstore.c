@@ -102,39 +102,6 @@ static int is_tmp_name(const char *s)
     return !strncmp(s, TMP_PREFIX, sizeof TMP_PREFIX - 1);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -EIO;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int sync_fd(int fd)
-{
-    int rc;
-    do
-        rc = fsync(fd);
-    while (rc < 0 && errno == EINTR);
-    return rc < 0 ? -errno : 0;
-}
-
-/* close() that reports a deferred write error. */
-static int close_fd(int fd)
-{
-    return close(fd) < 0 && errno != EINTR ? -errno : 0;
-}
-
 /* Create a temp file with a fresh random name in DIR. */
 static int tmp_create(const blobstore *s, char name[TMP_NAME_LEN + 1],
                       int *fd)
@@ -202,7 +169,7 @@ static int cleanup(blobstore *s, char *err, size_t errlen)
         removed = 1;
     }
     closedir(d);
-    if (removed && (rc = sync_fd(s->dfd)))
+    if (removed && (rc = lg_fsync(s->dfd, 0)))
         return lg_errf(err, errlen, rc, "fsync %s: %s", s->dir,
                        lg_strerror(rc));
     return 0;
@@ -240,7 +207,7 @@ int blobstore_open(const char *dir, uint64_t max_size, blobstore **out,
         snprintf(parent, sizeof parent, "%s", s->dir);
         pfd = open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pfd >= 0) {
-            sync_fd(pfd);
+            lg_fsync(pfd, 0);
             close(pfd);
         }
     } else if (errno != EEXIST) {
@@ -351,7 +318,7 @@ int blobw_write(blobw *w, const void *buf, size_t len, char *err,
                        (unsigned long long)w->got);
     if (!len)
         return 0;
-    if ((rc = write_all(w->fd, buf, len))) {
+    if ((rc = lg_write_all(w->fd, buf, len))) {
         w->failed = rc;
         return lg_errf(err, errlen, rc, "write %s/%s: %s", w->s->dir, w->tmp,
                        lg_strerror(rc));
@@ -406,13 +373,13 @@ int blobw_commit(blobw *w, char id_hex[BLOBSTORE_ID_LEN + 1], char *err,
     }
     fd = w->fd;
     w->fd = -1;
-    if ((rc = sync_fd(fd))) {
+    if ((rc = lg_fsync(fd, 0))) {
         close(fd);
         rc = lg_errf(err, errlen, rc, "fsync %s/%s: %s", s->dir, w->tmp,
                      lg_strerror(rc));
         goto fail;
     }
-    if ((rc = close_fd(fd))) {
+    if ((rc = lg_close(fd))) {
         rc = lg_errf(err, errlen, rc, "close %s/%s: %s", s->dir, w->tmp,
                      lg_strerror(rc));
         goto fail;
@@ -427,7 +394,7 @@ int blobw_commit(blobw *w, char id_hex[BLOBSTORE_ID_LEN + 1], char *err,
         goto fail;
     }
     /* Also when it existed: a concurrent commit may not have synced yet. */
-    if ((rc = sync_fd(s->dfd))) {
+    if ((rc = lg_fsync(s->dfd, 0))) {
         rc = lg_errf(err, errlen, rc, "fsync %s: %s", s->dir,
                      lg_strerror(rc));
         blobw_free(w);
@@ -483,7 +450,7 @@ int blobstore_remove(blobstore *s, const char *id_hex)
     else if (errno != ENOENT && !rc)
         rc = -errno;
     if (any) {
-        int src = sync_fd(s->dfd);
+        int src = lg_fsync(s->dfd, 0);
         if (!rc)
             rc = src;
     }
@@ -603,13 +570,13 @@ int blobstore_put_meta(blobstore *s, const char *id_hex, const void *buf,
     if ((rc = tmp_create(s, tmp, &fd)))
         return lg_errf(err, errlen, rc, "create temp file in %s: %s",
                        s->dir, lg_strerror(rc));
-    if ((rc = write_all(fd, buf, len)) || (rc = sync_fd(fd))) {
+    if ((rc = lg_write_all(fd, buf, len)) || (rc = lg_fsync(fd, 0))) {
         close(fd);
         rc = lg_errf(err, errlen, rc, "write %s/%s: %s", s->dir, tmp,
                      lg_strerror(rc));
         goto fail;
     }
-    if ((rc = close_fd(fd))) {
+    if ((rc = lg_close(fd))) {
         rc = lg_errf(err, errlen, rc, "close %s/%s: %s", s->dir, tmp,
                      lg_strerror(rc));
         goto fail;
@@ -620,7 +587,7 @@ int blobstore_put_meta(blobstore *s, const char *id_hex, const void *buf,
                      tmp, meta, strerror(errno));
         goto fail;
     }
-    if ((rc = sync_fd(s->dfd)))
+    if ((rc = lg_fsync(s->dfd, 0)))
         return lg_errf(err, errlen, rc, "fsync %s: %s", s->dir,
                        lg_strerror(rc));
     return 0;

@@ -10,6 +10,7 @@
  * until reopened). Not thread-safe: one thread at a time.
  */
 #include "inbox.h"
+#include "lgfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -186,33 +187,6 @@ size_t inbox_escape(const char *s, size_t maxlen, char *out, size_t cap)
     return o;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -EIO;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int sync_fd(int fd, int datasync)
-{
-    int rc;
-    do
-        rc = datasync ? fdatasync(fd) : fsync(fd);
-    while (rc < 0 && errno == EINTR);
-    return rc < 0 ? -errno : 0;
-}
-
 static uint64_t now_unix_ms(void)
 {
     struct timespec ts;
@@ -342,7 +316,7 @@ static int load_journal(inbox *ib, char *err, size_t errlen)
                          "%s", ib->dir, JOURNAL, strerror(errno));
             goto out;
         }
-        if ((rc = sync_fd(ib->jfd, 1))) {
+        if ((rc = lg_fsync(ib->jfd, 1))) {
             rc = lg_errf(err, errlen, rc, "fdatasync %s/%s: %s", ib->dir,
                          JOURNAL, lg_strerror(rc));
             goto out;
@@ -386,7 +360,7 @@ static int remove_tmps(inbox *ib, char *err, size_t errlen)
             removed = 1;
         }
     closedir(d);
-    return removed ? sync_fd(ib->dfd, 0) : 0;
+    return removed ? lg_fsync(ib->dfd, 0) : 0;
 }
 
 int inbox_open(inbox **out, const char *dir, char *err, size_t errlen)
@@ -412,7 +386,7 @@ int inbox_open(inbox **out, const char *dir, char *err, size_t errlen)
         snprintf(parent, sizeof parent, "%s", dir);
         pfd = open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pfd >= 0) {
-            sync_fd(pfd, 0);
+            lg_fsync(pfd, 0);
             close(pfd);
         }
     } else if (errno != EEXIST) {
@@ -444,7 +418,7 @@ int inbox_open(inbox **out, const char *dir, char *err, size_t errlen)
         goto fail;
     }
     /* The journal's name must be durable before any line in it counts. */
-    if (created && (rc = sync_fd(ib->dfd, 0))) {
+    if (created && (rc = lg_fsync(ib->dfd, 0))) {
         rc = lg_errf(err, errlen, rc, "fsync %s: %s", dir, lg_strerror(rc));
         goto fail;
     }
@@ -606,7 +580,7 @@ static int copy_chunks(inbox *ib, spool *sp, const inbox_object *obj,
                              "failed", hex);
                 break;
             }
-            if ((rc = write_all(fd, ib->buf, len))) {
+            if ((rc = lg_write_all(fd, ib->buf, len))) {
                 rc = lg_errf(err, errlen, rc, "write %s/%s: %s", ib->dir,
                              tmp, lg_strerror(rc));
                 break;
@@ -649,14 +623,14 @@ static int journal_append(inbox *ib, const inbox_object *obj,
     if (len < 0 || (size_t)len >= sizeof line)
         return lg_errf(err, errlen, -EINVAL, "object %s: journal line too "
                        "long", hex);
-    if ((rc = write_all(ib->jfd, line, (size_t)len))) {
+    if ((rc = lg_write_all(ib->jfd, line, (size_t)len))) {
         /* Take back a partial line so the next append starts clean. */
         if (ftruncate(ib->jfd, (off_t)ib->jsize) < 0)
             return fail(ib, rc, err, errlen, "append (and cut back)");
         return lg_errf(err, errlen, rc, "append to %s/%s: %s", ib->dir,
                        JOURNAL, lg_strerror(rc));
     }
-    if ((rc = sync_fd(ib->jfd, 1)))
+    if ((rc = lg_fsync(ib->jfd, 1)))
         return fail(ib, rc, err, errlen, "fdatasync");
     ib->jsize += (uint64_t)len;
     return 0;
@@ -704,7 +678,7 @@ int inbox_deliver(inbox *ib, spool *sp, const inbox_object *obj,
         return lg_errf(err, errlen, -errno, "create %s/%s: %s", ib->dir, tmp,
                        strerror(errno));
     rc = copy_chunks(ib, sp, obj, hex, ids, n, fd, tmp, err, errlen);
-    if (rc == 0 && (rc = sync_fd(fd, 0)))
+    if (rc == 0 && (rc = lg_fsync(fd, 0)))
         rc = lg_errf(err, errlen, rc, "fsync %s/%s: %s", ib->dir, tmp,
                      lg_strerror(rc));
     if (close(fd) < 0 && rc == 0)
@@ -717,7 +691,7 @@ int inbox_deliver(inbox *ib, spool *sp, const inbox_object *obj,
         unlinkat(ib->dfd, tmp, 0);
         return rc;
     }
-    if ((rc = sync_fd(ib->dfd, 0)))
+    if ((rc = lg_fsync(ib->dfd, 0)))
         /* The file may or may not survive a crash; without a journal line
          * the delivery is simply redone. */
         return lg_errf(err, errlen, rc, "fsync %s: %s", ib->dir,

@@ -87,38 +87,6 @@ static int valid_name(const char *name)
     return !at_start;                   /* no trailing '/' */
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -EIO;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int sync_fd(int fd)
-{
-    int rc;
-    do
-        rc = fsync(fd);
-    while (rc < 0 && errno == EINTR);
-    return rc < 0 ? -errno : 0;
-}
-
-static int close_fd(int fd)
-{
-    return close(fd) < 0 && errno != EINTR ? -errno : 0;
-}
-
 static int open_dir_at(int dfd, const char *name)
 {
     return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -148,11 +116,11 @@ static int write_file_at(int dfd, const char *name, const void *buf,
                     flags, 0640), rc;
     if (fd < 0)
         return -errno;
-    if ((rc = write_all(fd, buf, len)) || (rc = sync_fd(fd))) {
+    if ((rc = lg_write_all(fd, buf, len)) || (rc = lg_fsync(fd, 0))) {
         close(fd);
         return rc;
     }
-    return close_fd(fd);
+    return lg_close(fd);
 }
 
 /* Read dfd/name whole into a new buffer (+ NUL), refusing more than max. */
@@ -253,7 +221,7 @@ static int sync_dirs_at(int dfd, const char *name, int depth)
             rc = sync_dirs_at(dirfd(d), de->d_name, depth + 1);
     }
     if (!rc)
-        rc = sync_fd(dirfd(d));
+        rc = lg_fsync(dirfd(d), 0);
     closedir(d);
     return rc;
 }
@@ -279,7 +247,7 @@ static int parent_dir_at(int dfd, const char *name, int sync, int *out,
         memcpy(comp, p, n);
         comp[n] = 0;
         if (mkdirat(fd, comp, 0750) == 0) {
-            if (sync && (rc = sync_fd(fd))) {
+            if (sync && (rc = lg_fsync(fd, 0))) {
                 close(fd);
                 return rc;
             }
@@ -327,11 +295,11 @@ static int copy_file(const char *path, int dfd, const char *name)
         }
         if (r == 0)
             break;
-        if ((rc = write_all(out, buf, (size_t)r)))
+        if ((rc = lg_write_all(out, buf, (size_t)r)))
             goto out;
     }
-    if (!(rc = sync_fd(out))) {
-        rc = close_fd(out);
+    if (!(rc = lg_fsync(out, 0))) {
+        rc = lg_close(out);
         out = -1;
     }
 out:
@@ -356,7 +324,7 @@ static int link_file(const char *path, int dfd, const char *name)
     /* The source's bytes must be durable before the job counts. */
     if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return -errno;
-    rc = sync_fd(fd);
+    rc = lg_fsync(fd, 0);
     close(fd);
     return rc;
 }
@@ -391,7 +359,7 @@ int jobdb_open(const char *dir, jobdb **out, char *err, size_t errlen)
         snprintf(parent, sizeof parent, "%s", db->dir);
         pfd = open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pfd >= 0) {
-            sync_fd(pfd);
+            lg_fsync(pfd, 0);
             close(pfd);
         }
     } else if (errno != EEXIST) {
@@ -525,7 +493,7 @@ int jobdb_create(jobdb *db, const char *id, const void *rec, size_t rec_len,
             goto fail;
         }
     }
-    if ((rc = sync_fd(db->dfd)))
+    if ((rc = lg_fsync(db->dfd, 0)))
         return lg_errf(err, errlen, rc, "fsync %s: %s", db->dir,
                        lg_strerror(rc));
     return 0;
@@ -547,7 +515,7 @@ static int replace_at(int jfd, const char *tmp, int pfd, const char *name,
         rc = -errno;
         goto fail;
     }
-    return sync_fd(pfd);
+    return lg_fsync(pfd, 0);
 fail:
     unlinkat(jfd, tmp, 0);
     return rc;
@@ -721,7 +689,7 @@ int jobdb_load(jobdb *db,
             removed = 1;
         }
     }
-    if (removed && (rc = sync_fd(db->dfd))) {
+    if (removed && (rc = lg_fsync(db->dfd, 0))) {
         rc = lg_errf(err, errlen, rc, "fsync %s: %s", db->dir,
                      lg_strerror(rc));
         goto out;
@@ -793,7 +761,7 @@ int jobdb_remove(jobdb *db, const char *id)
     /* Out of sight in one step: a crash leaves no half job under id. */
     if (renameat(db->dfd, id, db->dfd, del) < 0)
         return -errno;
-    if ((rc = sync_fd(db->dfd)))
+    if ((rc = lg_fsync(db->dfd, 0)))
         return rc;
     return rmtree_at(db->dfd, del, 0);
 }

@@ -314,7 +314,7 @@ class Fake(pbg.SchedulerServicer):
             if req.states:
                 js = [j for j in js if j.state in req.states]
             if req.limit:
-                js = js[:req.limit]
+                js = js[-req.limit:]   # the most recent, as lagranged
             return pb.ListJobsResponse(jobs=js)
 
     def WatchJob(self, req, context):
