@@ -33,7 +33,7 @@ enum key {
     K_LOGLEVEL, K_MAXFRAME, K_CHUNKSIZE, K_HEARTBEAT, K_RECONNECTMIN,
     K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_APISOCKET, K_APILISTEN,
     K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
-    K_JOBWORKERS, K_METRICSLISTEN, K_N
+    K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_N
 };
 
 /* Also the order of the normal form. */
@@ -43,7 +43,7 @@ static const char *const key_names[K_N] = {
     "LogLevel", "MaxFrame", "ChunkSize", "HeartbeatInterval",
     "ReconnectMin", "ReconnectMax", "Emulate", "TleCheckInterval",
     "ApiSocket", "ApiListen", "ApiTokenFile", "ApiMaxMessage", "JobDir",
-    "ModelDir", "BlobDir", "JobWorkers", "MetricsListen",
+    "ModelDir", "BlobDir", "JobWorkers", "MetricsListen", "JobRetention",
 };
 
 typedef struct parser {
@@ -122,6 +122,20 @@ static int val_dur(parser *p, const char *key, const char *v, double *x)
         return perr(p, "bad duration '%s' for %s (" DUR_HINT ")", v, key);
     if (*x <= 0 || *x > DCONF_MAX_DURATION)
         return perr(p, "%s must be above 0 and at most 1d, got '%s'", key, v);
+    return 0;
+}
+
+/* A duration of days rather than seconds (retention). */
+static int val_dur_long(parser *p, const char *key, const char *v, double lo,
+                        double hi, double *x)
+{
+    char a[32], b[32];
+    if (lg_units_parse(v, lg_units_dur, 0, x) < 0)
+        return perr(p, "bad duration '%s' for %s (" DUR_HINT ")", v, key);
+    if (*x < lo || *x > hi)
+        return perr(p, "%s must be between %s and %s, got '%s'", key,
+                    dconf_fmt_duration(a, sizeof a, lo),
+                    dconf_fmt_duration(b, sizeof b, hi), v);
     return 0;
 }
 
@@ -365,6 +379,10 @@ static int set_key(parser *p, enum key k, const char *v)
         if ((rc = val_addr_opt(p, name, v, c->metrics_listen)) == 0)
             c->metrics_listen_set = 1;
         break;
+    case K_JOBRETENTION:
+        rc = val_dur_long(p, name, v, 1.0, 3650 * 86400.0,
+                          &c->job_retention);
+        break;
     case K_EMULATE:
         if (!strcasecmp(v, "yes"))
             c->emulate = 1;
@@ -538,6 +556,7 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->tle_check = DCONF_DEF_TLE_CHECK;
     c->api_max_message = DCONF_DEF_API_MAX_MESSAGE;
     c->job_workers = 1;
+    c->job_retention = DCONF_DEF_JOB_RETENTION;
     snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s",
              DCONF_DEF_METRICS_LISTEN);
     if ((rc = set_default(&p, &c->spool_dir, DCONF_DEF_SPOOL_DIR)) < 0 ||
@@ -762,6 +781,8 @@ int dconf_print(const dconf *c, FILE *f)
     fprintf(f, "JobWorkers=%d\n", c->job_workers);
     fprintf(f, "MetricsListen=%s\n",
             c->metrics_listen[0] ? c->metrics_listen : "none");
+    fprintf(f, "JobRetention=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->job_retention));
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

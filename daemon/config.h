@@ -56,6 +56,7 @@
 #define DCONF_DEF_MODEL_DIR "/var/lib/lagrange/models"
 #define DCONF_DEF_BLOB_DIR "/var/lib/lagrange/blobs"
 #define DCONF_DEF_METRICS_LISTEN "127.0.0.1:9474"
+#define DCONF_DEF_JOB_RETENTION (7 * 86400.0)
 #define DCONF_DEF_MAX_FRAME (2ull << 20)
 #define DCONF_DEF_CHUNK_SIZE (1ull << 20)
 #define DCONF_DEF_HEARTBEAT 5.0
@@ -121,6 +122,8 @@ typedef struct dconf {
                                     HTTP/1.1; "" = none */
     int metrics_listen_set;      /* written in the file (else the default,
                                     which may fail to bind with a warning) */
+    double job_retention;        /* JobRetention: final jobs and uploaded
+                                    blobs older than this are removed, s */
 
     plan_topology *topo;         /* loaded from topology.path; owned */
     int node;                    /* index of node_id in topo */

@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,15 @@ void sched_set_state(djob *j, jstate st, const char *reason)
 
 /* ---- the worker side ---------------------------------------------------------- */
 
+/* lg_progress_fn, on the worker: the loop reads it (on_expire). */
+static void run_progress(void *arg, uint64_t done, uint64_t total)
+{
+    sop *op = arg;
+    atomic_store_explicit(&op->progress_ppm,
+                          (unsigned)((double)done / (double)total * 1e6),
+                          memory_order_relaxed);
+}
+
 static void work_run(sop *op)
 {
     dsched *s = op->s;
@@ -419,7 +429,9 @@ static void work_run(sop *op)
     if (rc == 0) {
         op->n_tens = g->n_outputs;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        lg_exec_set_progress(op->e, run_progress, op);
         rc = lg_exec_run(op->e, ins, op->tens, op->err, sizeof op->err);
+        lg_exec_set_progress(op->e, NULL, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         op->exec_s = (double)(t1.tv_sec - t0.tv_sec) +
                      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -447,6 +459,28 @@ static void work_run(sop *op)
     op->rc = rc;
 }
 
+/* JobRetention for blobs: remove those whose file is older than the
+ * cutoff (jobs that used one hold their own hard link). op->rc counts. */
+static int sweep_one(void *arg, const char *id, uint64_t size)
+{
+    sop *op = arg;
+    char path[4096];
+    struct stat st;
+    (void)size;
+    if (blobstore_path(op->s->blobs, id, path, sizeof path) == 0 &&
+        stat(path, &st) == 0 &&
+        (uint64_t)st.st_mtime * 1000 < op->cutoff_ms &&
+        blobstore_remove(op->s->blobs, id) == 0)
+        op->rc++;
+    return 0;
+}
+
+static void work_sweep_blobs(sop *op)
+{
+    op->rc = 0;
+    blobstore_list(op->s->blobs, sweep_one, op);
+}
+
 static void op_work(uv_work_t *w)
 {
     sop *op = w->data;
@@ -464,6 +498,12 @@ static void op_work(uv_work_t *w)
         if (op->rc < 0)
             lg_errf(op->err, sizeof op->err, op->rc, "%s", strerror(-op->rc));
         break;
+    case OP_REMOVE_JOB:
+        op->rc = jobdb_remove(op->s->jobs, op->job->id);
+        if (op->rc < 0)
+            lg_errf(op->err, sizeof op->err, op->rc, "%s", strerror(-op->rc));
+        break;
+    case OP_SWEEP_BLOBS: work_sweep_blobs(op); break;
     }
 }
 
@@ -507,6 +547,7 @@ static void after_run(sop *op)
     dsched *s = op->s;
     djob *j = op->job;
     j->running = 0;
+    j->run_op = NULL;
     s->running--;
     if (op->x) {
         op->x->busy = 0;
@@ -659,6 +700,27 @@ static void op_after(uv_work_t *w, int status)
             }
         }
         break;
+    case OP_REMOVE_JOB:
+        if (op->rc < 0 && op->rc != -ENOENT) {
+            log_warn("job %s: cannot remove it (JobRetention): %s", j->id,
+                     op->err);
+            j->removing = 0;
+        } else {
+            log_debug("job %s removed (JobRetention)", j->id);
+            s->removed_jobs++;
+            uncache(j);
+            sched_drop_job(s, j);
+            op->job = NULL;
+        }
+        break;
+    case OP_SWEEP_BLOBS:
+        s->sweeping = 0;
+        if (op->rc > 0) {
+            log_info("%d blob%s older than JobRetention removed", op->rc,
+                     op->rc == 1 ? "" : "s");
+            s->removed_blobs += (uint64_t)op->rc;
+        }
+        break;
     }
     if (op->call && h2rpc_call_data(op->call) == op)
         h2rpc_call_set_data(op->call, NULL);
@@ -767,6 +829,7 @@ static void kick(dsched *s)
             break;
         }
         best->running = 1;
+        best->run_op = op;
         best->attempts++;
         best->started = sched_now_ms();
         best->progress = 0;
@@ -786,10 +849,62 @@ static void kick(dsched *s)
     }
 }
 
+/* JobRetention: final jobs finished longer ago than it go, with their
+ * directory; so do uploaded blobs. A job still read (GetResult) or
+ * written stays for the next sweep. */
+static void sweep(dsched *s, uint64_t now)
+{
+    uint64_t keep = (uint64_t)(s->d->conf->job_retention * 1000.0);
+    uint64_t cutoff = now > keep ? now - keep : 0;
+    int queued = 0;
+    sop *op;
+    for (int i = 0; i < s->n_jobs && queued < SWEEP_MAX; i++) {
+        djob *j = s->jv[i];
+        if (!j->accepted || !sched_is_final(j->state) || j->removing ||
+            j->io_busy || j->io_dirty || j->running || j->readers ||
+            j->n_watch || !j->finished || j->finished >= cutoff)
+            continue;
+        if (!(op = sched_op_new(s, OP_REMOVE_JOB, NULL, j)))
+            return;
+        if (sched_op_queue(op) < 0) {
+            sched_op_free(op);
+            return;
+        }
+        j->removing = 1;
+        queued++;
+    }
+    if (!s->sweeping && (op = sched_op_new(s, OP_SWEEP_BLOBS, NULL, NULL))) {
+        op->cutoff_ms = cutoff;
+        if (sched_op_queue(op) < 0)
+            sched_op_free(op);
+        else
+            s->sweeping = 1;
+    }
+}
+
 static void on_expire(uv_timer_t *t)
 {
     dsched *s = t->data;
     uint64_t now = sched_now_ms();
+    /* Every minute, or a quarter of a short JobRetention. */
+    double per = s->d->conf->job_retention / 4 / (EXPIRE_MS / 1000.0);
+    unsigned every = per < 1 ? 1 : per > SWEEP_TICKS ? SWEEP_TICKS
+                                                     : (unsigned)per;
+    if (++s->ticks % every == 0 && !s->stopping)
+        sweep(s, now);
+    /* Running jobs tell their watchers how far the executor is, by 1%. */
+    for (int i = 0; i < s->n_jobs; i++) {
+        djob *j = s->jv[i];
+        double p;
+        if (!j->run_op || j->state != LAGRANGE__V1__JOB_STATE__RUNNING)
+            continue;
+        p = atomic_load_explicit(&j->run_op->progress_ppm,
+                                 memory_order_relaxed) / 1e6;
+        if (p >= j->progress + 0.01 && p < 1.0) {
+            j->progress = p;
+            sched_notify(j, "progress");
+        }
+    }
     for (int i = 0; i < s->n_jobs; i++) {
         djob *j = s->jv[i];
         if (!j->accepted || j->state != LAGRANGE__V1__JOB_STATE__PENDING ||

@@ -11,6 +11,7 @@
 #ifndef LG_DAEMON_SCHED_INT_H
 #define LG_DAEMON_SCHED_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +33,9 @@
 #define RESULT_CHUNK_DEF (1u << 20)
 #define RESULT_CHUNK_MAX (4u << 20)
 #define EXPIRE_MS 500              /* deadline check period */
-#define CACHE_MAX (64u << 20)      /* outputs kept in memory for GetResult */
+#define CACHE_MAX (64u << 20)
+#define SWEEP_TICKS 120            /* JobRetention sweep: every minute */
+#define SWEEP_MAX 256              /* jobs removed per sweep */      /* outputs kept in memory for GetResult */
 
 typedef Lagrange__V1__JobState jstate;
 
@@ -71,6 +74,9 @@ typedef struct djob {
     int accepted;                  /* durable; visible to clients */
     int io_busy, io_dirty;         /* a record write in flight / due */
     int running;                   /* an executor op in flight */
+    int readers;                   /* GetResult streams reading it */
+    struct sop *run_op;            /* its OP_RUN while running */
+    int removing;                  /* JobRetention: being removed */
     lg_tensor **cached;            /* outputs kept in memory after the run
                                       (n_out of them), or NULL */
     size_t cached_bytes;
@@ -109,6 +115,9 @@ struct dsched {
     uint64_t lat_n;
     double lat_sum;
     sched_model_stat *mstat;
+    unsigned ticks;                /* on_expire calls, for the sweep */
+    int sweeping;                  /* a blob sweep in flight */
+    uint64_t removed_jobs, removed_blobs; /* by JobRetention */
 };
 
 static const uint64_t lat_bounds[SCHED_LAT_BUCKETS] = {
@@ -117,7 +126,7 @@ static const uint64_t lat_bounds[SCHED_LAT_BUCKETS] = {
 
 enum op_kind {
     OP_CREATE, OP_UPDATE, OP_RUN, OP_PUT_COMMIT, OP_READ_RESULT,
-    OP_DELETE_MODEL,
+    OP_DELETE_MODEL, OP_REMOVE_JOB, OP_SWEEP_BLOBS,
 };
 
 /* What an input of a model must be: checked against a blob's header on
@@ -159,6 +168,9 @@ typedef struct sop {
     char id[65];
     uint8_t *meta;
     size_t meta_len;
+    uint64_t cutoff_ms;            /* OP_SWEEP_BLOBS: older goes */
+    atomic_uint progress_ppm;      /* OP_RUN: written by the worker as the
+                                      executor advances, read by the loop */
 } sop;
 
 /* A PutModel / PutBlob in progress (the call's data). */

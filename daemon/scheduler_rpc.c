@@ -666,6 +666,7 @@ int sched_result_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
                 j->cached[(int)(intptr_t)op->tens[i]]);
         op->n_tens = 0;
         sched_op_free(op);
+        j->readers++;
         h2rpc_call_set_data(c, r);
         sched_result_writable(c);
         goto out;
@@ -673,7 +674,9 @@ int sched_result_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     op->call = c;
     r->op = op;
     h2rpc_call_set_data(c, r);
+    j->readers++;
     if (sched_op_queue(op) < 0) {
+        j->readers--;
         h2rpc_call_set_data(c, NULL);
         h2rpc_finish(c, H2RPC_INTERNAL, "cannot queue the read");
         op->n_tens = 0;
@@ -698,6 +701,7 @@ void sched_result_close(h2rpc_call *c, int cancelled)
     (void)cancelled;
     if (!r)
         return;
+    r->job->readers--;
     if (r->op)
         r->op->call = NULL;
     if (r->tens) {

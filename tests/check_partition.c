@@ -986,6 +986,51 @@ START_TEST(test_run_partitions_bitwise)
 }
 END_TEST
 
+/* lg_exec_set_progress: one call per node, never backwards, ending at the
+ * total, which is the graph's FLOPs. */
+typedef struct prog {
+    int calls;
+    uint64_t last, total;
+    int backwards;
+} prog;
+
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+    prog *p = arg;
+    p->backwards |= done < p->last || done > total;
+    p->last = done;
+    p->total = total;
+    p->calls++;
+}
+
+START_TEST(test_run_progress)
+{
+    lg_graph *g = residual(3, 1);
+    lg_tensor *x = rand_input(&g->values[g->inputs[0]], 7);
+    lg_tensor *out[16];
+    lg_exec *e = NULL;
+    prog p = { 0, 0, 0, 0 };
+    ck_assert_int_eq(lg_exec_new(g, NULL, &e, err, sizeof err), 0);
+    lg_exec_set_progress(e, on_progress, &p);
+    ck_assert_msg(lg_exec_run(e, &x, out, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(p.calls, g->n_nodes);
+    ck_assert_int_eq(p.backwards, 0);
+    ck_assert_uint_eq(p.last, p.total);
+    ck_assert_uint_eq(p.total, lg_graph_flops(g));
+    ck_assert_uint_gt(p.total, 0);
+    for (int i = 0; i < g->n_outputs; i++)
+        lg_tensor_unref(out[i]);
+    lg_exec_set_progress(e, NULL, NULL);     /* off again: no more calls */
+    ck_assert_int_eq(lg_exec_run(e, &x, out, err, sizeof err), 0);
+    ck_assert_int_eq(p.calls, g->n_nodes);
+    for (int i = 0; i < g->n_outputs; i++)
+        lg_tensor_unref(out[i]);
+    lg_exec_free(e);
+    lg_tensor_unref(x);
+    lg_graph_free(g);
+}
+END_TEST
+
 /* ------------------------------------------------------------- oracle */
 
 static int have_python_onnx(void)
@@ -1083,6 +1128,7 @@ int main(void)
     tcase_add_test(sv, test_save_consts_and_attrs);
     tcase_add_test(sv, test_save_file_atomic);
     tcase_add_test(run, test_run_partitions_bitwise);
+    tcase_add_test(run, test_run_progress);
     tcase_add_test(orc, test_oracle_onnx_checker);
     tcase_set_timeout(orc, 120);
     suite_add_tcase(s, cv);

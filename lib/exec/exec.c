@@ -42,6 +42,10 @@ struct lg_exec {
     lg_pool *pool;
     uint64_t live, peak;        /* bytes of run buffers held (cache + outputs) */
     int max_io;                 /* largest n_in / n_out of any node */
+    lg_progress_fn progress;    /* lg_exec_set_progress, or NULL */
+    void *progress_arg;
+    uint64_t work_total;        /* sum of node FLOPs (nodes if none) */
+    int work_by_nodes;          /* no FLOP counts: progress in nodes */
 };
 
 static void cache_release(void *data, void *opaque)
@@ -205,6 +209,12 @@ int lg_exec_new(const lg_graph *g, const lg_exec_opts *o, lg_exec **out,
         }
     }
     e->free_start[g->n_nodes] = nf;
+    for (int i = 0; i < g->n_nodes; i++)
+        e->work_total += g->nodes[i].flops;
+    if (e->work_total == 0) {
+        e->work_total = (uint64_t)g->n_nodes;
+        e->work_by_nodes = 1;
+    }
     e->pool = lg_pool_new(o ? o->threads : 0);
     if (!e->pool) {
         lg_exec_free(e);
@@ -215,6 +225,12 @@ int lg_exec_new(const lg_graph *g, const lg_exec_opts *o, lg_exec **out,
     openblas_set_num_threads(1);
     *out = e;
     return 0;
+}
+
+void lg_exec_set_progress(lg_exec *e, lg_progress_fn fn, void *arg)
+{
+    e->progress = fn;
+    e->progress_arg = arg;
 }
 
 void lg_exec_free(lg_exec *e)
@@ -266,6 +282,7 @@ int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
     const lg_graph *g = e->g;
     lg_tensor *inb[64], *outb[64];
     lg_tensor **in = inb, **out = outb;
+    uint64_t work_done = 0;
     int rc = 0;
 
     if (e->max_io > 64) {
@@ -327,6 +344,10 @@ int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
         for (int k = 0; k < n->n_out; k++)
             if (out[k])
                 e->slot[n->out[k]] = out[k];
+        if (e->progress) {
+            work_done += e->work_by_nodes ? 1 : n->flops;
+            e->progress(e->progress_arg, work_done, e->work_total);
+        }
         /* A buffer returns to the cache (and leaves e->live) only when its
          * last reference goes, so a view keeps its source counted. */
         for (int j = e->free_start[i]; j < e->free_start[i + 1]; j++) {

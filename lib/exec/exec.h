@@ -34,6 +34,13 @@ void lg_exec_free(lg_exec *e);
 int lg_exec_run(lg_exec *e, lg_tensor *const *inputs, lg_tensor **outputs,
                 char *err, size_t errlen);
 
+/* Progress during lg_exec_run: called on the running thread after each
+ * node with the work done so far and the total, in FLOPs (in nodes for a
+ * graph without FLOP counts). fn must be cheap and thread-safe: it is
+ * how the daemon's watchers see a long inference advance. NULL: none. */
+typedef void (*lg_progress_fn)(void *arg, uint64_t done, uint64_t total);
+void lg_exec_set_progress(lg_exec *e, lg_progress_fn fn, void *arg);
+
 /* Peak bytes of live intermediate tensors during the last run. */
 uint64_t lg_exec_peak_bytes(const lg_exec *e);
 

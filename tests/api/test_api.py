@@ -39,6 +39,8 @@ others use its model):
       plaintext on the TLS port, ApiTokenFile reread on SIGHUP;
   limits_and_health_watch  ApiMaxMessage=64K in and out, health Watch
       and WatchJob across SIGTERM with a job running, restart;
+  retention  (daemon r, JobRetention=5s) a finished job, its directory and
+      an uploaded blob are removed by themselves; NOT_FOUND afterwards.
   durability   50 jobs, kill -9 mid-queue, restart: each job once,
       COMPLETED, equal to `lagrange run`; idempotency across the restart;
       kill -9 during a run.
@@ -1815,6 +1817,62 @@ def limits_and_health_watch(d):
     ok(rc == 0, "daemon b exits 0 on its second SIGTERM", rc)
 
 
+@group
+def retention(d, per_layer):
+    """JobRetention=5s: a finished job, its directory and an uploaded blob
+    go by themselves. Also, on this idle daemon: WatchJob of a job that
+    runs about 2 s reports the executor's progress as it goes."""
+    data, ref = small_model(5)
+    with d.channel() as ch:
+        st = pbg.SchedulerStub(ch)
+        layers = int(min(max(2.0 / per_layer, 20), 20000))
+        put_model(st, chain_model(layers, name="prog"), "prog")
+        xs = np.random.default_rng(56).standard_normal((64, 512)).astype(
+            np.float32)
+        pj = submit(st, "prog", [tensor("x", xs)])
+        code, evs, det = code_of(st.WatchJob, pb.WatchJobRequest(
+            job_id=pj.id), timeout=120)
+        prog = [e.job.progress for e in evs or [] if e.event == "progress"]
+        ok(code == C.OK and evs[-1].job.state == pb.COMPLETED and
+           evs[-1].job.progress == 1.0 and len(prog) >= 1 and
+           all(0 < p < 1 for p in prog) and prog == sorted(set(prog)) and
+           all(e.job.state == pb.RUNNING for e in evs
+               if e.event == "progress"),
+           "WatchJob: progress events while RUNNING, increasing in (0, 1), "
+           "then COMPLETED at 1", "%s %s %s" % (code, det, [
+               (e.event, SN(e.job.state), round(e.job.progress, 3))
+               for e in evs or []]))
+        put_model(st, data, "ret")
+        x = np.random.default_rng(55).standard_normal((4, 8)).astype(
+            np.float32)
+        blob = put_blob(st, npy_bytes(x))
+        j = submit(st, "ret", [pb.Tensor(name="x", blob=blob.id)])
+        j = wait_job(st, j.id)
+        out, _, probs = get_result(st, j.id)
+        ok(j.state == pb.COMPLETED and not probs and "y" in out and
+           close(out["y"], ref(x)),
+           "retention: the job completes from its blob first", SN(j.state))
+        jdir = os.path.join(d.dir, "jobs", j.id)
+        bpath = os.path.join(d.dir, "blobs", blob.id)
+        ok(os.path.isdir(jdir) and os.path.exists(bpath),
+           "retention: job directory and blob exist after completion")
+
+        def gone():
+            return code_of(st.GetJob, pb.GetJobRequest(job_id=j.id),
+                           timeout=10)[0] == C.NOT_FOUND
+        ok(wait_until(gone, 30, 0.2),
+           "retention: GetJob says NOT_FOUND once JobRetention passed")
+        ok(not os.path.exists(jdir), "retention: its directory is gone",
+           jdir)
+        ok(wait_until(lambda: not os.path.exists(bpath), 30, 0.2),
+           "retention: the uploaded blob is gone", bpath)
+        ok(d.grep("removed (JobRetention)"),
+           "retention: the removal is logged")
+        code, lst, _ = code_of(st.ListJobs, pb.ListJobsRequest(), timeout=10)
+        ok(code == C.OK and all(x.id != j.id for x in lst.jobs),
+           "retention: ListJobs no longer lists it")
+
+
 def long_setup(per_layer):
     """A model that runs about a second, an input and its reference by
     `lagrange run`."""
@@ -2052,6 +2110,13 @@ def main():
         except Exception as e:  # noqa: BLE001
             ok(False, "the long model and its reference", repr(e))
         limits_and_health_watch(db)
+        dr = Daemon("r", ["JobRetention=5s"])
+        try:
+            dr.start()
+            retention(dr, per)
+            ok(dr.term(30) == 0, "daemon r exits 0 on SIGTERM", dr.tail(3))
+        except RuntimeError as e:
+            ok(False, "lagranged r starts", e)
         durability(per)
         ok(da.alive(), "daemon a still running at the end", da.tail(3))
         rc = da.term(30) if da.alive() else "dead"
