@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench_api.py - the gRPC API's cost, measured with a real gRPC client.
 
-Usage: bench_api.py SOCKET PROTO_DIR LAGRANGE_CLI WORKDIR RUNS N CLIENTS
+Usage: bench_api.py SOCKET PROTO_DIR LAGRANGE_CLI WORKDIR RUNS N CLIENTS PID
 
 Latency: a trivial model (x[1,16] @ W[16,16] + b) is pushed once. Each run
 then times, in the same run:
@@ -9,12 +9,17 @@ then times, in the same run:
           median per inference, in process (load excluded);
   api     N times SubmitJob -> WatchJob until COMPLETED -> GetResult, from
           python3-grpcio on the unix socket: the median round trip.
+  floor   N times GetJob + WatchJob + GetResult of a job already
+          COMPLETED (outputs in memory): what the three calls cost the
+          client and the server without any job work.
 added = api - run is what the API, the durable job record (fsyncs) and the
-thread pool hop add to one inference.
+thread pool hop add to one inference; api - floor is the server's share
+of it (job record, fsyncs, thread pool), the rest is the three calls.
 
 Throughput: CLIENTS separate processes (no shared GIL), each with its own
 channel, call GetJob (unary, a small answer) for 3 s; calls/s summed, for
-1 .. CLIENTS processes.
+1 .. CLIENTS processes, with the CPU the daemon used meanwhile (from
+/proc/PID/stat: 100% = one core, its whole event loop).
 
 Prints one table row per run and the medians; never fails on a slow
 result.
@@ -44,8 +49,14 @@ if sys.argv[1] == "--hammer":
     print(calls)
     sys.exit(0)
 
-sock, protodir, cli, work, runs, n, clients = sys.argv[1:8]
+sock, protodir, cli, work, runs, n, clients, dpid = sys.argv[1:9]
 runs, n, clients = int(runs), int(n), int(clients)
+
+
+def cpu_s(pid):
+    with open("/proc/%s/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
@@ -101,6 +112,16 @@ def api_once():
     return t1 - t0, j.id
 
 
+def floor_once(job_id):
+    t0 = time.perf_counter()
+    st.GetJob(pb.GetJobRequest(job_id=job_id), timeout=30)
+    for _ in st.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=30):
+        pass
+    b"".join(c.data for c in st.GetResult(
+        pb.GetResultRequest(job_id=job_id), timeout=30))
+    return time.perf_counter() - t0
+
+
 def run_once():
     out = subprocess.run([cli, "run", mpath, "-i", "x=" + xpath, "--repeat",
                           str(n), "--json"], capture_output=True, text=True,
@@ -109,29 +130,34 @@ def run_once():
     return r["median_ms"] / 1e3
 
 
-api_once()   # warm: the executor is prepared once and cached
-print("%-4s %12s %12s %12s" % ("run", "run ms", "api ms", "added ms"))
+_, warm = api_once()   # warm: the executor is prepared once and cached
+print("%-4s %10s %10s %10s %10s %12s" % ("run", "run ms", "api ms",
+                                         "floor ms", "added ms",
+                                         "server ms"))
 rows = []
 for r in range(runs):
     t_run = run_once()
-    lat = sorted(api_once()[0] for _ in range(n))
-    t_api = statistics.median(lat)
-    rows.append((t_run, t_api))
-    print("%-4d %12.4f %12.3f %12.3f" % (r + 1, t_run * 1e3, t_api * 1e3,
-                                         (t_api - t_run) * 1e3))
-mr = statistics.median(t for t, _ in rows)
-ma = statistics.median(a for _, a in rows)
-print("%-4s %12.4f %12.3f %12.3f   (goal: added <= 1 ms)" % (
-    "med", mr * 1e3, ma * 1e3, (ma - mr) * 1e3))
+    t_api = statistics.median(api_once()[0] for _ in range(n))
+    t_floor = statistics.median(floor_once(warm) for _ in range(n))
+    rows.append((t_run, t_api, t_floor))
+    print("%-4d %10.4f %10.3f %10.3f %10.3f %12.3f" % (
+        r + 1, t_run * 1e3, t_api * 1e3, t_floor * 1e3,
+        (t_api - t_run) * 1e3, (t_api - t_floor) * 1e3))
+mr, ma, mf = (statistics.median(x[i] for x in rows) for i in range(3))
+print("%-4s %10.4f %10.3f %10.3f %10.3f %12.3f   (goal: added <= 1 ms)" % (
+    "med", mr * 1e3, ma * 1e3, mf * 1e3, (ma - mr) * 1e3, (ma - mf) * 1e3))
 
 _, jid = api_once()
 print("\nunary GetJob throughput, %s client processes, 3 s each:" % clients)
-print("%-8s %12s %12s" % ("clients", "calls/s", "per client"))
+print("%-8s %12s %12s %14s" % ("clients", "calls/s", "per client",
+                                "daemon CPU"))
 k = 1
 while k <= clients:
+    c0 = cpu_s(dpid)
     ps = [subprocess.Popen([sys.executable, __file__, "--hammer", sock, work,
                             jid, "3"], stdout=subprocess.PIPE, text=True)
           for _ in range(k)]
     calls = sum(int(p.communicate()[0]) for p in ps)
-    print("%-8d %12.0f %12.0f" % (k, calls / 3.0, calls / 3.0 / k))
+    print("%-8d %12.0f %12.0f %13.0f%%" % (k, calls / 3.0, calls / 3.0 / k,
+                                            (cpu_s(dpid) - c0) / 3.0 * 100))
     k *= 2

@@ -61,4 +61,4 @@ echo "bench_api: $(nproc) CPUs, JobDir on $(df -P "$T" | awk 'NR==2 {print $1}')
      "($T), $runs runs x $n inferences"
 mkdir -p "$T/py"
 /usr/bin/python3 "$src/bench/bench_api.py" "$T/api.sock" "$src/proto" "$L" \
-    "$T/py" "$runs" "$n" "$clients"
+    "$T/py" "$runs" "$n" "$clients" "$pid"

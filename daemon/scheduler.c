@@ -210,7 +210,7 @@ uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len)
         for (int i = 0; i < j->n_in; i++) {
             lagrange__v1__tensor__init(&in[i]);
             in[i].name = j->in_names[i];
-            snprintf(files[i], sizeof files[i], "in/%d.npy", i);
+            snprintf(files[i], sizeof files[i], "in-%d.npy", i);
             in[i].blob = files[i];
             inp[i] = &in[i];
         }
@@ -402,7 +402,7 @@ static void work_run(sop *op)
         lg_tensor *t = NULL;
         char rel[32];
         int slot = -1;
-        snprintf(rel, sizeof rel, "in/%d.npy", i);
+        snprintf(rel, sizeof rel, "in-%d.npy", i);
         for (int k = 0; k < g->n_inputs; k++)
             if (!strcmp(g->values[g->inputs[k]].name, j->in_names[i]))
                 slot = k;
@@ -446,7 +446,7 @@ static void work_run(sop *op)
                          i);
             break;
         }
-        snprintf(rel, sizeof rel, "out/%d.npy", i);
+        snprintf(rel, sizeof rel, "out-%d.npy", i);
         if ((rc = lg_npy_encode(op->tens[i], &buf, &len, op->err,
                                 sizeof op->err)) < 0)
             break;

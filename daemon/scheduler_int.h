@@ -68,9 +68,9 @@ typedef struct djob {
     int objective;
     double progress;
     int n_in;
-    char **in_names;               /* graph input of in/<k>.npy */
+    char **in_names;               /* graph input of in-<k>.npy */
     int n_out;
-    outinfo *out;                  /* once COMPLETED: out/<k>.npy */
+    outinfo *out;                  /* once COMPLETED: out-<k>.npy */
     int accepted;                  /* durable; visible to clients */
     int io_busy, io_dirty;         /* a record write in flight / due */
     int running;                   /* an executor op in flight */

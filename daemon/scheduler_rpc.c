@@ -95,7 +95,7 @@ void sched_work_read_result(sop *op)
     for (int i = 0; i < op->n_tens; i++) {
         int k = (int)(intptr_t)op->tens[i];    /* which output */
         op->tens[i] = NULL;
-        snprintf(rel, sizeof rel, "out/%d.npy", k);
+        snprintf(rel, sizeof rel, "out-%d.npy", k);
         if ((op->rc = jobdb_path(op->s->jobs, j->id, rel, path,
                                  sizeof path)) < 0 ||
             (op->rc = lg_npy_read(path, &op->tens[i], op->err,
@@ -363,7 +363,7 @@ names_only:
             char *rel = malloc(32);
             if (!rel)
                 goto oom;
-            snprintf(rel, 32, "in/%u.npy", (unsigned)i);
+            snprintf(rel, 32, "in-%u.npy", (unsigned)i);
             op->files[i].name = rel;
             j->n_in = (int)i + 1;
         }
