@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "table.h"
 #include "units.h"
 
 #define CTL_DEFAULT_SOCKET "/run/lagrange/lagranged.sock"
@@ -356,7 +357,8 @@ static const char *fmt_bytes(double b, char *buf, size_t len)
 static void links_help(FILE *f)
 {
     fprintf(f,
-"usage: lagrange links [--socket PATH] [--json]\n\n"
+"usage: lagrange links [--socket PATH] [--json | --parsable] [-o COLS]\n"
+"                      [--noheader]\n\n"
 "Ask the local lagranged about its node's links, one per neighbour: the\n"
 "session's STATE (up, connecting, retrying, waiting for the neighbour to\n"
 "dial, down(admin)), the contact window open now or the next one\n"
@@ -366,7 +368,12 @@ static void links_help(FILE *f)
 "address. The JSON has more: bundles, acks, resends, errors.\n\n"
 "  --socket PATH  the daemon's control socket (default $LAGRANGE_SOCKET,\n"
 "                 else " CTL_DEFAULT_SOCKET ")\n"
-"  --json         print a JSON array of the daemon's link objects\n\n"
+"  --json         print a JSON array of the daemon's link objects (with\n"
+"                 -o: of those columns only)\n"
+"  --parsable     fields separated by '|', a header line first\n"
+"  --noheader     no header line\n"
+"  -o, --format COLS  comma-separated columns: link, state, window, opens,\n"
+"                 closes, rate, delay, inflight, tx, rx, peer\n\n"
 "WINDOW is 'always', 'open', 'waiting' (the next one is ahead) or 'none'\n"
 "(no window left before the topology's horizon).\n"
 "Exit status: 0 ok, 1 lagranged not reachable or it refused, 2 usage.\n");
@@ -410,52 +417,100 @@ static int flush_out(const char *verb)
     return EXIT_OK;
 }
 
+static const table_col link_cols[] = {
+    { "link", "LINK", 0, 0 },
+    { "state", "STATE", 0, 0 },
+    { "window", "WINDOW", 0, 0 },
+    { "opens", "OPENS", TABLE_RIGHT, 0 },
+    { "closes", "CLOSES", TABLE_RIGHT, 0 },
+    { "rate", "RATE", TABLE_RIGHT, 0 },
+    { "delay", "DELAY", TABLE_RIGHT, 0 },
+    { "inflight", "INFLIGHT", TABLE_RIGHT, 0 },
+    { "tx", "TX", TABLE_RIGHT, 0 },
+    { "rx", "RX", TABLE_RIGHT, 0 },
+    { "peer", "PEER", 0, 0 },
+};
+#define LINK_COLS ((int)(sizeof link_cols / sizeof link_cols[0]))
+
 int cmd_links(int argc, char **argv)
 {
-    const char *sock;
-    char *reply, *p, *line;
-    int json, ex, n = 0;
+    static const struct option opts[] = {
+        { "socket", required_argument, 0, 's' },
+        { "help", no_argument, 0, 'h' },
+        TABLE_LONG_OPTIONS,
+        { 0, 0, 0, 0 },
+    };
+    const char *sock = sock_default();
+    char *reply, *p, *line, err[512];
+    table_opts to = { TABLE_TEXT, 0, NULL };
+    table *t = NULL;
+    int c, ex, n = 0;
 
-    if ((ex = parse_common(argc, argv, "links", links_help, &sock, &json)))
-        return ex < 0 ? EXIT_OK : ex;
-    if ((ex = ctl_ask("links", sock, "links", &reply)) != EXIT_OK)
-        return ex;
-    if ((ex = daemon_error("links", reply)) != EXIT_OK) {
-        free(reply);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "s:ho:", opts, NULL)) != -1) {
+        if (table_opt(&to, c, optarg))
+            continue;
+        switch (c) {
+        case 's': sock = optarg; break;
+        case 'h': links_help(stdout); return EXIT_OK;
+        default: links_help(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        cli_err("links", "unexpected argument '%s'", argv[optind]);
+        links_help(stderr);
+        return EXIT_USAGE;
+    }
+    if ((to.mode != TABLE_JSON || to.format) &&
+        table_new(&t, link_cols, LINK_COLS, &to, err, sizeof err) < 0) {
+        cli_err("links", "-o: %s", err);
+        return EXIT_USAGE;
+    }
+    if ((ex = ctl_ask("links", sock, "links", &reply)) != EXIT_OK ||
+        (ex = daemon_error("links", reply)) != EXIT_OK) {
+        if (ex != EXIT_OK && reply)
+            free(reply);
+        table_free(t);
         return ex;
     }
     p = reply;
-    if (json) {
+    if (!t) {                    /* --json alone: the daemon's objects */
         printf("[");
         while ((line = next_line(&p)))
             printf("%s%s", n++ ? ",\n" : "\n", line);
         printf("%s]\n", n ? "\n" : "");
     } else {
-        printf("%-24s %-11s %-8s %12s %12s %16s %9s %8s %10s %10s  %s\n",
-               "LINK", "STATE", "WINDOW", "OPENS", "CLOSES", "RATE", "DELAY",
-               "INFLIGHT", "TX", "RX", "PEER");
         while ((line = next_line(&p))) {
             jobj o;
-            char a[64], b[64], c[64], d[64];
+            char a[64];
             if (jparse(line, &o) < 0) {
                 cli_err("links", "lagranged sent a line that is not a flat "
                         "JSON object: %.80s", line);
                 ex = EXIT_FAIL;
                 break;
             }
-            char e[32], g[32];
-            printf("%-24s %-11s %-8s %12s %12s %16s %9s %8.0f %10s %10s  %s\n",
-                   jstr_of(&o, "link", "?"), jstr_of(&o, "state", "?"),
-                   jstr_of(&o, "window", "?"),
-                   fmt_rel(jnum_of(&o, "opens_in_s"), a, sizeof a),
-                   fmt_rel(jnum_of(&o, "closes_in_s"), b, sizeof b),
-                   fmt_rate(jnum_of(&o, "rate_bit_s"), c, sizeof c),
-                   fmt_abs(jnum_of(&o, "delay_s"), d, sizeof d),
-                   jnum_of(&o, "in_flight"),
-                   fmt_bytes(jnum_of(&o, "tx_bytes"), e, sizeof e),
-                   fmt_bytes(jnum_of(&o, "rx_bytes"), g, sizeof g),
-                   jstr_of(&o, "peer", "-"));
+            table_row(t);
+            table_set(t, 0, jstr_of(&o, "link", "?"), NULL);
+            table_set(t, 1, jstr_of(&o, "state", "?"), NULL);
+            table_set(t, 2, jstr_of(&o, "window", "?"), NULL);
+            table_num(t, 3, fmt_rel(jnum_of(&o, "opens_in_s"), a, sizeof a),
+                      jnum_of(&o, "opens_in_s"));
+            table_num(t, 4, fmt_rel(jnum_of(&o, "closes_in_s"), a, sizeof a),
+                      jnum_of(&o, "closes_in_s"));
+            table_num(t, 5, fmt_rate(jnum_of(&o, "rate_bit_s"), a, sizeof a),
+                      jnum_of(&o, "rate_bit_s"));
+            table_num(t, 6, fmt_abs(jnum_of(&o, "delay_s"), a, sizeof a),
+                      jnum_of(&o, "delay_s"));
+            table_num(t, 7, NULL, jnum_of(&o, "in_flight"));
+            table_num(t, 8, fmt_bytes(jnum_of(&o, "tx_bytes"), a, sizeof a),
+                      jnum_of(&o, "tx_bytes"));
+            table_num(t, 9, fmt_bytes(jnum_of(&o, "rx_bytes"), a, sizeof a),
+                      jnum_of(&o, "rx_bytes"));
+            table_set(t, 10, jstr_of(&o, "peer", "-"), NULL);
         }
+        if (ex == EXIT_OK && table_print(t, stdout) < 0)
+            ex = EXIT_FAIL;
+        table_free(t);
     }
     free(reply);
     return ex != EXIT_OK ? ex : flush_out("links");

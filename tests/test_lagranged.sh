@@ -299,6 +299,21 @@ PYEOF
         grep -q '^gs-mad->geo-relay  *[a-z]*  *always  *-  *-  *1.2 Gbit/s  *126ms  *0  *0B  *0B  *127.0.0.1:9$' "$dir/out" &&
         [ "$(wc -l <"$dir/out")" -eq 6 ] && ok ||
         bad "$label: links table: $(cat "$dir/out")"
+    "$L" links --parsable --socket "$sock" >"$dir/out" 2>&1 &&
+        head -1 "$dir/out" | grep -q '^LINK|STATE|WINDOW|OPENS|CLOSES|RATE|DELAY|INFLIGHT|TX|RX|PEER$' &&
+        grep -q '^gs-mad->geo-relay|[a-z]*|always|-|-|1.2 Gbit/s|126ms|0|0B|0B|127.0.0.1:9$' "$dir/out" &&
+        [ "$(wc -l <"$dir/out")" -eq 6 ] && ok ||
+        bad "$label: links --parsable: $(cat "$dir/out")"
+    "$L" links -o link,delay --noheader --socket "$sock" >"$dir/out" 2>&1 &&
+        grep -q '^gs-mad->geo-relay  *126ms$' "$dir/out" &&
+        [ "$(wc -l <"$dir/out")" -eq 5 ] && ok ||
+        bad "$label: links -o link,delay: $(cat "$dir/out")"
+    "$L" links -o link,delay --json --socket "$sock" >"$dir/out" 2>&1 &&
+        "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert len(d) == 5 and all(set(x) == {"link", "delay"} for x in d) and {"link": "gs-mad->geo-relay", "delay": 0.126} in d, d' "$dir/out" &&
+        ok || bad "$label: links -o link,delay --json: $(cat "$dir/out")"
+    "$L" links -o link,bogus --socket "$sock" >"$dir/out" 2>&1
+    [ $? -eq 2 ] && grep -q "unknown column 'bogus'" "$dir/out" && ok ||
+        bad "$label: links -o bogus: $(cat "$dir/out")"
 
     # The line protocol itself: several requests on one connection,
     # unknown commands, arguments where none are taken, blank lines, an
