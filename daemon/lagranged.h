@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "notify.h"
 
 enum lgd_state { LGD_STARTING = 0, LGD_RUNNING, LGD_STOPPING };
 
@@ -45,6 +46,8 @@ typedef struct lagranged {
     int net_open;                /* dnet_stop not yet done */
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t stale_timer;      /* TleCheckInterval: plan_topology_stale */
+    notify ntf;                  /* systemd's NOTIFY_SOCKET, if any */
+    uv_timer_t notify_timer;     /* WATCHDOG=1 and STATUS= under systemd */
     int handles_open;            /* signals and timer not yet closed */
     char stale_err[1024];        /* last failed TLE reload, logged once */
 } lagranged;

@@ -112,6 +112,53 @@ static void on_net_stopped(void *arg)
     log_debug("network stopped, spool closed");
 }
 
+/* systemd's STATUS=: what `systemctl status` shows. */
+static void notify_status(lagranged *d)
+{
+    dnet_link lk[64];
+    sched_stats ss;
+    int nl, up = 0;
+    if (!notify_active(&d->ntf) || !d->conf)
+        return;
+    nl = dnet_links(d, lk, 64);
+    for (int i = 0; i < nl; i++)
+        up += lk[i].session_up;
+    sched_get_stats(d, &ss);
+    notify_sendf(&d->ntf, "STATUS=node %s: %d/%d links up, %llu job%s "
+                 "running, %llu pending", d->conf->node_id, up, nl,
+                 (unsigned long long)ss.by_state[4],
+                 ss.by_state[4] == 1 ? "" : "s",
+                 (unsigned long long)ss.by_state[1]);
+}
+
+/* WATCHDOG=1 at half the interval systemd asked for: a loop that hangs
+ * stops pinging and systemd restarts the daemon. */
+static void on_notify_timer(uv_timer_t *t)
+{
+    lagranged *d = t->data;
+    if (notify_watchdog_usec(&d->ntf))
+        notify_send(&d->ntf, "WATCHDOG=1");
+    notify_status(d);
+}
+
+static void start_notify(lagranged *d)
+{
+    uint64_t wd = notify_watchdog_usec(&d->ntf), every;
+    if (!notify_active(&d->ntf))
+        return;
+    every = wd ? wd / 2000 : 10000;          /* ms */
+    if (every < 50)
+        every = 50;
+    if (uv_timer_init(&d->loop, &d->notify_timer) < 0)
+        return;
+    d->notify_timer.data = d;
+    d->handles_open++;
+    uv_timer_start(&d->notify_timer, on_notify_timer, every, every);
+    if (wd)
+        log_info("systemd watchdog: %.1f s, pinged every %.1f s",
+                 (double)wd / 1e6, (double)every / 1e3);
+}
+
 static void on_sched_stopped(void *arg)
 {
     lagranged *d = arg;
@@ -133,6 +180,7 @@ static void lgd_stop(lagranged *d)
     if (d->state == LGD_STOPPING)
         return;
     d->state = LGD_STOPPING;
+    notify_send(&d->ntf, "STOPPING=1");
     svc_set_stopping(d);
     if (d->api)
         dapi_stop(d->api, on_api_stopped, d);
@@ -148,6 +196,7 @@ static void lgd_stop(lagranged *d)
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_hup);
     close_handle((uv_handle_t *)&d->stale_timer);
+    close_handle((uv_handle_t *)&d->notify_timer);
 }
 
 /* ---- reloads ------------------------------------------------------------- */
@@ -162,7 +211,23 @@ static void start_stale_timer(lagranged *d)
     uv_timer_start(&d->stale_timer, on_stale_timer, ms, ms);
 }
 
+static void lgd_reload_conf(lagranged *d);
+
+/* SIGHUP, framed for systemd: RELOADING=1 with the monotonic time, the
+ * reload, then READY=1 whether it took or not. */
 static void lgd_reload(lagranged *d)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    notify_sendf(&d->ntf, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                 (unsigned long long)ts.tv_sec * 1000000ull +
+                     (unsigned long long)ts.tv_nsec / 1000);
+    lgd_reload_conf(d);
+    notify_send(&d->ntf, "READY=1");
+    notify_status(d);
+}
+
+static void lgd_reload_conf(lagranged *d)
 {
     char err[1024] = "";
     dconf *nc, *oc = d->conf;
@@ -323,6 +388,9 @@ static int lgd_run(lagranged *d)
     }
     if (ex == EXIT_OK) {
         d->state = LGD_RUNNING;
+        notify_send(&d->ntf, "READY=1");
+        notify_status(d);
+        start_notify(d);
         log_info("node %s up: topology %s (%d nodes, %d links, %d leaving "
                  "this node), %d peers, control socket %s, pid %ld",
                  c->node_id, c->topology.path, c->topo->n_nodes,
@@ -362,6 +430,7 @@ int main(int argc, char **argv)
     int c, check = 0, rc, ex;
 
     memset(&d, 0, sizeof d);
+    d.ntf.fd = -1;
     d.conf_path = DCONF_DEFAULT_PATH;
     while ((c = getopt_long(argc, argv, "f:ndhV", opts, NULL)) != -1) {
         switch (c) {
@@ -410,7 +479,12 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 128 << 20);
     /* A client that hangs up mid-answer must not kill the daemon. */
     signal(SIGPIPE, SIG_IGN);
+    /* Under systemd (Type=notify): READY, STATUS, RELOADING, STOPPING and
+     * the watchdog go to $NOTIFY_SOCKET; elsewhere these are no-ops. */
+    if (notify_open(&d.ntf, err, sizeof err) < 0)
+        log_warn("%s; systemd will not hear from lagranged", err);
     ex = lgd_run(&d);
+    notify_close(&d.ntf);
     dconf_free(d.conf);
     return ex;
 }

@@ -433,6 +433,69 @@ if [ -x "$PY" ]; then
     expect 1 "ctl.sock exists and is not a socket" "$LD" -f "$tmp/nosock/l.conf"
     [ "$(cat "$tmp/nosock/ctl.sock")" = keep ] && ok || bad "a file at ControlSocket was touched"
 
+    # systemd's notify protocol, with a datagram socket standing in for
+    # systemd: READY=1 and STATUS= at start, WATCHDOG=1 at half of
+    # WATCHDOG_USEC, RELOADING=1 + MONOTONIC_USEC then READY=1 around
+    # SIGHUP, STOPPING=1 on SIGTERM, and exit 0.
+    nd=$tmp/notify
+    mkdir -p "$nd"
+    "$PY" - "$nd/notify.sock" "$nd/msgs" <<'PYEOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+with open(sys.argv[2] + ".tmp", "w") as f:
+    try:
+        while True:
+            m = s.recv(4096).decode()
+            f.write(repr(m) + "\n")
+            f.flush()
+            if m == "STOPPING=1":
+                break
+    except socket.timeout:
+        pass
+import os
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+PYEOF
+    lpid=$!
+    i=0
+    while [ ! -S "$nd/notify.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+    printf 'NodeId=gs-mad\nTopology=%s\nControlSocket=%s\nListen=127.0.0.1:%s\n' \
+        "$src/examples/default.topo" "$nd/ctl.sock" $((30002 + $$ % 20000)) >"$nd/l.conf"
+    printf 'SpoolDir=%s\nInboxDir=%s\nTls=no\nApiSocket=%s\nJobDir=%s\nModelDir=%s\nBlobDir=%s\nMetricsListen=none\n' \
+        "$nd/spool" "$nd/inbox" "$nd/api.sock" "$nd/jobs" "$nd/models" \
+        "$nd/blobs" >>"$nd/l.conf"
+    NOTIFY_SOCKET=$nd/notify.sock WATCHDOG_USEC=300000 "$LD" -f "$nd/l.conf" 2>"$nd/log" &
+    dpid=$!
+    dir=$nd
+    if wait_for "notify: READY=1" grep -q "'READY=1'" "$nd/msgs.tmp"; then
+        sleep 1
+        kill -HUP "$dpid"
+        wait_for "notify: READY=1 after the reload" \
+            sh -c "[ \$(grep -c \"'READY=1'\" '$nd/msgs.tmp') -ge 2 ]"
+        kill -TERM "$dpid"
+        wait "$dpid"
+        drc=$?
+        wait "$lpid"
+        [ $drc -eq 0 ] && ok || bad "notify: lagranged exited $drc"
+        if "$PY" - "$nd/msgs" <<'PYEOF'
+import ast, re, sys
+m = [ast.literal_eval(l) for l in open(sys.argv[1])]
+k = [x.split("=")[0] for x in m]
+assert m[0] == "READY=1", m[:3]
+assert m[1].startswith("STATUS=node gs-mad: ") and " links up, " in m[1], m[1]
+assert k.count("WATCHDOG") >= 3, k
+r = [i for i, x in enumerate(m) if x.startswith("RELOADING=1\n")]
+assert len(r) == 1 and re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", m[r[0]]), m
+assert m[r[0] + 1] == "READY=1", m[r[0]:r[0] + 2]
+assert m[-1] == "STOPPING=1" and k.count("STOPPING") == 1, m[-3:]
+PYEOF
+        then ok; else bad "notify: messages: $(cat "$nd/msgs")"; fi
+    else
+        kill "$dpid" 2>/dev/null; wait "$dpid"; kill "$lpid" 2>/dev/null
+    fi
+    dpid=
+
     if grep -q __asan_init "$LD" 2>/dev/null; then
         echo "ASan build: the valgrind run is skipped (valgrind cannot run it)"
     elif command -v valgrind >/dev/null 2>&1; then
