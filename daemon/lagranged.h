@@ -29,7 +29,9 @@ typedef struct lagranged {
     uv_loop_t loop;
     const char *conf_path;       /* -f */
     dconf *conf;                 /* the configuration in force; owned */
-    int debug;                   /* -d: log level stays debug */
+    int debug;                   /* -d/-v: log level stays debug */
+    int quiet;                   /* -q: log level stays warn */
+    int usr1_debug;              /* SIGUSR1 turned debug on */
     uint64_t start_hr;           /* uv_hrtime() at start, ns */
     double start_unix;           /* wall clock at start, Unix s */
     int reloads;                 /* configurations loaded by SIGHUP */
@@ -44,7 +46,7 @@ typedef struct lagranged {
     struct dsvc *svc;            /* health and reflection (svc.h) */
     struct dmetrics *metrics;    /* /metrics listener (metrics.h) */
     int net_open;                /* dnet_stop not yet done */
-    uv_signal_t sig_int, sig_term, sig_hup;
+    uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
     uv_timer_t stale_timer;      /* TleCheckInterval: plan_topology_stale */
     notify ntf;                  /* systemd's NOTIFY_SOCKET, if any */
     uv_timer_t notify_timer;     /* WATCHDOG=1 and STATUS= under systemd */

@@ -16,11 +16,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum log_format {
-    FMT_TTY = 0,                 /* "ident: level: msg" */
-    FMT_SYSLOG,                  /* "<N>ident[pid]: msg" */
+    FMT_TTY = 0,                 /* "TIME ident: level: msg" */
+    FMT_SYSLOG,                  /* "TIME <N>ident[pid]: msg" */
     FMT_JOURNAL,                 /* "<N>msg": journald adds the rest */
 };
 
@@ -97,9 +98,21 @@ int log_enabled(enum log_level level)
     return (int)level <= atomic_load(&cur_level);
 }
 
+/* "2026-11-22T18:14:07.123Z" (UTC, ms): outside the journal, which
+ * stamps entries itself, a line says when it happened. */
+static void stamp(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + k, len - k, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-    char line[LOG_LINE_MAX];
+    char line[LOG_LINE_MAX], t[40];
     size_t n = 0;
     int k;
     if (!log_enabled(level))
@@ -109,11 +122,13 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
         k = snprintf(line, sizeof line, "<%d>", (int)level);
         break;
     case FMT_SYSLOG:
-        k = snprintf(line, sizeof line, "<%d>%s[%ld]: ", (int)level, ident,
-                     (long)getpid());
+        stamp(t, sizeof t);
+        k = snprintf(line, sizeof line, "%s <%d>%s[%ld]: ", t, (int)level,
+                     ident, (long)getpid());
         break;
     default:
-        k = snprintf(line, sizeof line, "%s: %s: ", ident,
+        stamp(t, sizeof t);
+        k = snprintf(line, sizeof line, "%s %s: %s: ", t, ident,
                      log_level_name(level));
         break;
     }

@@ -6,9 +6,10 @@
  * priority prefix ("<6>"), which journald strips and stores as the
  * entry's priority, and nothing else, since journald adds the identifier,
  * pid and time itself. When standard error is a pipe or a file that is
- * not the journal, lines read "<6>lagranged[PID]: message" so that a
- * syslog-style reader (or a grep) still sees level and origin. On a
- * terminal they read "lagranged: info: message".
+ * not the journal, lines read
+ * "2026-11-22T18:14:07.123Z <6>lagranged[PID]: message" (UTC, ms) so that
+ * a reader (or a grep) sees time, level and origin. On a terminal they
+ * read "2026-11-22T18:14:07.123Z lagranged: info: message".
  *
  * Only the daemon's boundary code logs (main, the event callbacks); lib/
  * fills error buffers instead. Each line goes out in one write(2), so

@@ -59,20 +59,32 @@ enum {
 static void help(FILE *f)
 {
     fprintf(f,
-"usage: lagranged [-f CONFIG] [-n] [-d] [--help] [--version]\n\n"
+"usage: lagranged [-f CONFIG] [-n] [-v | -q] [--help] [--version]\n\n"
 "The lagrange node daemon: links this node to its neighbours and serves\n"
 "the local control socket (lagranged(8)).\n\n"
 "  -f, --config FILE  configuration (lagranged.conf(5)); default\n"
 "                     " DCONF_DEFAULT_PATH "\n"
 "  -n, --check        check the configuration and the topology it names,\n"
 "                     print the configuration in normal form and exit\n"
-"  -d, --debug        log at debug level, whatever LogLevel says\n"
+"  -v, --verbose      log at debug level, whatever LogLevel says (also -d,\n"
+"                     --debug)\n"
+"  -q, --quiet        log warnings and errors only, whatever LogLevel says\n"
 "  -h, --help         this text\n"
 "  -V, --version      print the version\n\n"
 "Signals: SIGHUP reloads the configuration and topology (a bad one is\n"
-"logged and the running one kept); SIGINT and SIGTERM shut down cleanly.\n"
+"logged and the running one kept); SIGUSR1 turns debug logging on, and\n"
+"off again; SIGINT and SIGTERM shut down cleanly.\n"
 "Exit status: 0 ok, 1 runtime failure, 2 usage, 3 bad configuration (the\n"
 "message names FILE:LINE).\n");
+}
+
+/* The level in force: SIGUSR1's debug, then -v/-q, then LogLevel. */
+static void apply_level(lagranged *d)
+{
+    log_set_level(d->usr1_debug || d->debug ? LOG_LVL_DEBUG
+                  : d->quiet               ? LOG_LVL_WARN
+                  : d->conf                ? d->conf->log_level
+                                           : LOG_LVL_INFO);
 }
 
 static double wall_now(void)
@@ -195,6 +207,7 @@ static void lgd_stop(lagranged *d)
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_hup);
+    close_handle((uv_handle_t *)&d->sig_usr1);
     close_handle((uv_handle_t *)&d->stale_timer);
     close_handle((uv_handle_t *)&d->notify_timer);
 }
@@ -260,8 +273,7 @@ static void lgd_reload_conf(lagranged *d)
     if (d->api && dapi_reload_tokens(d->api, err, sizeof err) < 0)
         log_err("ApiTokenFile not reloaded, keeping the tokens in force: %s",
                 err);
-    if (!d->debug)
-        log_set_level(nc->log_level);
+    apply_level(d);
     log_info("reloaded %s: topology %s, %d nodes, %d links, %d peers",
              d->conf_path, nc->topology.path, nc->topo->n_nodes,
              nc->topo->n_links, nc->n_peers);
@@ -304,6 +316,20 @@ static void on_stale_timer(uv_timer_t *tm)
 static void on_signal(uv_signal_t *s, int signum)
 {
     lagranged *d = s->data;
+    if (signum == SIGUSR1) {
+        d->usr1_debug = !d->usr1_debug;
+        if (d->usr1_debug) {
+            apply_level(d);
+            log_info("SIGUSR1: debug logging on (SIGUSR1 again: off)");
+        } else {
+            log_info("SIGUSR1: debug logging off, back to %s",
+                     log_level_name(d->debug ? LOG_LVL_DEBUG
+                                    : d->quiet ? LOG_LVL_WARN
+                                               : d->conf->log_level));
+            apply_level(d);
+        }
+        return;
+    }
     if (signum == SIGHUP) {
         if (d->state == LGD_RUNNING) {
             log_info("SIGHUP: reloading %s", d->conf_path);
@@ -351,7 +377,8 @@ static int lgd_run(lagranged *d)
              c->control_socket.path);
     if ((rc = start_signal(d, &d->sig_int, SIGINT)) < 0 ||
         (rc = start_signal(d, &d->sig_term, SIGTERM)) < 0 ||
-        (rc = start_signal(d, &d->sig_hup, SIGHUP)) < 0) {
+        (rc = start_signal(d, &d->sig_hup, SIGHUP)) < 0 ||
+        (rc = start_signal(d, &d->sig_usr1, SIGUSR1)) < 0) {
         log_err("cannot handle signals: %s", uv_strerror(rc));
         ex = EXIT_FAIL;
     } else if ((rc = uv_timer_init(&d->loop, &d->stale_timer)) < 0) {
@@ -421,6 +448,8 @@ int main(int argc, char **argv)
         { "config", required_argument, 0, 'f' },
         { "check", no_argument, 0, 'n' },
         { "debug", no_argument, 0, 'd' },
+        { "verbose", no_argument, 0, 'v' },
+        { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
@@ -432,11 +461,12 @@ int main(int argc, char **argv)
     memset(&d, 0, sizeof d);
     d.ntf.fd = -1;
     d.conf_path = DCONF_DEFAULT_PATH;
-    while ((c = getopt_long(argc, argv, "f:ndhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:ndvqhV", opts, NULL)) != -1) {
         switch (c) {
         case 'f': d.conf_path = optarg; break;
         case 'n': check = 1; break;
-        case 'd': d.debug = 1; break;
+        case 'd': case 'v': d.debug = 1; break;
+        case 'q': d.quiet = 1; break;
         case 'h': help(stdout); return EXIT_OK;
         case 'V': printf("lagranged %s\n", PACKAGE_VERSION); return EXIT_OK;
         default: help(stderr); return EXIT_USAGE;
@@ -447,9 +477,12 @@ int main(int argc, char **argv)
         help(stderr);
         return EXIT_USAGE;
     }
+    if (d.debug && d.quiet) {
+        fprintf(stderr, "lagranged: -v and -q contradict each other\n");
+        return EXIT_USAGE;
+    }
     log_init("lagranged");
-    if (d.debug)
-        log_set_level(LOG_LVL_DEBUG);
+    apply_level(&d);
 
     rc = dconf_load(d.conf_path, &d.conf, err, sizeof err);
     if (check) {
@@ -470,8 +503,7 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     log_topology_warnings(d.conf->topo);
-    if (!d.debug)
-        log_set_level(d.conf->log_level);
+    apply_level(&d);
     /* Bundles are 1 MiB buffers that come and go by the thousand: keep
      * them in the heap instead of an mmap and munmap (and 256 page faults)
      * each. Memory is bounded by the session and store limits anyway. */

@@ -140,18 +140,25 @@ if truncate -s 2M "$tmp/huge.conf" 2>/dev/null; then
     expect 3 "huge.conf: larger than 1024 KiB" "$LD" -n -f "$tmp/huge.conf"
 fi
 
-# Log formats. A file (not a terminal): "<3>lagranged[PID]: ...". The
-# journal ($JOURNAL_STREAM naming our stderr): "<3>..." alone, since
-# journald adds name and pid itself.
+# Log formats. A file (not a terminal): "TIME <3>lagranged[PID]: ...",
+# TIME in UTC to the ms. The journal ($JOURNAL_STREAM naming our stderr):
+# "<3>..." alone, since journald adds time, name and pid itself.
 "$LD" -f "$D/bad-unknown-key.in" 2>"$tmp/log1"
 rc=$?
-[ "$rc" -eq 3 ] && grep -q '^<3>lagranged\[[0-9]*\]: .*bad-unknown-key.in:3: unknown key' "$tmp/log1" &&
+[ "$rc" -eq 3 ] && grep -q '^20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9][0-9][0-9]Z <3>lagranged\[[0-9]*\]: .*bad-unknown-key.in:3: unknown key' "$tmp/log1" &&
     ok || bad "syslog-style log line (exit $rc): $(cat "$tmp/log1")"
 : >"$tmp/journal"
 JOURNAL_STREAM=$(stat -c %d:%i "$tmp/journal") "$LD" -f "$D/bad-unknown-key.in" 2>>"$tmp/journal"
 grep -q '^<3>[^<]*bad-unknown-key.in:3: unknown key' "$tmp/journal" &&
     ! grep -q 'lagranged\[' "$tmp/journal" && ok ||
     bad "journal log line: $(cat "$tmp/journal")"
+
+# -q keeps errors; -v and -q together are a usage error.
+"$LD" -q -f "$D/bad-unknown-key.in" 2>"$tmp/log2"
+rc=$?
+[ "$rc" -eq 3 ] && grep -q '<3>lagranged\[[0-9]*\]: .*unknown key' "$tmp/log2" &&
+    ok || bad "-q: errors still logged (exit $rc): $(cat "$tmp/log2")"
+expect 2 "-v and -q contradict each other" "$LD" -v -q -f "$D/bad-unknown-key.in"
 
 # No daemon: a clear message naming the socket, exit 1.
 expect 1 "cannot reach lagranged at $tmp/none.sock" "$L" status --socket "$tmp/none.sock"
@@ -371,7 +378,7 @@ PYEOF
     status_is node '"gs-mad"' && ok || bad "$label: identity changed by a reload"
 
     # The log is syslog-style on a file.
-    grep -q "^<6>lagranged\[$dpid\]: node gs-mad up: " "$dir/log" && ok ||
+    grep -q "^[0-9T:.Z-]* <6>lagranged\[$dpid\]: node gs-mad up: " "$dir/log" && ok ||
         bad "$label: no start line in the log: $(head -5 "$dir/log")"
 
     # SIGTERM: a clean exit, status 0, socket removed.
@@ -469,6 +476,15 @@ PYEOF
     dpid=$!
     dir=$nd
     if wait_for "notify: READY=1" grep -q "'READY=1'" "$nd/msgs.tmp"; then
+        # SIGUSR1 turns debug logging on, and off again (status shows it).
+        sock=$nd/ctl.sock
+        status_is log_level '"info"' && ok || bad "usr1: level before"
+        kill -USR1 "$dpid"
+        wait_for "usr1: debug on" status_is log_level '"debug"' &&
+            grep -q 'SIGUSR1: debug logging on' "$nd/log" && ok
+        kill -USR1 "$dpid"
+        wait_for "usr1: back to info" status_is log_level '"info"' &&
+            grep -q 'SIGUSR1: debug logging off, back to info' "$nd/log" && ok
         sleep 1
         kill -HUP "$dpid"
         wait_for "notify: READY=1 after the reload" \
