@@ -173,6 +173,16 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     sed "s|/usr/local/bin/lagranged|$LD|" "$src/systemd/lagranged.service" >"$tmp/lagranged.service"
     systemd-analyze verify --man=no "$tmp/lagranged.service" >"$tmp/out" 2>"$tmp/err" &&
         [ ! -s "$tmp/err" ] && ok || bad "systemd-analyze verify: $(cat "$tmp/err")"
+    # Hardening: systemd's own exposure score, 0 (locked down) to 10,
+    # must stay at or below 2.0.
+    if systemd-analyze security --offline=yes "$tmp/lagranged.service" \
+            >"$tmp/out" 2>"$tmp/err"; then
+        score=$(sed -n 's/.*Overall exposure level for lagranged.service: \([0-9.]*\).*/\1/p' "$tmp/out")
+        [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' &&
+            ok || bad "systemd-analyze security: exposure '$score' > 2.0: $(tail -3 "$tmp/out")"
+    else
+        bad "systemd-analyze security --offline=yes failed: $(tail -3 "$tmp/err")"
+    fi
 else
     echo "systemd-analyze not installed: the unit is not verified"
 fi
