@@ -953,6 +953,27 @@ static int queue_opt(void *ctx, int c, const char *arg)
     return 0;
 }
 
+/* After a listing verb's options: no operands left, the table its -o asks
+ * for, and a connection. An exit code, or EXIT_OK with *t and *g set. */
+static int listing_start(const char *verb, int argc, char **argv,
+                         const table_col *cols, int ncols, const vopts *v,
+                         table **t, grpcc **g)
+{
+    char err[512];
+    int ex;
+    if (optind != argc) {
+        cli_err(verb, "unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (table_new(t, cols, ncols, &v->to, err, sizeof err) < 0) {
+        cli_err(verb, "-o: %s", err);
+        return EXIT_USAGE;
+    }
+    if ((ex = grpcc_connect(verb, &v->go, g)) != EXIT_OK)
+        table_free(*t);
+    return ex;
+}
+
 int cmd_queue(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -966,7 +987,6 @@ int cmd_queue(int argc, char **argv)
     Lagrange__V1__ListJobsResponse *r;
     table *t;
     grpcc *g;
-    char err[512];
     uint64_t now;
     int ex;
 
@@ -974,18 +994,8 @@ int cmd_queue(int argc, char **argv)
     if ((ex = parse(argc, argv, "queue", "", opts, queue_help, &v, queue_opt,
                     &q)))
         return ex < 0 ? EXIT_OK : ex;
-    if (optind != argc) {
-        cli_err("queue", "unexpected argument '%s'", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (table_new(&t, job_cols, JC_N, &v.to, err, sizeof err) < 0) {
-        cli_err("queue", "-o: %s", err);
-        return EXIT_USAGE;
-    }
-    if ((ex = grpcc_connect("queue", &v.go, &g)) != EXIT_OK) {
-        table_free(t);
+    if ((ex = listing_start("queue", argc, argv, job_cols, JC_N, &v, &t, &g)))
         return ex;
-    }
     req.n_states = q.n_states;
     req.states = q.states;
     req.limit = (uint32_t)q.limit;
@@ -1310,25 +1320,14 @@ int cmd_nodes(int argc, char **argv)
     vopts v = { .listing = 1 };
     table *t;
     grpcc *g;
-    char err[512];
     int ex;
 
     grpcc_opts_init(&v.go, 0);
     if ((ex = parse(argc, argv, "nodes", "", NULL, nodes_help, &v, NULL,
                     NULL)))
         return ex < 0 ? EXIT_OK : ex;
-    if (optind != argc) {
-        cli_err("nodes", "unexpected argument '%s'", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (table_new(&t, node_cols, NC_N, &v.to, err, sizeof err) < 0) {
-        cli_err("nodes", "-o: %s", err);
-        return EXIT_USAGE;
-    }
-    if ((ex = grpcc_connect("nodes", &v.go, &g)) != EXIT_OK) {
-        table_free(t);
+    if ((ex = listing_start("nodes", argc, argv, node_cols, NC_N, &v, &t, &g)))
         return ex;
-    }
     ex = grpcc_call(g, "nodes", NULL, GRPCC_API "ListNodes", &req.base,
                     &lagrange__v1__list_nodes_response__descriptor,
                     (ProtobufCMessage **)&r, unary_ms(&v));

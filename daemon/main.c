@@ -60,8 +60,9 @@ static void help(FILE *f)
 {
     fprintf(f,
 "usage: lagranged [-f CONFIG] [-n] [-v | -q] [--help] [--version]\n\n"
-"The lagrange node daemon: links this node to its neighbours and serves\n"
-"the local control socket (lagranged(8)).\n\n"
+"The lagrange node daemon: links this node to its neighbours, serves the\n"
+"local control socket, the gRPC API (jobs, models) and /metrics\n"
+"(lagranged(8)).\n\n"
 "  -f, --config FILE  configuration (lagranged.conf(5)); default\n"
 "                     " DCONF_DEFAULT_PATH "\n"
 "  -n, --check        check the configuration and the topology it names,\n"

@@ -26,6 +26,11 @@
 #include "model.h"
 #include "npy.h"
 
+/* Job latency histogram bounds, ms (sched_stats). */
+static const uint64_t lat_bounds[SCHED_LAT_BUCKETS] = {
+    1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 60000, 600000, 3600000,
+};
+
 static void kick(dsched *s);
 
 uint64_t sched_now_ms(void)
@@ -546,7 +551,6 @@ static void after_run(sop *op)
 {
     dsched *s = op->s;
     djob *j = op->job;
-    j->running = 0;
     j->run_op = NULL;
     s->running--;
     if (op->x) {
@@ -797,7 +801,7 @@ static void kick(dsched *s)
         sop *op;
         for (int i = 0; i < s->n_jobs; i++) {
             djob *j = s->jv[i];
-            if (!j->accepted || j->running ||
+            if (!j->accepted || j->run_op ||
                 j->state != LAGRANGE__V1__JOB_STATE__PENDING)
                 continue;
             if (!best || j->priority > best->priority)
@@ -828,7 +832,6 @@ static void kick(dsched *s)
             sched_op_free(op);
             break;
         }
-        best->running = 1;
         best->run_op = op;
         best->attempts++;
         best->started = sched_now_ms();
@@ -861,7 +864,7 @@ static void sweep(dsched *s, uint64_t now)
     for (int i = 0; i < s->n_jobs && queued < SWEEP_MAX; i++) {
         djob *j = s->jv[i];
         if (!j->accepted || !sched_is_final(j->state) || j->removing ||
-            j->io_busy || j->io_dirty || j->running || j->readers ||
+            j->io_busy || j->io_dirty || j->run_op || j->readers ||
             j->n_watch || !j->finished || j->finished >= cutoff)
             continue;
         if (!(op = sched_op_new(s, OP_REMOVE_JOB, NULL, j)))

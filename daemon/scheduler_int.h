@@ -73,9 +73,9 @@ typedef struct djob {
     outinfo *out;                  /* once COMPLETED: out-<k>.npy */
     int accepted;                  /* durable; visible to clients */
     int io_busy, io_dirty;         /* a record write in flight / due */
-    int running;                   /* an executor op in flight */
     int readers;                   /* GetResult streams reading it */
-    struct sop *run_op;            /* its OP_RUN while running */
+    struct sop *run_op;            /* its OP_RUN while an executor runs
+                                      it (NULL otherwise) */
     int removing;                  /* JobRetention: being removed */
     lg_tensor **cached;            /* outputs kept in memory after the run
                                       (n_out of them), or NULL */
@@ -118,10 +118,6 @@ struct dsched {
     unsigned ticks;                /* on_expire calls, for the sweep */
     int sweeping;                  /* a blob sweep in flight */
     uint64_t removed_jobs, removed_blobs; /* by JobRetention */
-};
-
-static const uint64_t lat_bounds[SCHED_LAT_BUCKETS] = {
-    1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 60000, 600000, 3600000,
 };
 
 enum op_kind {

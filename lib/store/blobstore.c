@@ -14,11 +14,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -198,34 +196,9 @@ int blobstore_open(const char *dir, uint64_t max_size, blobstore **out,
     s->max_size = max_size;
     memcpy(s->dir, dir, n);
     s->dir[n] = 0;
-    if ((rc = lg_mkdir_parents(s->dir, err, errlen)))
+    if ((rc = lg_dir_open(s->dir, &s->dfd, err, errlen)) < 0 ||
+        (rc = lg_flock(s->dfd, s->dir, "blobstore", err, errlen)) < 0)
         goto fail;
-    if (mkdir(s->dir, 0750) == 0) {
-        /* A new directory: make its name durable too. */
-        char parent[BLOBSTORE_DIR_MAX];
-        int pfd;
-        snprintf(parent, sizeof parent, "%s", s->dir);
-        pfd = open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (pfd >= 0) {
-            lg_fsync(pfd, 0);
-            close(pfd);
-        }
-    } else if (errno != EEXIST) {
-        rc = lg_errf(err, errlen, -errno, "create %s: %s", s->dir,
-                     strerror(errno));
-        goto fail;
-    }
-    if ((s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        rc = lg_errf(err, errlen, -errno, "open %s: %s", s->dir,
-                     strerror(errno));
-        goto fail;
-    }
-    if (flock(s->dfd, LOCK_EX | LOCK_NB) < 0) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        rc = lg_errf(err, errlen, rc, "%s is in use by another blobstore "
-                     "(%s)", s->dir, lg_strerror(rc));
-        goto fail;
-    }
     if ((rc = cleanup(s, err, errlen)))
         goto fail;
     *out = s;

@@ -15,11 +15,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -379,26 +377,8 @@ int inbox_open(inbox **out, const char *dir, char *err, size_t errlen)
         goto fail;
     }
     snprintf(ib->dir, sizeof ib->dir, "%s", dir);
-    if (mkdir(dir, 0750) == 0) {
-        /* A new directory: make its name durable too. */
-        char parent[sizeof ib->dir];
-        int pfd;
-        snprintf(parent, sizeof parent, "%s", dir);
-        pfd = open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (pfd >= 0) {
-            lg_fsync(pfd, 0);
-            close(pfd);
-        }
-    } else if (errno != EEXIST) {
-        rc = lg_errf(err, errlen, -errno, "create %s: %s", dir,
-                     strerror(errno));
+    if ((rc = lg_dir_open(dir, &ib->dfd, err, errlen)) < 0)
         goto fail;
-    }
-    if ((ib->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        rc = lg_errf(err, errlen, -errno, "open %s: %s", dir,
-                     strerror(errno));
-        goto fail;
-    }
     ib->jfd = openat(ib->dfd, JOURNAL, O_RDWR | O_APPEND | O_CLOEXEC);
     if (ib->jfd < 0 && errno == ENOENT) {
         ib->jfd = openat(ib->dfd, JOURNAL,
@@ -411,11 +391,11 @@ int inbox_open(inbox **out, const char *dir, char *err, size_t errlen)
                      strerror(errno));
         goto fail;
     }
-    if (flock(ib->jfd, LOCK_EX | LOCK_NB) < 0) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        rc = lg_errf(err, errlen, rc, "%s/%s is in use by another inbox "
-                     "(%s)", dir, JOURNAL, lg_strerror(rc));
-        goto fail;
+    {
+        char jp[sizeof ib->dir + sizeof JOURNAL + 1];
+        snprintf(jp, sizeof jp, "%s/%s", dir, JOURNAL);
+        if ((rc = lg_flock(ib->jfd, jp, "inbox", err, errlen)) < 0)
+            goto fail;
     }
     /* The journal's name must be durable before any line in it counts. */
     if (created && (rc = lg_fsync(ib->dfd, 0))) {

@@ -13,13 +13,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -350,34 +348,9 @@ int jobdb_open(const char *dir, jobdb **out, char *err, size_t errlen)
     db->dfd = -1;
     memcpy(db->dir, dir, n);
     db->dir[n] = 0;
-    if ((rc = lg_mkdir_parents(db->dir, err, errlen)))
+    if ((rc = lg_dir_open(db->dir, &db->dfd, err, errlen)) < 0 ||
+        (rc = lg_flock(db->dfd, db->dir, "jobdb", err, errlen)) < 0)
         goto fail;
-    if (mkdir(db->dir, 0750) == 0) {
-        /* A new directory: make its name durable too. */
-        char parent[JOBDB_DIR_MAX];
-        int pfd;
-        snprintf(parent, sizeof parent, "%s", db->dir);
-        pfd = open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (pfd >= 0) {
-            lg_fsync(pfd, 0);
-            close(pfd);
-        }
-    } else if (errno != EEXIST) {
-        rc = lg_errf(err, errlen, -errno, "create %s: %s", db->dir,
-                     strerror(errno));
-        goto fail;
-    }
-    if ((db->dfd = open(db->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        rc = lg_errf(err, errlen, -errno, "open %s: %s", db->dir,
-                     strerror(errno));
-        goto fail;
-    }
-    if (flock(db->dfd, LOCK_EX | LOCK_NB) < 0) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        rc = lg_errf(err, errlen, rc, "%s is in use by another jobdb (%s)",
-                     db->dir, lg_strerror(rc));
-        goto fail;
-    }
     *out = db;
     return 0;
 fail:

@@ -419,6 +419,27 @@ static int file_error(const char *what, const char *path, char *err,
     return lg_errf(err, errlen, code, "%s %s: %s", what, path, why);
 }
 
+/* Our certificate chain and its private key, which must match. */
+static int load_identity(SSL_CTX *s, const char *cert_pem,
+                         const char *key_pem, char *err, size_t errlen)
+{
+    char why[200];
+    if (SSL_CTX_use_certificate_chain_file(s, cert_pem) != 1)
+        return file_error("certificate", cert_pem, err, errlen);
+    if (SSL_CTX_use_PrivateKey_file(s, key_pem, SSL_FILETYPE_PEM) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) != ERR_LIB_X509 ||
+            ERR_GET_REASON(e) != X509_R_KEY_VALUES_MISMATCH)
+            return file_error("private key", key_pem, err, errlen);
+    } else if (SSL_CTX_check_private_key(s) == 1) {
+        return 0;
+    }
+    ossl_drain(why, sizeof why, NULL);
+    return lg_errf(err, errlen, -EINVAL,
+                   "private key %s does not match certificate %s: %s",
+                   key_pem, cert_pem, why);
+}
+
 int wire_tls_ctx_new(wire_tls_ctx **out, const char *cert_pem,
                      const char *key_pem, const char *ca_pem, char *err,
                      size_t errlen)
@@ -457,30 +478,8 @@ int wire_tls_ctx_new(wire_tls_ctx **out, const char *cert_pem,
     SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
     SSL_CTX_clear_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE);
 
-    if (SSL_CTX_use_certificate_chain_file(s, cert_pem) != 1) {
-        rc = file_error("certificate", cert_pem, err, errlen);
+    if ((rc = load_identity(s, cert_pem, key_pem, err, errlen)) < 0)
         goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(s, key_pem, SSL_FILETYPE_PEM) != 1) {
-        unsigned long e = ERR_peek_last_error();
-        if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
-            ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
-            ossl_drain(why, sizeof why, NULL);
-            rc = lg_errf(err, errlen, -EINVAL,
-                         "private key %s does not match certificate %s: %s",
-                         key_pem, cert_pem, why);
-        } else {
-            rc = file_error("private key", key_pem, err, errlen);
-        }
-        goto fail;
-    }
-    if (SSL_CTX_check_private_key(s) != 1) {
-        ossl_drain(why, sizeof why, NULL);
-        rc = lg_errf(err, errlen, -EINVAL,
-                     "private key %s does not match certificate %s: %s",
-                     key_pem, cert_pem, why);
-        goto fail;
-    }
     if (SSL_CTX_load_verify_locations(s, ca_pem, NULL) != 1) {
         rc = file_error("CA", ca_pem, err, errlen);
         goto fail;
@@ -556,15 +555,8 @@ int wire_tls_ctx_new_api(wire_tls_ctx **out, const char *cert_pem,
     SSL_CTX_set_num_tickets(s, 0);
     SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
     SSL_CTX_clear_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE);
-    if (SSL_CTX_use_certificate_chain_file(s, cert_pem) != 1) {
-        rc = file_error("certificate", cert_pem, err, errlen);
+    if ((rc = load_identity(s, cert_pem, key_pem, err, errlen)) < 0)
         goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(s, key_pem, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(s) != 1) {
-        rc = file_error("private key", key_pem, err, errlen);
-        goto fail;
-    }
     SSL_CTX_set_verify(s, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_alpn_select_cb(s, alpn_select, NULL);
     ERR_clear_error();
