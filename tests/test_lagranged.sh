@@ -5,8 +5,8 @@
 #    normal form), and the normal form checks again to itself (round
 #    trip); bad-NAME.in -> exit 3, nothing on stdout, stderr equal to
 #    bad-NAME.ok (the message names FILE:LINE);
-#  - the options, exit codes, limits and log formats; the systemd unit
-#    (systemd-analyze verify, if installed);
+#  - the options, exit codes, limits and log formats (the systemd units
+#    are test_systemd.sh's);
 #  - a run: lagranged on examples/default.topo as gs-mad with its control
 #    socket in a temporary directory; `lagrange status` and `lagrange
 #    links` (table and JSON), the line protocol, a stale socket, a second
@@ -166,26 +166,7 @@ expect 1 "cannot reach lagranged at $tmp/none.sock" "$L" links --socket "$tmp/no
 expect 2 "" "$L" links --bogus
 expect 0 "" "$L" links --help
 
-# The systemd unit: `systemd-analyze verify` must pass with nothing on
-# stderr (it only warns about unknown keys). It checks that ExecStart's
-# binary exists, so the copy checked runs the one under test.
-if command -v systemd-analyze >/dev/null 2>&1; then
-    sed "s|/usr/local/bin/lagranged|$LD|" "$src/systemd/lagranged.service" >"$tmp/lagranged.service"
-    systemd-analyze verify --man=no "$tmp/lagranged.service" >"$tmp/out" 2>"$tmp/err" &&
-        [ ! -s "$tmp/err" ] && ok || bad "systemd-analyze verify: $(cat "$tmp/err")"
-    # Hardening: systemd's own exposure score, 0 (locked down) to 10,
-    # must stay at or below 2.0.
-    if systemd-analyze security --offline=yes "$tmp/lagranged.service" \
-            >"$tmp/out" 2>"$tmp/err"; then
-        score=$(sed -n 's/.*Overall exposure level for lagranged.service: \([0-9.]*\).*/\1/p' "$tmp/out")
-        [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' &&
-            ok || bad "systemd-analyze security: exposure '$score' > 2.0: $(tail -3 "$tmp/out")"
-    else
-        bad "systemd-analyze security --offline=yes failed: $(tail -3 "$tmp/err")"
-    fi
-else
-    echo "systemd-analyze not installed: the unit is not verified"
-fi
+# The systemd units are checked by test_systemd.sh.
 
 # ---- the daemon's life ------------------------------------------------------
 
