@@ -19,7 +19,8 @@
 # Throughout, the A-B session is never set up again (B sees the same
 # remote port, both sides' session counters do not move), every file is
 # delivered at B exactly once (content hash), A's spool ends empty, each
-# change is logged with the peer's name, and the daemons stay up. Then A
+# change is logged with the peer's name, and the daemons stay up. Then a
+# reload naming other TLS files sets every session up again. Then A
 # runs under valgrind (if installed and the build is not an ASan one)
 # through an add, a delivery, a remove and a bad reload, and must stop
 # clean.
@@ -81,14 +82,18 @@ topo ab2.topo "$AB2"              # (c)
 printf 'Epoch=%s\nNode=a Kind=ground\nLink=a<>b Rate=fast\n' "$epoch" \
     >"$T/broken.topo"             # (d)
 
-# conf NODE PORT TOPO [LINES...]: NODE's configuration (a TlsCert= line
-# replaces the default one). B and C have no Peer lines: they wait for A
-# to dial.
+# conf NODE PORT TOPO [LINES...]: NODE's configuration (TlsCert= and
+# TlsKey= lines replace the default ones). B and C have no Peer lines:
+# they wait for A to dial.
 conf() {
     n=$1; port=$2; tp=$3; shift 3
     cert=$T/tls/$n.crt
+    key=$T/tls/$n.key
     for p in "$@"; do
-        case $p in TlsCert=*) cert=${p#TlsCert=} ;; esac
+        case $p in
+        TlsCert=*) cert=${p#TlsCert=} ;;
+        TlsKey=*) key=${p#TlsKey=} ;;
+        esac
     done
     mkdir -p "$T/$n"
     {
@@ -98,7 +103,7 @@ conf() {
         echo "SpoolDir=$T/$n/spool"
         echo "InboxDir=$T/$n/inbox"
         echo "TlsCert=$cert"
-        echo "TlsKey=$T/tls/$n.key"
+        echo "TlsKey=$key"
         echo "TlsCA=$T/tls/ca.crt"
         echo "ControlSocket=$T/$n/ctl.sock"
         echo "ApiSocket=$T/$n/api.sock"
@@ -111,7 +116,7 @@ conf() {
         echo "ReconnectMax=1s"
         echo "ChunkSize=256K"
         for p in "$@"; do
-            case $p in TlsCert=*) ;; *) echo "$p" ;; esac
+            case $p in TlsCert=*|TlsKey=*) ;; *) echo "$p" ;; esac
         done
     } >"$T/$n/lagranged.conf.new"
     mv "$T/$n/lagranged.conf.new" "$T/$n/lagranged.conf"
@@ -403,6 +408,20 @@ grep -q "link b down\|link a down" "$T/a/log" "$T/b/log" &&
 # Every reload line names its peer.
 grep "reload: " "$T/a/log" | grep -v "reload: \(peer [a-z]\|link [a-z]->[a-z]\) " >"$T/unnamed"
 [ -s "$T/unnamed" ] && bad "reload lines without a peer: $(head -2 "$T/unnamed")" || ok
+
+# ---- new TLS settings: every session is set up again ----------------------------
+
+mkdir -p "$T/tls2"
+cp "$T/tls/a.crt" "$T/tls/a.key" "$T/tls2/"
+from=$(loglines a)
+nsess_a=$(linkf a b sessions)
+hup abc2.topo "$PEER_B" "$PEER_C" "TlsCert=$T/tls2/a.crt" "TlsKey=$T/tls2/a.key"
+logged a "$from" "reload: TLS settings changed, [0-9]* sessions\? set up again" && ok ||
+    bad "TLS change: $(tail -n +$((from + 1)) "$T/a/log" | grep reload)"
+logged a "$from" "link b down: TLS settings changed" && ok ||
+    bad "TLS change: A-B not closed with a reason"
+again() { link_up a b && link_up a c && [ "$(linkf a b sessions)" -gt "$nsess_a" ]; }
+wait_for "TLS change: A-B and A-C up again" again && ok
 
 # ---- A under valgrind ---------------------------------------------------------------
 
