@@ -258,6 +258,12 @@ static void lgd_reload_conf(lagranged *d)
         dconf_free(nc);
         return;
     }
+    if (d->net && (rc = dnet_reload_check(d->net, nc, err, sizeof err)) < 0) {
+        log_err("reload refused, keeping the running configuration: %s",
+                err[0] ? err : lg_strerror(rc));
+        dconf_free(nc);
+        return;
+    }
     if (strcmp(nc->control_socket.path, d->socket_path))
         log_warn("ControlSocket changed to %s; it moves at the next "
                  "restart, still serving %s", nc->control_socket.path,

@@ -32,8 +32,34 @@ int dnet_start(struct lagranged *d, dnet **out, char *err, size_t errlen);
  * the last handle is closed. */
 void dnet_stop(dnet *n, void (*done)(void *arg), void *arg);
 
-/* The configuration was reloaded: pick up new peer addresses, timers and
- * the new topology's windows and routes. Sessions stay up. */
+struct dconf;
+
+/* Before a reload swaps the configuration: check what the network needs
+ * from nc (with Tls=yes, load its certificate, key and CA again: a
+ * renewed certificate is used by the next sessions). 0, or a negative
+ * code with the reason in err: then the reload is refused and the
+ * running configuration stays. Warns about settings that change only at
+ * a restart (Listen, SpoolDir, InboxDir). */
+int dnet_reload_check(dnet *n, const struct dconf *nc, char *err,
+                      size_t errlen);
+
+/* The configuration (after dnet_reload_check) or the topology (a TLE
+ * change) was swapped: apply the difference to the neighbours, logging
+ * one line per change.
+ *   - a new neighbour is created and dialed (if it has an Address);
+ *   - an unchanged one (same name, Address and TLS settings) keeps its
+ *     session untouched; the new topology's windows, rates and delays
+ *     apply at once;
+ *   - one whose Address changed: the session this node dialed is closed
+ *     with a Goodbye and the new address dialed (a session the peer
+ *     dialed stays);
+ *   - one no longer a neighbour: its sessions are closed with a Goodbye,
+ *     the bundles in flight to it are released in the spool and routed
+ *     again (nothing is deleted), and it is freed once its handles are
+ *     closed. Its sessions are then refused, with a log line.
+ *   - changed TLS settings (Tls, TlsCert, TlsKey, TlsCA): every session
+ *     is closed and set up again with the new identity.
+ * Then the routes are recomputed. */
 void dnet_reload(dnet *n);
 
 /* Control commands: links (replaces the report's), link, ping, send,

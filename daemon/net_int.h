@@ -9,9 +9,15 @@
  *            inbox, the peers, the routing table, the objects being
  *            reassembled here, the pings waiting for their pong.
  *   dpeer    one per neighbour in the topology (a link in either
- *            direction). Lives as long as the dnet. Holds the outbound
- *            link's emulation clock, the operator's up/down switch, the
- *            reconnect backoff and the counters that `links` shows.
+ *            direction), allocated on its own so that sessions and
+ *            timers may point at it while the set changes. A reload
+ *            (net_peers_reload) adds the new neighbours and removes the
+ *            gone ones: a removed dpeer leaves n->peers at once, closes
+ *            its sessions and its timer, and is freed when the timer is
+ *            closed and no name lookup for it is running (the sessions
+ *            forget it first). Holds the outbound link's emulation clock,
+ *            the operator's up/down switch, the reconnect backoff and the
+ *            counters that `links` shows.
  *   dsess    one TCP connection. Its state machine:
  *
  *     CONNECTING --tcp up--> HANDSHAKE --TLS done (or Tls=no)--> HELLO
@@ -134,6 +140,11 @@ struct dsess {
 
 struct dpeer {
     dnet *net;
+    int idx;                     /* its index in n->peers (next_hop[]) */
+    int removed;                 /* no longer a neighbour: closing */
+    int resolving;               /* getaddrinfo requests in flight */
+    uint64_t win_out, win_in;    /* fingerprints of the links' windows,
+                                    for the reload's log */
     char name[WIRE_NODE_MAX];
     int node;                    /* topology index */
     int out_link;                /* topology link self -> peer, or -1 */
@@ -191,8 +202,14 @@ struct dnet {
     uv_tcp_t listener;
     int listening;
     uv_timer_t tick;             /* 1 s: routes, windows, expiry */
-    dpeer *peers;
-    int n_peers;
+    dpeer **peers;               /* the neighbours now; see dpeer */
+    int n_peers, cap_peers;
+    uint64_t rx_gone;            /* rx_bundles of removed peers (the
+                                    metrics counter never goes back) */
+    wire_tls_ctx *tls_next;      /* loaded by dnet_reload_check ... */
+    int tls_next_set;            /* ... and taken by dnet_reload */
+    int tls_changed;             /* Tls or its files changed: sessions
+                                    are set up again */
     dsess *sessions;             /* every session, any state */
     int n_pending;               /* not yet UP */
     /* routing: next_hop[node] = peer index or -1 */
@@ -218,8 +235,16 @@ int net_peers_init(dnet *n, char *err, size_t errlen);
 int net_listen(dnet *n, char *err, size_t errlen);
 void net_peers_start(dnet *n);
 void net_peers_stop(dnet *n);
-/* Re-read node and link indices and addresses (topology swapped). */
+/* Free the dpeers left once everything is closed (the store's close). */
+void net_peers_free(dnet *n);
+/* Re-read node and link indices (the topology may have been swapped by
+ * a TLE change); addresses and the neighbour set change only through
+ * net_peers_reload. */
 void net_peers_refresh(dnet *n);
+/* The configuration or the topology was swapped: apply the difference
+ * to the neighbour set (see dnet_reload in net.h), one log line per
+ * change. The caller recomputes the routes after. */
+void net_peers_reload(dnet *n);
 /* Dial p now if it has an address and no session. */
 void net_peers_redial(dpeer *p);
 void sess_start_reading(dsess *s);

@@ -44,6 +44,7 @@ typedef struct wreq {
 } wreq;
 
 static void sess_maybe_free(dsess *s);
+static void peer_maybe_free(dpeer *p);
 static void peer_schedule(dpeer *p);
 static void peer_pump(dpeer *p);
 static void pipe_flush(dsess *s);
@@ -79,17 +80,46 @@ const char *sess_state_name(sess_state s)
 dpeer *net_peer_by_name(dnet *n, const char *name)
 {
     for (int i = 0; i < n->n_peers; i++)
-        if (!strcmp(n->peers[i].name, name))
-            return &n->peers[i];
+        if (!strcmp(n->peers[i]->name, name))
+            return n->peers[i];
     return NULL;
 }
 
 dpeer *net_peer_by_node(dnet *n, int node)
 {
     for (int i = 0; i < n->n_peers; i++)
-        if (n->peers[i].node == node)
-            return &n->peers[i];
+        if (n->peers[i]->node == node)
+            return n->peers[i];
     return NULL;
+}
+
+/* A fingerprint of link l's windows (0 for no link), so that a reload
+ * can say which links changed once the old topology is gone. */
+static uint64_t link_fingerprint(const plan_topology *t, int l)
+{
+    uint64_t h = 1469598103934665603ull;
+    const plan_link *k;
+    if (l < 0)
+        return 0;
+    k = &t->links[l];
+#define MIX(v)                                                          \
+    do {                                                                \
+        uint64_t x_;                                                    \
+        double d_ = (v);                                                \
+        memcpy(&x_, &d_, sizeof x_);                                    \
+        for (int b_ = 0; b_ < 8; b_++)                                  \
+            h = (h ^ ((x_ >> (8 * b_)) & 0xff)) * 1099511628211ull;     \
+    } while (0)
+    MIX((double)k->always);
+    MIX((double)k->n_win);
+    for (int i = 0; i < k->n_win; i++) {
+        MIX(k->win[i].start);
+        MIX(k->win[i].end);
+        MIX(k->win[i].rate);
+        MIX(k->win[i].delay);
+    }
+#undef MIX
+    return h | 1;
 }
 
 /* Node and link indices for p in the topology in force (they change when
@@ -98,20 +128,34 @@ static void peer_resolve(dnet *n, dpeer *p)
 {
     const dconf *c = n->d->conf;
     const plan_topology *t = c->topo;
-    p->node = -1;
+    p->node = plan_topology_find(t, p->name);
     p->out_link = -1;
-    for (int i = 0; i < t->n_nodes; i++)
-        if (!strcmp(t->nodes[i].name, p->name))
-            p->node = i;
     if (p->node < 0)
         return;
-    for (int i = t->out_first[c->node]; i < t->out_first[c->node + 1]; i++)
-        if (t->links[t->out_links[i]].to == p->node)
-            p->out_link = t->out_links[i];
-    p->addr[0] = '\0';
+    p->out_link = plan_topology_link(t, c->node, p->node);
+}
+
+/* The Address the configuration in force gives p ("" if none). */
+static const char *conf_addr(const dconf *c, const char *name)
+{
     for (int i = 0; i < c->n_peers; i++)
-        if (c->peers[i].node == p->node)
-            snprintf(p->addr, sizeof p->addr, "%s", c->peers[i].addr);
+        if (!strcmp(c->peers[i].name, name))
+            return c->peers[i].addr;
+    return "";
+}
+
+/* Fingerprints of p's links both ways in the topology in force. */
+static void peer_fingerprints(dnet *n, const dpeer *p, uint64_t *out,
+                              uint64_t *in)
+{
+    const dconf *c = n->d->conf;
+    *out = *in = 0;
+    if (p->node < 0)
+        return;
+    *out = link_fingerprint(c->topo, plan_topology_link(c->topo, c->node,
+                                                        p->node));
+    *in = link_fingerprint(c->topo, plan_topology_link(c->topo, p->node,
+                                                       c->node));
 }
 
 int peer_window(const dpeer *p, double *rate, double *delay, double *opens,
@@ -153,28 +197,53 @@ static double peer_delay(const dpeer *p)
     return isfinite(delay) ? delay : 0;
 }
 
+/* A dpeer for topology node `node`, appended to n->peers (no timer yet:
+ * peer_open). NULL when out of memory. */
+static dpeer *peer_new(dnet *n, int node)
+{
+    const dconf *c = n->d->conf;
+    dpeer *p;
+    if (n->n_peers == n->cap_peers) {
+        int cap = n->cap_peers ? 2 * n->cap_peers : 8;
+        dpeer **np = realloc(n->peers, (size_t)cap * sizeof *np);
+        if (!np)
+            return NULL;
+        n->peers = np;
+        n->cap_peers = cap;
+    }
+    if (!(p = calloc(1, sizeof *p)))
+        return NULL;
+    p->net = n;
+    p->idx = n->n_peers;
+    snprintf(p->name, sizeof p->name, "%s", c->topo->nodes[node].name);
+    snprintf(p->addr, sizeof p->addr, "%s", conf_addr(c, p->name));
+    p->backoff = c->reconnect_min;
+    peer_resolve(n, p);
+    peer_fingerprints(n, p, &p->win_out, &p->win_in);
+    n->peers[n->n_peers++] = p;
+    return p;
+}
+
+/* node is a neighbour of this node in the topology in force. */
+static int is_neighbour(const dconf *c, int node)
+{
+    return node >= 0 && node != c->node &&
+           (plan_topology_link(c->topo, c->node, node) >= 0 ||
+            plan_topology_link(c->topo, node, c->node) >= 0);
+}
+
 int net_peers_init(dnet *n, char *err, size_t errlen)
 {
     const dconf *c = n->d->conf;
     const plan_topology *t = c->topo;
-    int cap = 0;
-    for (int l = 0; l < t->n_links; l++)
-        cap += t->links[l].from == c->node || t->links[l].to == c->node;
-    if (!(n->peers = calloc((size_t)(cap ? cap : 1), sizeof *n->peers)))
-        return lg_errf(err, errlen, -ENOMEM, "out of memory");
     for (int l = 0; l < t->n_links; l++) {
         const plan_link *k = &t->links[l];
         int other = k->from == c->node ? k->to
                     : k->to == c->node ? k->from : -1;
-        dpeer *p;
         if (other < 0 || net_peer_by_node(n, other))
             continue;
-        p = &n->peers[n->n_peers++];
-        p->net = n;
-        p->node = other;
-        snprintf(p->name, sizeof p->name, "%s", t->nodes[other].name);
-        p->backoff = c->reconnect_min;
-        peer_resolve(n, p);
+        if (!peer_new(n, other))
+            return lg_errf(err, errlen, -ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -514,6 +583,10 @@ static int check_neighbour(void *arg, const char *name)
 {
     dsess *s = arg;
     dpeer *p = net_peer_by_name(s->net, name);
+    if (!p)
+        log_warn("session from %s (%s) refused: '%s' is not a neighbour of "
+                 "%s in the topology", name, s->addr, name,
+                 s->net->d->conf->node_id);
     return p && !p->admin_down;
 }
 
@@ -937,7 +1010,8 @@ static void peer_dial(dpeer *p)
     char host[DCONF_HOST_MAX];
     struct sockaddr_storage sa;
     int port;
-    if (n->stopping || p->sess || p->dialing || p->admin_down || !p->addr[0])
+    if (n->stopping || p->removed || p->sess || p->dialing ||
+        p->admin_down || !p->addr[0])
         return;
     if (dconf_split_addr(p->addr, host, sizeof host, &port) < 0) {
         log_err("peer %s: bad address %s", p->name, p->addr);
@@ -959,8 +1033,10 @@ static void peer_dial(dpeer *p)
                            &hints) < 0) {
             free(g);
             peer_schedule(p);
+            return;
         }
         n->handles++;            /* a request the stop must wait for */
+        p->resolving++;          /* and p must outlive */
         return;
     }
     dial_to(p, (struct sockaddr *)&sa);
@@ -973,6 +1049,13 @@ static void on_getaddr(uv_getaddrinfo_t *req, int status,
     dnet *n = p->net;
     free(req);
     n->handles--;
+    p->resolving--;
+    if (p->removed) {            /* a reload removed it meanwhile */
+        uv_freeaddrinfo(res);
+        peer_maybe_free(p);
+        net_check_done(n);
+        return;
+    }
     if (n->stopping) {
         uv_freeaddrinfo(res);
         net_check_done(n);
@@ -1007,8 +1090,8 @@ static void peer_schedule(dpeer *p)
     dnet *n = p->net;
     const dconf *c = n->d->conf;
     double dt;
-    if (n->stopping || !p->addr[0] || p->admin_down || p->sess ||
-        p->dialing || !p->retry_open)
+    if (n->stopping || p->removed || !p->addr[0] || p->admin_down ||
+        p->sess || p->dialing || !p->retry_open)
         return;
     dt = p->backoff * (0.8 + 0.4 * ((double)rand() / RAND_MAX));
     p->backoff = fmin(p->backoff * 2, c->reconnect_max);
@@ -1019,7 +1102,7 @@ static void peer_schedule(dpeer *p)
 static void peer_wake(dpeer *p, double t)
 {
     double now = net_hr();
-    if (!p->retry_open || (p->wake_at && p->wake_at <= t))
+    if (!p->retry_open || p->removed || (p->wake_at && p->wake_at <= t))
         return;
     p->wake_at = t;
     uv_timer_start(&p->retry, on_peer_timer,
@@ -1135,7 +1218,8 @@ static void peer_pump(dpeer *p)
     dnet *n = p->net;
     dsess *s = p->sess;
     double now = net_hr();
-    if (!s || s->state != SESS_UP || p->admin_down || n->stopping)
+    if (!s || s->state != SESS_UP || p->admin_down || p->removed ||
+        n->stopping)
         return;
     if (n->d->conf->emulate) {
         double rate, delay, opens, closes;
@@ -1187,7 +1271,7 @@ void net_kick(dnet *n, dpeer *p)
         return;
     }
     for (int i = 0; i < n->n_peers; i++)
-        net_kick(n, &n->peers[i]);
+        net_kick(n, n->peers[i]);
 }
 
 /* ---- acks, heartbeats ------------------------------------------------------ */
@@ -1274,22 +1358,27 @@ static void on_hb_timer(uv_timer_t *t)
 
 /* ---- life ------------------------------------------------------------------ */
 
+/* p's reconnect and pump timer, then a first dial. */
+static void peer_open(dpeer *p)
+{
+    dnet *n = p->net;
+    uv_timer_init(&n->d->loop, &p->retry);
+    p->retry.data = p;
+    p->retry_open = 1;
+    n->handles++;
+    peer_dial(p);
+}
+
 void net_peers_start(dnet *n)
 {
-    for (int i = 0; i < n->n_peers; i++) {
-        dpeer *p = &n->peers[i];
-        uv_timer_init(&n->d->loop, &p->retry);
-        p->retry.data = p;
-        p->retry_open = 1;
-        n->handles++;
-        peer_dial(p);
-    }
+    for (int i = 0; i < n->n_peers; i++)
+        peer_open(n->peers[i]);
 }
 
 void net_peers_refresh(dnet *n)
 {
     for (int i = 0; i < n->n_peers; i++)
-        peer_resolve(n, &n->peers[i]);
+        peer_resolve(n, n->peers[i]);
 }
 
 void net_peers_redial(dpeer *p)
@@ -1298,6 +1387,157 @@ void net_peers_redial(dpeer *p)
         uv_timer_stop(&p->retry);
     p->wake_at = 0;
     peer_dial(p);
+}
+
+/* A removed peer goes once nothing can reach it any more: its timer is
+ * closed and no name lookup for it is running. */
+static void peer_maybe_free(dpeer *p)
+{
+    if (!p->removed || p->retry_open || p->resolving > 0)
+        return;
+    free(p);
+}
+
+static void on_removed_timer_closed(uv_handle_t *h)
+{
+    dpeer *p = h->data;
+    dnet *n = p->net;
+    n->handles--;
+    peer_maybe_free(p);
+    net_check_done(n);
+}
+
+/* p is no longer a neighbour: out of n->peers now, its sessions closed
+ * (the bundles in flight released in the spool: custody stays here),
+ * freed later. Returns how many bundles were in flight to it. The
+ * caller recomputes the routes (next_hop[] holds indices). */
+static int peer_remove(dnet *n, dpeer *p)
+{
+    int handed = 0;
+    p->removed = 1;
+    for (int i = p->idx + 1; i < n->n_peers; i++) {
+        n->peers[i - 1] = n->peers[i];
+        n->peers[i - 1]->idx = i - 1;
+    }
+    n->n_peers--;
+    n->rx_gone += p->rx_bundles;
+    if (p->sess) {
+        handed += p->sess->n_infl;
+        sess_close(p->sess, "no longer a neighbour (reload)", 1);
+    }
+    if (p->dialing)
+        sess_close(p->dialing, "no longer a neighbour (reload)", 0);
+    /* Every session that named p is closing now: let them forget it. */
+    for (dsess *s = n->sessions; s; s = s->next)
+        if (s->peer == p)
+            s->peer = NULL;
+    if (p->retry_open) {
+        p->retry_open = 0;
+        uv_timer_stop(&p->retry);
+        uv_close((uv_handle_t *)&p->retry, on_removed_timer_closed);
+    } else {
+        peer_maybe_free(p);
+    }
+    return handed;
+}
+
+/* p's Address changed: the session this node dialed (to the old address)
+ * and a dial in progress are closed, and the new address dialed at once.
+ * Returns 1 if a session the peer dialed stays up. */
+static int peer_readdress(dpeer *p, const char *addr)
+{
+    const dconf *c = p->net->d->conf;
+    int kept = 0;
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    p->backoff = c->reconnect_min;
+    if (p->sess && !p->sess->inbound)
+        sess_close(p->sess, "Address changed (reload)", 1);
+    else if (p->sess)
+        kept = 1;
+    if (p->dialing)
+        sess_close(p->dialing, "Address changed (reload)", 0);
+    if (p->retry_open)
+        net_peers_redial(p);
+    return kept;
+}
+
+void net_peers_reload(dnet *n)
+{
+    const dconf *c = n->d->conf;
+    const plan_topology *t = c->topo;
+    const char *self = c->node_id;
+    if (n->stopping)
+        return;
+    /* Gone neighbours first (from the end: removal shifts the rest). */
+    for (int i = n->n_peers - 1; i >= 0; i--) {
+        dpeer *p = n->peers[i];
+        if (!is_neighbour(c, plan_topology_find(t, p->name))) {
+            int handed = peer_remove(n, p);
+            log_info("reload: peer %s removed, %d bundle%s handed back to "
+                     "routing", p->name, handed, handed == 1 ? "" : "s");
+        }
+    }
+    /* Those that stay: the new indices, windows and Address. */
+    for (int i = 0; i < n->n_peers; i++) {
+        dpeer *p = n->peers[i];
+        const char *addr = conf_addr(c, p->name);
+        uint64_t wo, wi;
+        peer_resolve(n, p);
+        peer_fingerprints(n, p, &wo, &wi);
+        if (wo != p->win_out)
+            log_info("reload: link %s->%s %s", self, p->name,
+                     !wo ? "removed (this node no longer sends to it)"
+                     : !p->win_out ? "added" : "windows changed");
+        if (wi != p->win_in)
+            log_info("reload: link %s->%s %s", p->name, self,
+                     !wi ? "removed" : !p->win_in ? "added"
+                                                  : "windows changed");
+        p->win_out = wo;
+        p->win_in = wi;
+        if (strcmp(addr, p->addr)) {
+            char old[DCONF_ADDR_MAX];
+            int kept;
+            snprintf(old, sizeof old, "%s", p->addr[0] ? p->addr : "none");
+            kept = peer_readdress(p, addr);
+            log_info("reload: peer %s address changed %s -> %s, %s", p->name,
+                     old, addr[0] ? addr : "none",
+                     kept ? "keeping the session it dialed"
+                     : addr[0] ? "redialling" : "waiting for it to dial");
+        }
+    }
+    /* New neighbours. */
+    for (int l = 0; l < t->n_links; l++) {
+        const plan_link *k = &t->links[l];
+        int other = k->from == c->node ? k->to
+                    : k->to == c->node ? k->from : -1;
+        dpeer *p;
+        if (other < 0 || net_peer_by_node(n, other))
+            continue;
+        if (!(p = peer_new(n, other))) {
+            log_err("reload: out of memory adding peer %s; it is added at "
+                    "the next reload or restart", t->nodes[other].name);
+            continue;
+        }
+        log_info("reload: peer %s added (Address %s)", p->name,
+                 p->addr[0] ? p->addr : "none: it dials this node");
+        peer_open(p);
+    }
+    /* New TLS settings: every session again, with the new identity. */
+    if (n->tls_changed) {
+        int closed = 0;
+        for (dsess *s = n->sessions, *nx; s; s = nx) {
+            nx = s->next;
+            if (s->state != SESS_CLOSING) {
+                closed++;
+                sess_close(s, "TLS settings changed (reload)", 1);
+            }
+        }
+        log_info("reload: TLS settings changed, %d session%s set up again",
+                 closed, closed == 1 ? "" : "s");
+        n->tls_changed = 0;
+        for (int i = 0; i < n->n_peers; i++)
+            net_peers_redial(n->peers[i]);
+    }
 }
 
 static void on_net_handle_closed(uv_handle_t *h)
@@ -1317,13 +1557,23 @@ void net_peers_stop(dnet *n)
         sess_close(s, "lagranged is stopping", 1);
     }
     for (int i = 0; i < n->n_peers; i++)
-        if (n->peers[i].retry_open) {
-            n->peers[i].retry_open = 0;
-            n->peers[i].retry.data = n;
-            uv_close((uv_handle_t *)&n->peers[i].retry, on_net_handle_closed);
+        if (n->peers[i]->retry_open) {
+            n->peers[i]->retry_open = 0;
+            n->peers[i]->retry.data = n;
+            uv_close((uv_handle_t *)&n->peers[i]->retry,
+                     on_net_handle_closed);
         }
     if (n->listening) {
         n->listening = 0;
         uv_close((uv_handle_t *)&n->listener, on_net_handle_closed);
     }
+}
+
+void net_peers_free(dnet *n)
+{
+    for (int i = 0; i < n->n_peers; i++)
+        free(n->peers[i]);
+    free(n->peers);
+    n->peers = NULL;
+    n->n_peers = n->cap_peers = 0;
 }

@@ -80,7 +80,7 @@ void relay_routes(dnet *n)
         h = plan_route_path(t, via, dst, path, 64);
         if (h >= 1) {
             dpeer *p = net_peer_by_node(n, t->links[path[0]].to);
-            hop[dst] = p ? (int)(p - n->peers) : -1;
+            hop[dst] = p ? p->idx : -1;
         }
     }
     free(n->next_hop);
@@ -116,7 +116,7 @@ static int dst_match(void *arg, const char *dst)
 int relay_filter(dnet *n, dpeer *p, spool_filter *f)
 {
     const plan_topology *t = n->d->conf->topo;
-    int pi = (int)(p - n->peers), cnt = 0;
+    int pi = p->idx, cnt = 0;
     dst_set *ds;
     memset(f, 0, sizeof *f);
     if (!n->next_hop)
@@ -810,6 +810,8 @@ static void store_closed(void *arg, int rc, const char *err)
     inbox_close(n->ib);
     if (n->tls)
         wire_tls_ctx_free(n->tls);
+    if (n->tls_next)
+        wire_tls_ctx_free(n->tls_next);
     while (n->objects) {
         dobject *o = n->objects;
         n->objects = o->next;
@@ -818,7 +820,7 @@ static void store_closed(void *arg, int rc, const char *err)
         free(o);
     }
     free(n->next_hop);
-    free(n->peers);
+    net_peers_free(n);
     if (n->done)
         n->done(n->done_arg);
     free(n);
@@ -890,9 +892,62 @@ void dnet_stop(dnet *n, void (*done)(void *arg), void *arg)
     net_check_done(n);
 }
 
+static int path_changed(const dconf_path *a, const dconf_path *b)
+{
+    return strcmp(a->path ? a->path : "", b->path ? b->path : "") != 0;
+}
+
+int dnet_reload_check(dnet *n, const dconf *nc, char *err, size_t errlen)
+{
+    const dconf *oc = n->d->conf;
+    wire_tls_ctx *t = NULL;
+    int rc;
+    if (strcmp(nc->listen, oc->listen))
+        log_warn("Listen changed to %s; it moves at the next restart, still "
+                 "listening on %s", nc->listen, oc->listen);
+    if (path_changed(&nc->spool_dir, &oc->spool_dir))
+        log_warn("SpoolDir changed to %s; it moves at the next restart, "
+                 "still using %s", nc->spool_dir.path, oc->spool_dir.path);
+    if (path_changed(&nc->inbox_dir, &oc->inbox_dir))
+        log_warn("InboxDir changed to %s; it moves at the next restart, "
+                 "still using %s", nc->inbox_dir.path, oc->inbox_dir.path);
+    if (n->tls_next_set && n->tls_next)  /* a check without its reload */
+        wire_tls_ctx_free(n->tls_next);
+    n->tls_next = NULL;
+    n->tls_next_set = 0;
+    if (nc->tls) {
+        char own[WIRE_NODE_MAX] = "";
+        if ((rc = wire_tls_ctx_new(&t, nc->tls_cert.path, nc->tls_key.path,
+                                   nc->tls_ca.path, err, errlen)) < 0)
+            return rc;
+        wire_tls_ctx_own_name(t, own, sizeof own);
+        if (strcmp(own, nc->node_id)) {
+            wire_tls_ctx_free(t);
+            return lg_errf(err, errlen, -EINVAL, "TlsCert=%s names node "
+                           "'%s', but NodeId is '%s'", nc->tls_cert.path, own,
+                           nc->node_id);
+        }
+    }
+    n->tls_next = t;
+    n->tls_next_set = 1;
+    n->tls_changed = nc->tls != oc->tls ||
+                     (nc->tls && (path_changed(&nc->tls_cert, &oc->tls_cert) ||
+                                  path_changed(&nc->tls_key, &oc->tls_key) ||
+                                  path_changed(&nc->tls_ca, &oc->tls_ca)));
+    return 0;
+}
+
 void dnet_reload(dnet *n)
 {
-    net_peers_refresh(n);
+    if (n->tls_next_set) {
+        /* Live sessions hold their own reference to the old SSL_CTX. */
+        if (n->tls)
+            wire_tls_ctx_free(n->tls);
+        n->tls = n->tls_next;
+        n->tls_next = NULL;
+        n->tls_next_set = 0;
+    }
+    net_peers_reload(n);
     relay_routes(n);
     net_kick(n, NULL);
 }
@@ -911,7 +966,7 @@ int dnet_links(lagranged *d, dnet_link *out, int max)
     if (!n)
         return 0;
     for (int i = 0; i < n->n_peers && k < max; i++, k++) {
-        dpeer *p = &n->peers[i];
+        dpeer *p = n->peers[i];
         dsess *s = p->sess;
         double rate, delay, opens, closes;
         int open = peer_window(p, &rate, &delay, &opens, &closes);
@@ -947,7 +1002,7 @@ static int cmd_links(void *ctx, const char *args, control_out *o)
     tnow = report_topo_now(n->d);
     dstore_stats(n->store, &st);
     for (int i = 0; i < n->n_peers; i++) {
-        dpeer *p = &n->peers[i];
+        dpeer *p = n->peers[i];
         dsess *s = p->sess;
         double rate, delay, opens, closes;
         int open = peer_window(p, &rate, &delay, &opens, &closes);
@@ -1251,8 +1306,9 @@ int dnet_get_counters(lagranged *d, dnet_counters *out)
     out->delivered = n->delivered;
     out->expired = n->expired;
     out->refused = n->refused;
+    out->received = n->rx_gone;
     for (int i = 0; i < n->n_peers; i++)
-        out->received += n->peers[i].rx_bundles;
+        out->received += n->peers[i]->rx_bundles;
     return 0;
 }
 
