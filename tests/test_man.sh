@@ -66,13 +66,15 @@ if have groff; then
 else
     note "groff not installed: groff -ww lint skipped"
 fi
-if have man; then
+if have man && have groff; then
     for p in $PAGES; do
-        MANWIDTH=80 man --warnings -l -E UTF-8 "$M/$p" >/dev/null 2>"$T/lint"
+        # (a machine without the locale makes man say so: not the page's)
+        MANWIDTH=80 man --warnings -l -E UTF-8 "$M/$p" 2>&1 >/dev/null |
+            grep -v "set the locale" >"$T/lint"
         [ -s "$T/lint" ] && bad "$p: man --warnings: $(head -5 "$T/lint")" || ok
     done
 else
-    note "man not installed: man --warnings -l skipped"
+    note "man (or the groff it runs) not installed: man --warnings -l skipped"
 fi
 if have mandoc; then
     for p in $PAGES; do
@@ -94,18 +96,16 @@ crude() {
         -e 's/\\(..//g; s/\\&//g; s/\\e/\\/g; s/\\ / /g' "$1" |
     awk '/^\.SH/ { sub(/^\.SH +/, ""); gsub(/"/, ""); print; next }
          /^\.SS/ { sub(/^\.SS +/, ""); gsub(/"/, ""); print "   " $0; next }
-         /^\.(B|I|BR|RB|BI|IB|IR|RI) / {
-             sub(/^\.[A-Z]+ /, "")
-             if ($0 ~ /^\.(B|I) /) print "       " $0
-             else { s = ""; q = 0
-                 for (i = 1; i <= length($0); i++) {
-                     c = substr($0, i, 1)
-                     if (c == "\"") { q = !q; continue }
-                     if (c == " " && !q) continue
-                     s = s c }
-                 print "       " s }
-             next }
-         /^\.(B|I) / { sub(/^\.[A-Z] /, ""); print "       " $0; next }
+         /^\.(B|I) / { sub(/^\.[BI] +/, ""); gsub(/"/, "")
+                       print "       " $0; next }
+         /^\.(BR|RB|BI|IB|IR|RI) / {
+             sub(/^\.[A-Z]+ +/, ""); s = ""; q = 0
+             for (i = 1; i <= length($0); i++) {
+                 c = substr($0, i, 1)
+                 if (c == "\"") { q = !q; continue }
+                 if (c == " " && !q) continue
+                 s = s c }
+             print "       " s; next }
          /^\./ { next }
          { print "       " $0 }'
 }
@@ -113,7 +113,7 @@ render() {
     if have groff; then
         groff -man -t -Tascii -rLL=2000n -rHY=0 -P-c -P-b -P-u "$1" 2>/dev/null
     elif have mandoc; then
-        mandoc -T ascii -O width=2000 "$1" 2>/dev/null | col -b
+        mandoc -T ascii -O width=1000 "$1" 2>/dev/null | col -bx
     else
         crude "$1"
     fi
@@ -205,7 +205,7 @@ n=$(echo "$opts" | wc -w)
 # shellcheck disable=SC2086
 check_words "lagranged.8: OPTIONS lacks (in lagranged --help):" \
     "$T/ld.opts" $opts
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046
 check_words "lagranged.8: OPTIONS documents, and lagranged --help lacks:" \
     "$T/ld.help" $(longopts <"$T/ld.opts")
 
@@ -221,7 +221,7 @@ check_exit() {
     [ -n "$codes" ] && ok || bad "no EXIT_* values found in $2"
     for c in $codes; do
         grep -Eq "^ +$c( |\$)" "$T/exit.txt" && ok ||
-            bad "$1: EXIT STATUS lacks $c (EXIT_* in ${2#$src/})"
+            bad "$1: EXIT STATUS lacks $c (EXIT_* in ${2#"$src"/})"
     done
 }
 check_exit lagranged.8 "$src/daemon/main.c"
@@ -287,7 +287,7 @@ env -u STATE_DIRECTORY -u RUNTIME_DIRECTORY -u CONFIGURATION_DIRECTORY \
 # Per key: an item, which states a default (or that the key is required),
 # and after its first "default" the value lagranged -n prints, as a whole
 # word. One awk: "ok" or the failure, one line per check.
-printf '%s\n' $keys | awk -F '\t' -v items="$T/items" -v nf="$T/nf" '
+echo "$keys" | awk -F '\t' -v items="$T/items" -v nf="$T/nf" '
     function word(t, w,    off, i, p, pre, post) {
         off = 0
         while ((i = index(substr(t, off + 1), w)) > 0) {
@@ -357,9 +357,9 @@ awk '/^\.TP/ { getline; print }' "$M/$tp" |
     sed 's/\\-/-/g; s/\\f[BIRP]//g; s/"//g; s/^\.[A-Z]* //' >"$T/tags"
 for arr in node_keys prof_keys link_keys; do
     ks=$(array $arr "$topo")
-    [ -n "$ks" ] && ok || bad "$topo: $arr[] not found"
+    [ -n "$ks" ] && ok || bad "$topo: ${arr}[] not found"
     # shellcheck disable=SC2046
-    check_words "$tp: no item (from $arr[] of lib/plan/topology.c) for" \
+    check_words "$tp: no item (from ${arr}[] of lib/plan/topology.c) for" \
         "$T/tags" $(for k in $ks; do echo "$k="; done)
 done
 # shellcheck disable=SC2046
@@ -371,9 +371,9 @@ for tab in lg_units_dur lg_units_dec lg_units_bin; do
     sfx=$(awk -v a="$tab" 'index($0, a "[]") { on = 1 } on { print }
                            on && /};/ { exit }' "$src/lib/common/units.c" |
               grep -o '{ "[A-Za-z]\+"' | sed 's/{ "//; s/"//')
-    [ -n "$sfx" ] && ok || bad "units.c: $tab[] not found"
+    [ -n "$sfx" ] && ok || bad "units.c: ${tab}[] not found"
     # shellcheck disable=SC2086
-    check_words "$tp: Units does not document (a suffix of $tab[])" \
+    check_words "$tp: Units does not document (a suffix of ${tab}[])" \
         "$T/units.txt" $sfx
 done
 # Schedules and power sources the parser accepts by name.
@@ -428,6 +428,7 @@ for p in $PAGES; do
     ex=$T/ex-$p
     mkdir -p "$ex"
     cp "$src/examples/default.topo" "$ex/"
+    ln -s "$src/examples" "$ex/examples"   # as from the source tree's top
     nfiles=0
     for f in $(sed -n 's/^\.\\" test_man: file \([^ ]*\).*/\1/p' "$M/$p"); do
         nfiles=$((nfiles+1))
@@ -459,7 +460,7 @@ for p in $PAGES; do
     fi
     # In a process group of its own, so that whatever it leaves running
     # is stopped with it; at most ~3 minutes.
-    (cd "$ex" && exec setsid sh -e run.sh >out 2>&1) &
+    (cd "$ex" && exec setsid sh -ex run.sh >out 2>&1) &
     rp=$!
     i=0
     while kill -0 $rp 2>/dev/null && [ $i -lt 1800 ]; do
