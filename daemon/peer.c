@@ -477,16 +477,21 @@ void sess_unref(dsess *s)
 
 static void release_done(dstore_req *r)
 {
-    if (r->rc < 0 && r->rc != -ENOENT)
-        log_warn("spool: cannot release a bundle: %s", r->err);
+    if (r->rc < 0 && r->rc != -ENOENT) {
+        char hex[33];
+        wire_bundle_id_hex(r->id, hex);
+        log_warn("spool: cannot release bundle %s: %s", hex, r->err);
+    }
 }
 
 static void release_bundle(dnet *n, const uint8_t id[WIRE_ID_LEN])
 {
     dstore_req *r = dstore_req_new(DSTORE_RELEASE, release_done, NULL);
     if (!r) {
-        log_err("out of memory releasing a bundle; it is resent after a "
-                "restart");
+        char hex[33];
+        wire_bundle_id_hex(id, hex);
+        log_err("out of memory releasing bundle %s; it is resent after a "
+                "restart", hex);
         return;
     }
     memcpy(r->id, id, WIRE_ID_LEN);
@@ -1132,7 +1137,7 @@ static void on_next_done(dstore_req *r)
         else if (r->rc == -ENOENT)
             s->idle = 1;
         else
-            log_err("spool: %s", r->err);
+            log_err("spool: next bundle for %s: %s", s->peer_name, r->err);
         s->fetching--;
         sess_unref(s);
         return;
@@ -1183,9 +1188,11 @@ static void on_read_done(dstore_req *r)
             /* The window closes before it would be through: it waits. */
             release_bundle(n, r->id);
         } else if (r->len > (size_t)s->peer_max_frame + WIRE_FRAME_HDR) {
-            log_err("bundle for %s is a %zu-byte frame, over the peer's "
-                    "max_frame %u; it stays in the spool", p->name, r->len,
-                    s->peer_max_frame);
+            char hex[33];
+            wire_bundle_id_hex(r->id, hex);
+            log_err("bundle %s for %s is a %zu-byte frame, over the peer's "
+                    "max_frame %u; it stays in the spool", hex, p->name,
+                    r->len, s->peer_max_frame);
             release_bundle(n, r->id);
             s->idle = 1;
         } else {
@@ -1278,8 +1285,11 @@ void net_kick(dnet *n, dpeer *p)
 
 static void ack_done(dstore_req *r)
 {
-    if (r->rc < 0 && r->rc != -ENOENT)
-        log_err("spool: cannot drop an acked bundle: %s", r->err);
+    if (r->rc < 0 && r->rc != -ENOENT) {
+        char hex[33];
+        wire_bundle_id_hex(r->id, hex);
+        log_err("spool: cannot drop acked bundle %s: %s", hex, r->err);
+    }
 }
 
 static void on_ack(dsess *s, const wire_ack *a)

@@ -346,7 +346,8 @@ static int put_made(dnet *n, const wire_bundle *b, origin *org)
     int rc;
     if ((rc = wire_bundle_encode_head(b, WIRE_FRAME_LIMIT, head, sizeof head,
                                       &hl, &fl, err, sizeof err)) < 0) {
-        log_err("cannot encode a bundle for %s: %s", b->dst, err);
+        log_err("cannot encode bundle '%s' for %s: %s", b->name, b->dst,
+                err);
         return rc;
     }
     if (!(pc = calloc(1, sizeof *pc)) || !(frame = malloc(fl))) {
@@ -437,8 +438,11 @@ static void origin_pump(origin *o)
 
 static void delete_done(dstore_req *r)
 {
-    if (r->rc < 0 && r->rc != -ENOENT)
-        log_err("spool: cannot delete a delivered bundle: %s", r->err);
+    if (r->rc < 0 && r->rc != -ENOENT) {
+        char hex[33];
+        wire_bundle_id_hex(r->id, hex);
+        log_err("spool: cannot delete delivered bundle %s: %s", hex, r->err);
+    }
 }
 
 static void delete_bundle(dnet *n, const uint8_t id[WIRE_ID_LEN])
