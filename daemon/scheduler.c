@@ -385,8 +385,8 @@ void sched_reopen_log(lagranged *d)
         jobcomp_reopen(d->sched);
 }
 
-/* A job just became final: its line. A failure to write is logged (once
- * per cause) and changes nothing for the job. */
+/* A job just became final: its line. A failure to write is logged (the
+ * job and why) and changes nothing for the job. */
 static void jobcomp_job(djob *j)
 {
     dsched *s = j->s;
@@ -413,11 +413,10 @@ static void jobcomp_job(djob *j)
         return;
     }
     if (jobcomp_write(&s->jc, line, (size_t)n, err, sizeof err) < 0) {
-        if (strcmp(err, s->jc_err)) {
-            log_err("job %s not logged: %s (the job is not affected; "
-                    "said once per cause)", j->id, err);
-            snprintf(s->jc_err, sizeof s->jc_err, "%s", err);
-        }
+        /* Each line lost is said: as often as jobs finish, no more. */
+        log_err("job %s %s, not logged: %s (the job is not affected)",
+                j->id, r.state, err);
+        snprintf(s->jc_err, sizeof s->jc_err, "%s", err);
         return;
     }
     if (s->jc_err[0]) {

@@ -120,7 +120,7 @@ struct dsched {
     int sweeping;                  /* a blob sweep in flight */
     uint64_t removed_jobs, removed_blobs; /* by JobRetention */
     jobcomp jc;                    /* JobCompLog: a line per final job */
-    char jc_err[512];              /* its last failure, logged once */
+    char jc_err[512];              /* its last failure ("" once it works) */
 };
 
 enum op_kind {
