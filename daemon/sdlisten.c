@@ -119,7 +119,7 @@ static int check_fd(sdlisten *l, char *err, size_t errlen)
         return lg_errf(err, errlen, -errno, "LISTEN_FDS: fd %d%s: "
                        "SO_TYPE: %s", fd, nm, strerror(errno));
     else if (type != SOCK_STREAM)
-        why = "not a stream socket (ListenStream=)";
+        why = "not a stream socket (the API socket is ListenStream=/PATH)";
     else if ((len = sizeof acc,
               getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len)) < 0)
         return lg_errf(err, errlen, -errno, "LISTEN_FDS: fd %d%s: "

@@ -13,8 +13,9 @@
 #    is not bound, and the socket is still there after SIGTERM; two
 #    sockets named x:api; the fallback (nothing passed, or another
 #    process's LISTEN_PID) binds ApiSocket and removes it at stop;
-#    unusable sockets (datagram, TCP, two without the name api, not a
-#    socket, a closed fd, LISTEN_FDS=abc or huge) exit 3 naming the fd;
+#    unusable sockets (datagram, TCP, two without the name api, not
+#    listening, not a socket, a closed fd, LISTEN_FDS=abc or huge) exit 3
+#    naming the fd;
 #  - the job completion log (JobCompLog): a COMPLETED, an EXPIRED, a
 #    CANCELLED (while running) and a FAILED job (an index out of range),
 #    one line each with every field; logrotate's move then SIGHUP: the
@@ -235,6 +236,23 @@ sh -c 'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" -f "$1" 3<&-' \
     "$LD" "$T/bad.conf" 2>"$T/b4.log" &
 pid=$!
 exits3 "fd 3 closed" "$pid" "$T/b4.log" "LISTEN_FDS: fd 3: Bad file descriptor"
+if [ -x "$PY" ]; then
+    # a unix stream socket bound but not listening
+    "$PY" - "$LD" "$T/bad.conf" "$T/bad/nl.sock" 2>"$T/b8.log" <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[3])
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1",
+                  LISTEN_FDNAMES="api")
+os.execv(sys.argv[1], [sys.argv[1], "-f", sys.argv[2]])
+EOF
+    pid=$!
+    exits3 "a socket not listening" "$pid" "$T/b8.log" \
+        "LISTEN_FDS: fd 3 (name 'api') is not listening"
+fi
 [ -e "$T/bad/api.sock" ] && bad "a refused start bound ApiSocket" || ok
 
 # ---- socket activation: with systemd-socket-activate ----------------------
