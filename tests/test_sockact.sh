@@ -2,7 +2,8 @@
 # test_sockact.sh - lagranged under systemd's conventions, without systemd:
 #  - the directories: `lagranged -n` with STATE_DIRECTORY, RUNTIME_DIRECTORY,
 #    CONFIGURATION_DIRECTORY and LOGS_DIRECTORY set (several paths: the
-#    first) prints the paths under them (tests/daemon/conf/minimal-env.ok);
+#    first) prints the paths under them (tests/daemon/conf/minimal-env.ok),
+#    without them the plain ones, which the CLI's defaults match;
 #    a run with only those variables and a config that names no path: no
 #    -f (the config comes from CONFIGURATION_DIRECTORY), the sockets in
 #    the runtime directory, the stores in the state directory, a job's
@@ -174,6 +175,13 @@ expect 0 "STATE_DIRECTORY='var/lib/x' ignored: not an absolute path" \
     env STATE_DIRECTORY=var/lib/x "$LD" -n -f minimal.in
 grep -qx 'SpoolDir=/var/lib/lagrange/spool' "$T/out" && ok ||
     bad "an ignored STATE_DIRECTORY changed SpoolDir: $(grep SpoolDir "$T/out")"
+# The CLI's defaults are the daemon's plain ones.
+ctl=$("$LD" -n -f minimal.in | sed -n 's/^ControlSocket=//p')
+api=$("$LD" -n -f minimal.in | sed -n 's/^ApiSocket=//p')
+"$L" status --help 2>&1 | grep -qF "else $ctl)" && ok ||
+    bad "lagrange status's default socket is not lagranged's $ctl"
+"$L" queue --help 2>&1 | grep -qF "else unix:$api)" && ok ||
+    bad "lagrange's default server is not lagranged's unix:$api"
 # No -f: the configuration directory's lagranged.conf.
 mkdir -p "$T/nof"
 expect 3 "$T/nof/lagranged.conf: No such file" \
