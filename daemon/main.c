@@ -81,9 +81,10 @@ static void help(FILE *f)
 "Signals: SIGHUP reloads the configuration and topology (a bad one is\n"
 "logged and the running one kept); SIGUSR1 turns debug logging on, and\n"
 "off again; SIGINT and SIGTERM shut down cleanly.\n"
-"Under systemd, the default paths follow $STATE_DIRECTORY, $RUNTIME_DIRECTORY,\n"
-"$CONFIGURATION_DIRECTORY and $LOGS_DIRECTORY, and a socket passed with\n"
-"$LISTEN_FDS (named \"api\") serves the API instead of ApiSocket.\n"
+"Under systemd, the default paths follow $STATE_DIRECTORY,\n"
+"$RUNTIME_DIRECTORY, $CONFIGURATION_DIRECTORY and $LOGS_DIRECTORY, and a\n"
+"socket passed with $LISTEN_FDS (named \"api\") serves the API instead of\n"
+"ApiSocket.\n"
 "Exit status: 0 ok, 1 runtime failure, 2 usage, 3 bad configuration (the\n"
 "message names FILE:LINE, or the systemd socket and why).\n");
 }
