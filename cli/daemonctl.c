@@ -24,6 +24,10 @@
 #include "table.h"
 #include "units.h"
 
+/* lagranged's ControlSocket default outside systemd (DCONF_DEF_CONTROL_SOCKET;
+ * tests/test_sockact.sh checks they agree). $RUNTIME_DIRECTORY is not
+ * looked at: in a client it names the calling unit's own directory, not
+ * lagranged's; $LAGRANGE_SOCKET or --socket say where else to look. */
 #define CTL_DEFAULT_SOCKET "/run/lagrange/lagranged.sock"
 #define CTL_MAX_REPLY (17u << 20) /* the daemon's 16 MiB answer + slack */
 #define CTL_TIMEOUT_S 30          /* a daemon that says nothing by then */

@@ -72,6 +72,9 @@ enum grpcc_code {
 };
 
 #define GRPCC_MAX_MSG ((size_t)64 << 20)   /* largest response message */
+/* lagranged's ApiSocket default outside systemd (DCONF_DEF_API_SOCKET;
+ * tests/test_sockact.sh checks they agree); $RUNTIME_DIRECTORY is the
+ * calling unit's, not lagranged's, so it is not looked at. */
 #define GRPCC_DEFAULT_SERVER "unix:/run/lagrange/api.sock"
 #define GRPCC_MAX_TOKEN 4096               /* bytes of a token file read */
 

@@ -587,11 +587,42 @@ static int build_methods(dapi *a, char *err, size_t errlen)
     return 0;
 }
 
+/* The socket systemd bound and passed (sdlisten.h): listen on it as it
+ * is. Not ours to unlink at stop (unix_bound stays 0). */
+static int open_passed(dapi *a, char *err, size_t errlen)
+{
+    sdlisten *l = &a->d->sdl;
+    int fd = l->api_fd, rc;
+    if ((rc = uv_pipe_init(&a->d->loop, &a->unix_srv, 0)) < 0)
+        return lg_errf(err, errlen, rc, "API socket from systemd (fd %d): "
+                       "%s", fd, uv_strerror(rc));
+    a->unix_srv.data = a;
+    a->unix_open = 1;
+    a->handles++;
+    if ((rc = uv_pipe_open(&a->unix_srv, fd)) < 0)
+        return lg_errf(err, errlen, rc, "API socket from systemd (fd %d): "
+                       "%s", fd, uv_strerror(rc));
+    l->api_fd = -1;              /* the handle owns it now */
+    if ((rc = uv_listen((uv_stream_t *)&a->unix_srv, 64, on_unix_conn)) < 0)
+        return lg_errf(err, errlen, rc, "API socket from systemd (fd %d): "
+                       "listen: %s", fd, uv_strerror(rc));
+    snprintf(a->unix_path, sizeof a->unix_path, "%s",
+             l->api_path[0] ? l->api_path : "(unnamed)");
+    log_info("API socket from systemd (fd %d, path %s%s%s)", fd,
+             a->unix_path, l->api_name[0] ? ", name " : "", l->api_name);
+    if (l->api_path[0] && strcmp(l->api_path, a->d->conf->api_socket.path))
+        log_info("api: ApiSocket %s not bound: systemd's socket serves "
+                 "instead", a->d->conf->api_socket.path);
+    return 0;
+}
+
 static int open_unix(dapi *a, char *err, size_t errlen)
 {
     const char *path = a->d->conf->api_socket.path;
     mode_t old;
     int rc;
+    if (a->d->sdl.api_fd >= 0)
+        return open_passed(a, err, errlen);
     snprintf(a->unix_path, sizeof a->unix_path, "%s", path);
     if ((rc = lg_mkdir_parents(path, err, errlen)) < 0 ||
         (rc = control_clear_stale(path, err, errlen)) < 0)

@@ -4,6 +4,10 @@
  * TLS (TlsCert/TlsKey, ALPN h2) and a bearer token from ApiTokenFile for
  * remote apps.
  *
+ * Under systemd's socket activation (LISTEN_FDS, see sdlisten.h) the API
+ * socket it passed is used instead of binding ApiSocket, and is left in
+ * place at stop.
+ *
  * Owns the listening handles and the connections: bytes between each
  * socket (through lib/wire/tlsio for TCP) and its lib/api/h2rpc front end,
  * the write queue, the deadline clock. What the methods do belongs to the

@@ -10,6 +10,11 @@
  * keeps its own static), and the printer writes the shortest text that
  * parses back to the same value, so print -> parse -> print is a fixed
  * point (tests/test_lagranged.sh checks it).
+ *
+ * The default paths come from the directories systemd gives the service
+ * when lagranged has set them (dconf_set_dirs, from the environment read
+ * once in main), else from the DCONF_DEF_* constants; the parser itself
+ * reads no environment.
  */
 #include "config.h"
 #include "units.h"
@@ -33,7 +38,7 @@ enum key {
     K_LOGLEVEL, K_MAXFRAME, K_CHUNKSIZE, K_HEARTBEAT, K_RECONNECTMIN,
     K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_APISOCKET, K_APILISTEN,
     K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
-    K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_N
+    K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG, K_N
 };
 
 /* Also the order of the normal form. */
@@ -44,6 +49,7 @@ static const char *const key_names[K_N] = {
     "ReconnectMin", "ReconnectMax", "Emulate", "TleCheckInterval",
     "ApiSocket", "ApiListen", "ApiTokenFile", "ApiMaxMessage", "JobDir",
     "ModelDir", "BlobDir", "JobWorkers", "MetricsListen", "JobRetention",
+    "JobCompLog",
 };
 
 typedef struct parser {
@@ -383,6 +389,15 @@ static int set_key(parser *p, enum key k, const char *v)
         rc = val_dur_long(p, name, v, 1.0, 3650 * 86400.0,
                           &c->job_retention);
         break;
+    case K_JOBCOMPLOG:
+        if (!strcasecmp(v, "none"))
+            free_path(&c->jobcomp_log);
+        else if (v[strlen(v) - 1] == '/')
+            rc = perr(p, "JobCompLog must name a file (or be none), got "
+                      "'%s'", v);
+        else
+            rc = set_path(p, &c->jobcomp_log, v);
+        break;
     case K_EMULATE:
         if (!strcasecmp(v, "yes"))
             c->emulate = 1;
@@ -499,6 +514,19 @@ static int check_all(parser *p)
                     dconf_fmt_duration(a, sizeof a, c->reconnect_min),
                     dconf_fmt_duration(b, sizeof b, c->reconnect_max));
     }
+    /* Socket paths set in the file were checked on their line; a default
+     * under a long RUNTIME_DIRECTORY is checked here. */
+    if (!p->key_line[K_CONTROLSOCKET] &&
+        strlen(c->control_socket.path) >= DCONF_SUN_PATH_MAX)
+        return perr(p, "the default ControlSocket '%s' (under "
+                    "RUNTIME_DIRECTORY) is longer than the %d bytes a unix "
+                    "socket allows; set ControlSocket", c->control_socket.path,
+                    DCONF_SUN_PATH_MAX - 1);
+    if (!p->key_line[K_APISOCKET] &&
+        strlen(c->api_socket.path) >= DCONF_SUN_PATH_MAX)
+        return perr(p, "the default ApiSocket '%s' (under RUNTIME_DIRECTORY) "
+                    "is longer than the %d bytes a unix socket allows; set "
+                    "ApiSocket", c->api_socket.path, DCONF_SUN_PATH_MAX - 1);
     if (c->chunk_size + DCONF_FRAME_ROOM > c->max_frame) {
         p->line = p->key_line[K_CHUNKSIZE] > p->key_line[K_MAXFRAME]
                       ? p->key_line[K_CHUNKSIZE]
@@ -511,10 +539,92 @@ static int check_all(parser *p)
     return 0;
 }
 
-static int set_default(parser *p, dconf_path *dp, const char *v)
+/* The directories systemd gave us, if main set them. */
+static dconf_dirs g_dirs;
+static int g_dirs_set;
+
+/* The first of the ':'-separated paths in v into out; "" if v is unset.
+ * -1 (with out "") for one that cannot be used. */
+static int first_dir(const char *v, char *out, const char *var, char *warn,
+                     size_t warnlen)
 {
-    /* Defaults are absolute: the directory does not apply. */
-    return set_path(p, dp, v);
+    size_t n;
+    out[0] = '\0';
+    if (!v || !*v)
+        return 0;
+    n = strcspn(v, ":");
+    if (v[0] != '/' || n >= DCONF_DIR_MAX) {
+        snprintf(warn, warnlen, "%s='%.200s' ignored: not an absolute path "
+                 "of at most %d bytes", var, v, DCONF_DIR_MAX - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (isspace((unsigned char)v[i]) || v[i] == '#') {
+            snprintf(warn, warnlen, "%s='%.200s' ignored: white space and "
+                     "'#' cannot be written in lagranged.conf(5)", var, v);
+            return -1;
+        }
+    memcpy(out, v, n);
+    out[n] = '\0';
+    /* "/var/lib/lagrange/" and "/var/lib/lagrange" alike, "/" kept */
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    return 0;
+}
+
+int dconf_dirs_set(dconf_dirs *d, const char *state, const char *runtime,
+                   const char *config, const char *logs, char *warn,
+                   size_t warnlen)
+{
+    int bad = 0;
+    if (warnlen)
+        warn[0] = '\0';
+    bad -= first_dir(state, d->state, "STATE_DIRECTORY", warn, warnlen);
+    bad -= first_dir(runtime, d->runtime, "RUNTIME_DIRECTORY", warn,
+                     warnlen);
+    bad -= first_dir(config, d->config, "CONFIGURATION_DIRECTORY", warn,
+                     warnlen);
+    bad -= first_dir(logs, d->logs, "LOGS_DIRECTORY", warn, warnlen);
+    return bad;
+}
+
+int dconf_dirs_from_env(dconf_dirs *d, char *warn, size_t warnlen)
+{
+    return dconf_dirs_set(d, getenv("STATE_DIRECTORY"),
+                          getenv("RUNTIME_DIRECTORY"),
+                          getenv("CONFIGURATION_DIRECTORY"),
+                          getenv("LOGS_DIRECTORY"), warn, warnlen);
+}
+
+void dconf_set_dirs(const dconf_dirs *d)
+{
+    g_dirs_set = d != NULL;
+    if (d)
+        g_dirs = *d;
+    else
+        memset(&g_dirs, 0, sizeof g_dirs);
+}
+
+const char *dconf_default_path(char *buf, size_t len)
+{
+    if (g_dirs_set && g_dirs.config[0])
+        snprintf(buf, len, "%s/lagranged.conf",
+                 strcmp(g_dirs.config, "/") ? g_dirs.config : "");
+    else
+        snprintf(buf, len, "%s", DCONF_DEFAULT_PATH);
+    return buf;
+}
+
+/* A default: leaf under dir when systemd gave that directory, else def.
+ * Defaults are absolute: the config file's directory does not apply. */
+static int set_default(parser *p, dconf_path *dp, const char *dir,
+                       const char *leaf, const char *def)
+{
+    char buf[DCONF_DIR_MAX + 64];
+    if (!g_dirs_set || !dir[0])
+        return set_path(p, dp, def);
+    snprintf(buf, sizeof buf, "%s/%s", strcmp(dir, "/") ? dir : "", leaf);
+    return set_path(p, dp, buf);
 }
 
 int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
@@ -559,20 +669,38 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->job_retention = DCONF_DEF_JOB_RETENTION;
     snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s",
              DCONF_DEF_METRICS_LISTEN);
-    if ((rc = set_default(&p, &c->spool_dir, DCONF_DEF_SPOOL_DIR)) < 0 ||
-        (rc = set_default(&p, &c->inbox_dir, DCONF_DEF_INBOX_DIR)) < 0 ||
-        (rc = set_default(&p, &c->tls_cert, DCONF_DEF_TLS_CERT)) < 0 ||
-        (rc = set_default(&p, &c->tls_key, DCONF_DEF_TLS_KEY)) < 0 ||
-        (rc = set_default(&p, &c->tls_ca, DCONF_DEF_TLS_CA)) < 0 ||
-        (rc = set_default(&p, &c->control_socket,
-                          DCONF_DEF_CONTROL_SOCKET)) < 0 ||
-        (rc = set_default(&p, &c->api_socket, DCONF_DEF_API_SOCKET)) < 0 ||
-        (rc = set_default(&p, &c->api_token_file,
-                          DCONF_DEF_API_TOKEN_FILE)) < 0 ||
-        (rc = set_default(&p, &c->job_dir, DCONF_DEF_JOB_DIR)) < 0 ||
-        (rc = set_default(&p, &c->model_dir, DCONF_DEF_MODEL_DIR)) < 0 ||
-        (rc = set_default(&p, &c->blob_dir, DCONF_DEF_BLOB_DIR)) < 0)
-        goto out;
+    {
+        const char *st = g_dirs.state, *rt = g_dirs.runtime,
+                   *cf = g_dirs.config;
+        if ((rc = set_default(&p, &c->spool_dir, st, "spool",
+                              DCONF_DEF_SPOOL_DIR)) < 0 ||
+            (rc = set_default(&p, &c->inbox_dir, st, "inbox",
+                              DCONF_DEF_INBOX_DIR)) < 0 ||
+            (rc = set_default(&p, &c->tls_cert, cf, "tls/node.crt",
+                              DCONF_DEF_TLS_CERT)) < 0 ||
+            (rc = set_default(&p, &c->tls_key, cf, "tls/node.key",
+                              DCONF_DEF_TLS_KEY)) < 0 ||
+            (rc = set_default(&p, &c->tls_ca, cf, "tls/ca.crt",
+                              DCONF_DEF_TLS_CA)) < 0 ||
+            (rc = set_default(&p, &c->control_socket, rt, "lagranged.sock",
+                              DCONF_DEF_CONTROL_SOCKET)) < 0 ||
+            (rc = set_default(&p, &c->api_socket, rt, "api.sock",
+                              DCONF_DEF_API_SOCKET)) < 0 ||
+            (rc = set_default(&p, &c->api_token_file, cf, "api.tokens",
+                              DCONF_DEF_API_TOKEN_FILE)) < 0 ||
+            (rc = set_default(&p, &c->job_dir, st, "jobs",
+                              DCONF_DEF_JOB_DIR)) < 0 ||
+            (rc = set_default(&p, &c->model_dir, st, "models",
+                              DCONF_DEF_MODEL_DIR)) < 0 ||
+            (rc = set_default(&p, &c->blob_dir, st, "blobs",
+                              DCONF_DEF_BLOB_DIR)) < 0)
+            goto out;
+        /* JobCompLog: none unless systemd gave a logs directory. */
+        if (g_dirs_set && g_dirs.logs[0] &&
+            (rc = set_default(&p, &c->jobcomp_log, g_dirs.logs,
+                              "jobcomp.log", NULL)) < 0)
+            goto out;
+    }
     /* Relative paths are relative to the file's directory ("dir/x" rather
      * than "./x" for a file in the current one). */
     if (slash && strcmp(name, "-") &&
@@ -735,6 +863,7 @@ void dconf_free(dconf *c)
     free_path(&c->job_dir);
     free_path(&c->model_dir);
     free_path(&c->blob_dir);
+    free_path(&c->jobcomp_log);
     plan_topology_free(c->topo);
     free(c);
 }
@@ -783,6 +912,8 @@ int dconf_print(const dconf *c, FILE *f)
             c->metrics_listen[0] ? c->metrics_listen : "none");
     fprintf(f, "JobRetention=%s\n",
             dconf_fmt_duration(a, sizeof a, c->job_retention));
+    fprintf(f, "JobCompLog=%s\n",
+            c->jobcomp_log.decl ? c->jobcomp_log.decl : "none");
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

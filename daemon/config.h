@@ -30,7 +30,8 @@
 #include "log.h"
 #include "topology.h"
 
-#define DCONF_DEFAULT_PATH "/etc/lagrange/lagranged.conf"
+#define DCONF_DEFAULT_PATH "/etc/lagrange/lagranged.conf" /* without
+                                    $CONFIGURATION_DIRECTORY */
 #define DCONF_MAX_FILE (1u << 20)   /* bytes in a config file */
 #define DCONF_MAX_LINE 4096         /* bytes in one line */
 #define DCONF_MAX_PEERS 4096        /* Peer= lines */
@@ -38,8 +39,11 @@
 #define DCONF_ADDR_MAX (DCONF_HOST_MAX + 8) /* "[HOST]:PORT", incl. NUL */
 #define DCONF_SUN_PATH_MAX 108      /* sockaddr_un.sun_path, incl. NUL */
 #define DCONF_MAX_WARNINGS 100      /* warnings kept */
+#define DCONF_DIR_MAX 1024          /* one directory from the environment,
+                                       incl. NUL */
 
-/* Defaults (lagranged.conf(5)). */
+/* Defaults (lagranged.conf(5)). The paths are those outside systemd; under
+ * it they derive from the directories it gives the service (dconf_dirs). */
 #define DCONF_DEF_LISTEN "0.0.0.0:7400"
 #define DCONF_DEF_SPOOL_DIR "/var/lib/lagrange/spool"
 #define DCONF_DEF_SPOOL_MAX_BYTES (10ull << 30)
@@ -124,12 +128,57 @@ typedef struct dconf {
                                     which may fail to bind with a warning) */
     double job_retention;        /* JobRetention: final jobs and uploaded
                                     blobs older than this are removed, s */
+    dconf_path jobcomp_log;      /* JobCompLog: one line per finished job;
+                                    decl and path NULL: none */
 
     plan_topology *topo;         /* loaded from topology.path; owned */
     int node;                    /* index of node_id in topo */
     char **warnings;             /* "FILE: what", for the caller to print */
     int n_warnings;
 } dconf;
+
+/* The directories systemd gives a service (systemd.exec(5)
+ * StateDirectory=, RuntimeDirectory=, ConfigurationDirectory=,
+ * LogsDirectory=, as $STATE_DIRECTORY and so on): the first of the
+ * colon-separated paths of each, "" where unset. The defaults of the
+ * paths come from them when set:
+ *   state    SpoolDir=S/spool InboxDir=S/inbox JobDir=S/jobs
+ *            ModelDir=S/models BlobDir=S/blobs
+ *   runtime  ControlSocket=R/lagranged.sock ApiSocket=R/api.sock
+ *   config   the configuration file C/lagranged.conf, TlsCert=C/tls/node.crt
+ *            TlsKey=C/tls/node.key TlsCA=C/tls/ca.crt
+ *            ApiTokenFile=C/api.tokens
+ *   logs     JobCompLog=L/jobcomp.log (else none)
+ * and from the compiled-in DCONF_DEF_* otherwise. */
+typedef struct dconf_dirs {
+    char state[DCONF_DIR_MAX];
+    char runtime[DCONF_DIR_MAX];
+    char config[DCONF_DIR_MAX];
+    char logs[DCONF_DIR_MAX];
+} dconf_dirs;
+
+/* Fill d from the four values (NULL or "" = unset; each may hold several
+ * paths separated by ':', the first is taken). A value whose first path
+ * is not absolute, holds white space or '#' (the normal form could not
+ * print it), or is longer than DCONF_DIR_MAX - 1 is ignored, with a
+ * message naming it in warn (the last one wins); returns the number
+ * ignored. Pure. */
+int dconf_dirs_set(dconf_dirs *d, const char *state, const char *runtime,
+                   const char *config, const char *logs, char *warn,
+                   size_t warnlen);
+
+/* dconf_dirs_set from $STATE_DIRECTORY, $RUNTIME_DIRECTORY,
+ * $CONFIGURATION_DIRECTORY and $LOGS_DIRECTORY. */
+int dconf_dirs_from_env(dconf_dirs *d, char *warn, size_t warnlen);
+
+/* The directories every later dconf_parse and dconf_load take their
+ * defaults from (copied; NULL = none, the compiled-in defaults). lagranged
+ * sets them once, in main, before its first load. Not thread-safe. */
+void dconf_set_dirs(const dconf_dirs *d);
+
+/* The configuration file to read without -f: C/lagranged.conf under the
+ * directories set, else DCONF_DEFAULT_PATH. Returns buf. */
+const char *dconf_default_path(char *buf, size_t len);
 
 /* Read and check path, load its topology and check the config against
  * it. On error returns LG_EMODEL (bad content, the config's or the

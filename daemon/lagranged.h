@@ -21,6 +21,7 @@
 #include "config.h"
 #include "control.h"
 #include "notify.h"
+#include "sdlisten.h"
 
 enum lgd_state { LGD_STARTING = 0, LGD_RUNNING, LGD_STOPPING };
 
@@ -42,6 +43,8 @@ typedef struct lagranged {
     struct dnet *net;            /* peers, spool, routing (net.h) */
     struct dapi *api;            /* gRPC listeners (api.h), NULL once
                                     stopped */
+    sdlisten sdl;                /* sockets systemd passed (LISTEN_FDS):
+                                    the API socket's fd, or -1 */
     struct dsched *sched;        /* models and jobs (scheduler.h) */
     struct dsvc *svc;            /* health and reflection (svc.h) */
     struct dmetrics *metrics;    /* /metrics listener (metrics.h) */

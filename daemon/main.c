@@ -9,6 +9,11 @@
  * loop has ended otherwise. Callbacks never exit; they log and carry on,
  * or move the daemon to STOPPING (see lagranged.h).
  *
+ * The environment is read here, once, at start: the directories systemd
+ * gives the service (STATE_DIRECTORY and the like: the defaults of the
+ * paths, config.h's dconf_dirs), the sockets it passes (LISTEN_FDS:
+ * sdlisten.h) and its notify socket (notify.h).
+ *
  * Exit status: 0 clean shutdown, 1 runtime failure (the control socket
  * cannot be opened, handles left open at the end), 2 usage, 3 bad
  * configuration (or a topology it names).
@@ -64,6 +69,7 @@ static void help(FILE *f)
 "local control socket, the gRPC API (jobs, models) and /metrics\n"
 "(lagranged(8)).\n\n"
 "  -f, --config FILE  configuration (lagranged.conf(5)); default\n"
+"                     $CONFIGURATION_DIRECTORY/lagranged.conf, else\n"
 "                     " DCONF_DEFAULT_PATH "\n"
 "  -n, --check        check the configuration and the topology it names,\n"
 "                     print the configuration in normal form and exit\n"
@@ -75,8 +81,12 @@ static void help(FILE *f)
 "Signals: SIGHUP reloads the configuration and topology (a bad one is\n"
 "logged and the running one kept); SIGUSR1 turns debug logging on, and\n"
 "off again; SIGINT and SIGTERM shut down cleanly.\n"
+"Under systemd, the default paths follow $STATE_DIRECTORY,\n"
+"$RUNTIME_DIRECTORY, $CONFIGURATION_DIRECTORY and $LOGS_DIRECTORY, and a\n"
+"socket passed with $LISTEN_FDS (named \"api\") serves the API instead of\n"
+"ApiSocket.\n"
 "Exit status: 0 ok, 1 runtime failure, 2 usage, 3 bad configuration (the\n"
-"message names FILE:LINE).\n");
+"message names FILE:LINE, or the systemd socket and why).\n");
 }
 
 /* The level in force: SIGUSR1's debug, then -v/-q, then LogLevel. */
@@ -277,6 +287,7 @@ static void lgd_reload_conf(lagranged *d)
     d->stale_err[0] = '\0';
     if (d->net)
         dnet_reload(d->net);
+    sched_reopen_log(d);
     if (d->api && dapi_reload_tokens(d->api, err, sizeof err) < 0)
         log_err("ApiTokenFile not reloaded, keeping the tokens in force: %s",
                 err);
@@ -462,12 +473,15 @@ int main(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     lagranged d;
+    dconf_dirs dirs;
+    static char def_path[DCONF_DIR_MAX + 32];
     char err[1024] = "";
     int c, check = 0, rc, ex;
 
     memset(&d, 0, sizeof d);
     d.ntf.fd = -1;
-    d.conf_path = DCONF_DEFAULT_PATH;
+    d.sdl.api_fd = -1;
+    d.conf_path = NULL;
     while ((c = getopt_long(argc, argv, "f:ndvqhV", opts, NULL)) != -1) {
         switch (c) {
         case 'f': d.conf_path = optarg; break;
@@ -491,6 +505,19 @@ int main(int argc, char **argv)
     log_init("lagranged");
     apply_level(&d);
 
+    /* systemd's directories: the defaults of every path, for this load
+     * and every reload. */
+    if (dconf_dirs_from_env(&dirs, err, sizeof err) > 0) {
+        if (check)
+            fprintf(stderr, "lagranged: warning: %s\n", err);
+        else
+            log_warn("%s", err);
+    }
+    dconf_set_dirs(&dirs);
+    if (!d.conf_path)
+        d.conf_path = dconf_default_path(def_path, sizeof def_path);
+    err[0] = '\0';
+
     rc = dconf_load(d.conf_path, &d.conf, err, sizeof err);
     if (check) {
         /* A command-line check: plain messages, as the CLI prints them. */
@@ -509,6 +536,18 @@ int main(int argc, char **argv)
         log_err("%s", err[0] ? err : lg_strerror(rc));
         return EXIT_CONFIG;
     }
+    /* Socket activation: the API socket systemd bound for us, if any. */
+    if (sdlisten_take(&d.sdl, err, sizeof err) < 0) {
+        log_err("%s", err);
+        dconf_free(d.conf);
+        return EXIT_CONFIG;
+    }
+    if (d.sdl.n_closed)
+        log_warn("systemd passed %d socket%s besides the API socket; "
+                 "lagranged has no use for %s and closed %s", d.sdl.n_closed,
+                 d.sdl.n_closed == 1 ? "" : "s",
+                 d.sdl.n_closed == 1 ? "it" : "them",
+                 d.sdl.n_closed == 1 ? "it" : "them");
     log_topology_warnings(d.conf->topo);
     apply_level(&d);
     /* Bundles are 1 MiB buffers that come and go by the thousand: keep
@@ -523,6 +562,8 @@ int main(int argc, char **argv)
     if (notify_open(&d.ntf, err, sizeof err) < 0)
         log_warn("%s; systemd will not hear from lagranged", err);
     ex = lgd_run(&d);
+    if (d.sdl.api_fd >= 0)       /* never handed to the API */
+        close(d.sdl.api_fd);
     notify_close(&d.ntf);
     dconf_free(d.conf);
     return ex;

@@ -361,13 +361,80 @@ void sched_drop_job(dsched *s, djob *j)
     sched_free_job(j);
 }
 
+/* ---- the job completion log (JobCompLog, jobcomp.h) ------------------------ */
+
+/* Open s->jc at JobCompLog (or none). A failure is logged, not fatal: the
+ * jobs run whatever happens to their log. */
+static void jobcomp_reopen(dsched *s)
+{
+    const dconf_path *p = &s->d->conf->jobcomp_log;
+    char err[512] = "";
+    if (jobcomp_open(&s->jc, p->path, err, sizeof err) < 0) {
+        log_err("%s; finished jobs are logged there once it opens", err);
+        snprintf(s->jc_err, sizeof s->jc_err, "%s", err);
+    } else {
+        s->jc_err[0] = '\0';
+        if (p->path)
+            log_debug("jobs: completion log %s", p->path);
+    }
+}
+
+void sched_reopen_log(lagranged *d)
+{
+    if (d->sched)
+        jobcomp_reopen(d->sched);
+}
+
+/* A job just became final: its line. A failure to write is logged (the
+ * job and why) and changes nothing for the job. */
+static void jobcomp_job(djob *j)
+{
+    dsched *s = j->s;
+    char line[JOBCOMP_LINE_MAX], err[512] = "";
+    jobcomp_rec r;
+    int n;
+    if (!s->jc.path)
+        return;
+    memset(&r, 0, sizeof r);
+    r.id = j->id;
+    r.name = j->name;
+    r.model_name = j->model_name;
+    r.model_id = j->model;
+    r.state = sched_state_name(j->state);
+    r.reason = j->reason[0] ? j->reason : j->error;
+    r.node = s->d->conf->node_id;
+    r.submit_ms = j->created;
+    r.start_ms = j->started;
+    r.end_ms = j->finished;
+    r.attempts = j->attempts;
+    if ((n = jobcomp_format(&r, line, sizeof line)) < 0) {
+        log_err("job %s: its JobCompLog line does not fit in %d bytes",
+                j->id, JOBCOMP_LINE_MAX);
+        return;
+    }
+    if (jobcomp_write(&s->jc, line, (size_t)n, err, sizeof err) < 0) {
+        /* Each line lost is said: as often as jobs finish, no more. */
+        log_err("job %s %s, not logged: %s (the job is not affected)",
+                j->id, r.state, err);
+        snprintf(s->jc_err, sizeof s->jc_err, "%s", err);
+        return;
+    }
+    if (s->jc_err[0]) {
+        log_info("JobCompLog %s: writing again", s->jc.path);
+        s->jc_err[0] = '\0';
+    }
+}
+
 void sched_set_state(djob *j, jstate st, const char *reason)
 {
+    int was_final = sched_is_final(j->state);
     j->state = st;
     snprintf(j->reason, sizeof j->reason, "%s", reason ? reason : "");
     j->updated = sched_now_ms();
     if (sched_is_final(st) && !j->finished)
         j->finished = j->updated;
+    if (sched_is_final(st) && !was_final && j->accepted)
+        jobcomp_job(j);
 }
 
 /* ---- the worker side ---------------------------------------------------------- */
@@ -1049,6 +1116,7 @@ int sched_start(lagranged *d, char *err, size_t errlen)
         return lg_errf(err, errlen, -ENOMEM, "out of memory");
     s->d = d;
     d->sched = s;
+    jobcomp_init(&s->jc);
     if ((rc = blobstore_open(c->model_dir.path, LG_MODEL_MAX_BYTES,
                              &s->models, err, errlen)) < 0 ||
         (rc = blobstore_open(c->blob_dir.path, LG_TENSOR_MAX_BYTES, &s->blobs,
@@ -1071,6 +1139,7 @@ int sched_start(lagranged *d, char *err, size_t errlen)
     uv_timer_start(&s->expire, on_expire, EXPIRE_MS, EXPIRE_MS);
     uv_unref((uv_handle_t *)&s->expire);
     s->timer_open = 1;
+    jobcomp_reopen(s);
     log_info("jobs: %d models, %d jobs (%d resumed) in %s", s->n_models,
              s->n_jobs, resumed, c->job_dir.path);
     kick(s);
@@ -1120,6 +1189,7 @@ void sched_free(lagranged *d)
         lg_graph_free(s->xc[i].g);
     }
     free(s->mstat);
+    jobcomp_close(&s->jc);
     blobstore_close(s->models);
     blobstore_close(s->blobs);
     jobdb_close(s->jobs);

@@ -50,6 +50,11 @@ int sched_start(lagranged *d, char *err, size_t errlen);
 void sched_stop(lagranged *d, void (*done)(void *arg), void *arg);
 void sched_free(lagranged *d);
 
+/* JobCompLog (jobcomp.h): open the file the configuration in force names
+ * anew, or none. For SIGHUP: a moved log (logrotate) or a changed key.
+ * Failures are logged, not returned: jobs never depend on their log. */
+void sched_reopen_log(lagranged *d);
+
 const h2rpc_method *sched_methods(int *n);
 
 /* For status and /metrics. */

@@ -18,6 +18,7 @@
 #include "blobstore.h"
 #include "exec.h"
 #include "h2rpc.h"
+#include "jobcomp.h"
 #include "jobdb.h"
 #include "lagrange/v1/api.pb-c.h"
 #include "lagrange/v1/store.pb-c.h"
@@ -118,6 +119,8 @@ struct dsched {
     unsigned ticks;                /* on_expire calls, for the sweep */
     int sweeping;                  /* a blob sweep in flight */
     uint64_t removed_jobs, removed_blobs; /* by JobRetention */
+    jobcomp jc;                    /* JobCompLog: a line per final job */
+    char jc_err[512];              /* its last failure ("" once it works) */
 };
 
 enum op_kind {

@@ -10,7 +10,13 @@
  *    the old one and sets the node and peer indices;
  *  - the printers: every duration and size printed parses back to the
  *    same value;
- *  - log_level_parse and log_level_name agree.
+ *  - log_level_parse and log_level_name agree;
+ *  - the directories systemd gives (dconf_dirs): the first of several
+ *    paths, unusable ones ignored with a warning, the defaults they make
+ *    (and the plain ones without them), keys set in the file winning, a
+ *    default socket path too long for a unix socket refused, the default
+ *    config path; JobCompLog: none, a path, its default under the logs
+ *    directory.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -223,6 +229,177 @@ START_TEST(printers_round_trip)
 }
 END_TEST
 
+START_TEST(dirs_parse)
+{
+    dconf_dirs d;
+    char warn[512], longp[DCONF_DIR_MAX + 10];
+    ck_assert_int_eq(dconf_dirs_set(&d, NULL, "", NULL, NULL, warn,
+                                    sizeof warn), 0);
+    ck_assert_str_eq(d.state, "");
+    ck_assert_str_eq(d.runtime, "");
+    ck_assert_str_eq(warn, "");
+    /* The first of several paths; trailing slashes dropped, "/" kept. */
+    ck_assert_int_eq(dconf_dirs_set(&d, "/var/lib/a:/var/lib/b", "/run/a/",
+                                    "/", "/var/log/a//:x", warn, sizeof warn),
+                     0);
+    ck_assert_str_eq(d.state, "/var/lib/a");
+    ck_assert_str_eq(d.runtime, "/run/a");
+    ck_assert_str_eq(d.config, "/");
+    ck_assert_str_eq(d.logs, "/var/log/a");
+    /* Relative, white space, '#', too long: ignored, and said. */
+    ck_assert_int_eq(dconf_dirs_set(&d, "var/lib/a", "/run/a b", "/etc/#x",
+                                    ":/var/log", warn, sizeof warn), 4);
+    ck_assert_str_eq(d.state, "");
+    ck_assert_str_eq(d.runtime, "");
+    ck_assert_str_eq(d.config, "");
+    ck_assert_str_eq(d.logs, "");
+    ck_assert_msg(strstr(warn, "LOGS_DIRECTORY=':/var/log' ignored"), "%s",
+                  warn);
+    ck_assert_int_eq(dconf_dirs_set(&d, NULL, "/run/a b", NULL, NULL, warn,
+                                    sizeof warn), 1);
+    ck_assert_msg(strstr(warn, "RUNTIME_DIRECTORY='/run/a b' ignored: white "
+                         "space"), "%s", warn);
+    longp[0] = '/';
+    memset(longp + 1, 'x', sizeof longp - 2);
+    longp[sizeof longp - 1] = '\0';
+    ck_assert_int_eq(dconf_dirs_set(&d, longp, NULL, NULL, NULL, warn,
+                                    sizeof warn), 1);
+    ck_assert_ptr_nonnull(strstr(warn, "STATE_DIRECTORY="));
+    /* From the environment. */
+    setenv("STATE_DIRECTORY", "/st", 1);
+    setenv("RUNTIME_DIRECTORY", "/rt:/rt2", 1);
+    unsetenv("CONFIGURATION_DIRECTORY");
+    setenv("LOGS_DIRECTORY", "/lg", 1);
+    ck_assert_int_eq(dconf_dirs_from_env(&d, warn, sizeof warn), 0);
+    ck_assert_str_eq(d.state, "/st");
+    ck_assert_str_eq(d.runtime, "/rt");
+    ck_assert_str_eq(d.config, "");
+    ck_assert_str_eq(d.logs, "/lg");
+    unsetenv("STATE_DIRECTORY");
+    unsetenv("RUNTIME_DIRECTORY");
+    unsetenv("LOGS_DIRECTORY");
+}
+END_TEST
+
+START_TEST(dirs_defaults)
+{
+    dconf_dirs d;
+    dconf *c;
+    char warn[256], buf[DCONF_DIR_MAX + 32], err[512];
+    /* None set: the compiled-in defaults, no completion log. */
+    dconf_set_dirs(NULL);
+    c = parse("l.conf", "NodeId=gs\nTopology=t.topo\n");
+    ck_assert_str_eq(c->spool_dir.path, DCONF_DEF_SPOOL_DIR);
+    ck_assert_str_eq(c->control_socket.decl, DCONF_DEF_CONTROL_SOCKET);
+    ck_assert_str_eq(c->api_token_file.path, DCONF_DEF_API_TOKEN_FILE);
+    ck_assert_ptr_null(c->jobcomp_log.path);
+    ck_assert_ptr_null(c->jobcomp_log.decl);
+    dconf_free(c);
+    ck_assert_str_eq(dconf_default_path(buf, sizeof buf), DCONF_DEFAULT_PATH);
+
+    /* All four. */
+    ck_assert_int_eq(dconf_dirs_set(&d, "/s", "/r", "/c", "/l", warn,
+                                    sizeof warn), 0);
+    dconf_set_dirs(&d);
+    c = parse("etc/l.conf", "NodeId=gs\nTopology=t.topo\n");
+    ck_assert_str_eq(c->spool_dir.path, "/s/spool");
+    ck_assert_str_eq(c->spool_dir.decl, "/s/spool");
+    ck_assert_str_eq(c->inbox_dir.path, "/s/inbox");
+    ck_assert_str_eq(c->job_dir.path, "/s/jobs");
+    ck_assert_str_eq(c->model_dir.path, "/s/models");
+    ck_assert_str_eq(c->blob_dir.path, "/s/blobs");
+    ck_assert_str_eq(c->control_socket.path, "/r/lagranged.sock");
+    ck_assert_str_eq(c->api_socket.path, "/r/api.sock");
+    ck_assert_str_eq(c->tls_cert.path, "/c/tls/node.crt");
+    ck_assert_str_eq(c->tls_key.path, "/c/tls/node.key");
+    ck_assert_str_eq(c->tls_ca.path, "/c/tls/ca.crt");
+    ck_assert_str_eq(c->api_token_file.path, "/c/api.tokens");
+    ck_assert_str_eq(c->jobcomp_log.path, "/l/jobcomp.log");
+    ck_assert_str_eq(c->jobcomp_log.decl, "/l/jobcomp.log");
+    dconf_free(c);
+    ck_assert_str_eq(dconf_default_path(buf, sizeof buf),
+                     "/c/lagranged.conf");
+
+    /* Keys in the file win; relative ones still resolve against the
+     * file's directory; JobCompLog=none turns the default off. */
+    c = parse("etc/l.conf", "NodeId=gs\nTopology=t.topo\nSpoolDir=sp\n"
+                            "ApiSocket=/x/api.sock\nJobCompLog=none\n");
+    ck_assert_str_eq(c->spool_dir.path, "etc/sp");
+    ck_assert_str_eq(c->inbox_dir.path, "/s/inbox");
+    ck_assert_str_eq(c->api_socket.path, "/x/api.sock");
+    ck_assert_ptr_null(c->jobcomp_log.path);
+    dconf_free(c);
+
+    /* Only some: the others keep the plain defaults. */
+    ck_assert_int_eq(dconf_dirs_set(&d, NULL, "/", NULL, NULL, warn,
+                                    sizeof warn), 0);
+    dconf_set_dirs(&d);
+    c = parse("l.conf", "NodeId=gs\nTopology=t.topo\n");
+    ck_assert_str_eq(c->control_socket.path, "/lagranged.sock");
+    ck_assert_str_eq(c->spool_dir.path, DCONF_DEF_SPOOL_DIR);
+    ck_assert_str_eq(c->tls_ca.path, DCONF_DEF_TLS_CA);
+    ck_assert_ptr_null(c->jobcomp_log.path);
+    dconf_free(c);
+    ck_assert_str_eq(dconf_default_path(buf, sizeof buf), DCONF_DEFAULT_PATH);
+
+    /* A runtime directory too long for the default socket paths: said,
+     * unless the file sets them. */
+    memset(buf, 0, sizeof buf);
+    buf[0] = '/';
+    memset(buf + 1, 'r', 100);
+    ck_assert_int_eq(dconf_dirs_set(&d, NULL, buf, NULL, NULL, warn,
+                                    sizeof warn), 0);
+    dconf_set_dirs(&d);
+    ck_assert_int_eq(parse_err("NodeId=gs\nTopology=t\n", err, sizeof err),
+                     LG_EMODEL);
+    ck_assert_msg(strstr(err, "t.conf: the default ControlSocket '/rrr") &&
+                  strstr(err, "(under RUNTIME_DIRECTORY) is longer than the "
+                         "107 bytes"), "%s", err);
+    ck_assert_int_eq(parse_err("NodeId=gs\nTopology=t\n"
+                               "ControlSocket=/c.sock\n", err, sizeof err),
+                     LG_EMODEL);
+    ck_assert_msg(strstr(err, "the default ApiSocket"), "%s", err);
+    c = parse("l.conf", "NodeId=gs\nTopology=t\nControlSocket=/c.sock\n"
+                        "ApiSocket=/a.sock\n");
+    dconf_free(c);
+    dconf_set_dirs(NULL);
+}
+END_TEST
+
+START_TEST(jobcomp_key)
+{
+    char err[512];
+    dconf *c;
+    FILE *f;
+    char *text = NULL;
+    size_t len = 0;
+    dconf_set_dirs(NULL);
+    c = parse("etc/l.conf", "NodeId=gs\nTopology=t\nJobCompLog=log/jc\n");
+    ck_assert_str_eq(c->jobcomp_log.decl, "log/jc");
+    ck_assert_str_eq(c->jobcomp_log.path, "etc/log/jc");
+    /* The normal form prints it as written, and none as none. */
+    ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+    ck_assert_int_eq(dconf_print(c, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "\nJobCompLog=log/jc\n"));
+    free(text);
+    dconf_free(c);
+    c = parse("l.conf", "NodeId=gs\nTopology=t\nJobCompLog=NONE\n");
+    ck_assert_ptr_null(c->jobcomp_log.path);
+    text = NULL;
+    ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+    ck_assert_int_eq(dconf_print(c, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "\nJobCompLog=none\n"));
+    free(text);
+    dconf_free(c);
+    ck_assert_int_eq(parse_err("NodeId=gs\nTopology=t\nJobCompLog=/v/\n",
+                               err, sizeof err), LG_EMODEL);
+    ck_assert_str_eq(err, "t.conf:3: JobCompLog must name a file (or be "
+                     "none), got '/v/'");
+}
+END_TEST
+
 START_TEST(log_levels)
 {
     static const char *const names[] = { "error", "warn", "info", "debug" };
@@ -250,6 +427,9 @@ static Suite *suite(void)
     tcase_add_test(tc, set_topology);
     tcase_add_test(tc, printers_round_trip);
     tcase_add_test(tc, log_levels);
+    tcase_add_test(tc, dirs_parse);
+    tcase_add_test(tc, dirs_defaults);
+    tcase_add_test(tc, jobcomp_key);
     suite_add_tcase(s, tc);
     return s;
 }
