@@ -32,6 +32,12 @@ int dnet_start(struct lagranged *d, dnet **out, char *err, size_t errlen);
  * the last handle is closed. */
 void dnet_stop(dnet *n, void (*done)(void *arg), void *arg);
 
+/* What is in flight, for the stop's log line: "N sessions, M objects
+ * partly received (NAME, K/T chunks; ...), B bundles sent and not yet
+ * acked, S in the spool". Returns the length written (truncated to
+ * len). */
+size_t dnet_describe(dnet *n, char *buf, size_t len);
+
 /* The configuration was reloaded: pick up new peer addresses, timers and
  * the new topology's windows and routes. Sessions stay up. */
 void dnet_reload(dnet *n);
