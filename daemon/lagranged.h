@@ -55,7 +55,6 @@ typedef struct lagranged {
     uint64_t stop_hr;            /* uv_hrtime() when the stop began */
     int stop_expired;            /* deadline passed (or a second SIGTERM):
                                     exit now, work left resumes at start */
-    int sched_open;              /* sched_stop not yet done */
     int handles_open;            /* signals and timers not yet closed */
     char stale_err[1024];        /* last failed TLE reload, logged once */
 } lagranged;

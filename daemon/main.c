@@ -207,7 +207,7 @@ static void start_notify(lagranged *d)
 static void on_sched_stopped(void *arg)
 {
     lagranged *d = arg;
-    d->sched_open = 0;
+    (void)d;
     log_debug("jobs stopped");
 }
 
@@ -275,6 +275,10 @@ static void lgd_stop(lagranged *d)
     d->state = LGD_STOPPING;
     d->stop_hr = uv_hrtime();
     notify_send(&d->ntf, "STOPPING=1");
+    /* A StopTimeout above the unit's TimeoutStopSec extends it (systemd
+     * never shortens a timeout this way). */
+    notify_sendf(&d->ntf, "EXTEND_TIMEOUT_USEC=%llu",
+                 (unsigned long long)((d->conf->stop_timeout + 5) * 1e6));
     if (was_running) {
         describe_inflight(d, what, sizeof what);
         log_info("stopping: %s; waiting at most %s (StopTimeout)", what,
@@ -292,10 +296,8 @@ static void lgd_stop(lagranged *d)
         dapi_stop(d->api, on_api_stopped, d);
     metrics_stop(d->metrics, NULL, NULL);
     d->metrics = NULL;
-    if (d->sched) {
-        d->sched_open = 1;
+    if (d->sched)
         sched_stop(d, on_sched_stopped, d);
-    }
     control_close(d->ctl);
     d->ctl = NULL;
     if (d->net_open)
