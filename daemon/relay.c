@@ -637,8 +637,8 @@ static void recov_read_done(dstore_req *r)
     recov_pump(rc);
 }
 
-/* Objects partly here, one line each (the first few): at a restart
- * (what resumes) and at a stop (what is left for the next start). */
+/* Objects partly here, one line each (the first few): at a restart,
+ * once the spool is read back, what resumes. */
 static void log_partial(dnet *n, const char *what)
 {
     int k = 0, more = 0;
@@ -1306,7 +1306,8 @@ static int cmd_send(void *ctx, const char *args, control_out *o)
         return control_error(o, "out of memory or entropy");
     }
     org->work.data = org;
-    n->handles++;                /* the stop waits for the read */
+    n->handles++;                /* the stop waits for the read and for
+                                    every chunk to be stored */
     /* Fails only for a NULL work callback. */
     uv_queue_work(&d->loop, &org->work, send_read_work, send_read_done);
     return CONTROL_DEFER;
