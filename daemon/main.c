@@ -207,8 +207,8 @@ static void start_notify(lagranged *d)
 static void on_sched_stopped(void *arg)
 {
     lagranged *d = arg;
-    (void)d;
     log_debug("jobs stopped");
+    (void)d;
 }
 
 static void on_api_stopped(void *arg)

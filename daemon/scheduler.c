@@ -1077,9 +1077,9 @@ int sched_start(lagranged *d, char *err, size_t errlen)
             j->io_dirty = 0;
             sched_persist(j);
             if (++resumed <= SCHED_DESCRIBE_MAX)
-                log_info("job %s resumes: it was %s when lagranged stopped "
-                         "(attempt %u), now PENDING", j->id,
-                         sched_state_name(j->was), j->attempts + 1);
+                log_info("job %s resumes: it was %s when lagranged "
+                         "stopped; PENDING until it runs (attempt %u)",
+                         j->id, sched_state_name(j->was), j->attempts + 1);
         }
     if (resumed > SCHED_DESCRIBE_MAX)
         log_info("and %d more jobs resume", resumed - SCHED_DESCRIBE_MAX);

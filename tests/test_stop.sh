@@ -23,7 +23,10 @@
 #     waiting for the run, the job stays RUNNING on disk, and the restart
 #     runs it again to COMPLETED, once, with the same output;
 #  6. a second SIGTERM during the stop ends the wait at once: exit 0, and
-#     the job completes after the restart.
+#     the job completes after the restart;
+#  7. runs still queued on the threadpool at SIGTERM (JobWorkers=3 on a
+#     pool of 2 threads) are taken off it and become PENDING, never
+#     FAILED; after the restart every job is COMPLETED once.
 # Every SIGTERM must give exit status 0. Waits poll with generous bounds;
 # nothing asserts how long anything took. Uses LG_SRCDIR, LAGRANGED and
 # LAGRANGE like test_peers.sh; KEEP=1 keeps the temp dir. Skips (77)
@@ -97,7 +100,7 @@ conf() {
         echo "HeartbeatInterval=1s"
         echo "ReconnectMin=200ms"
         echo "ReconnectMax=1s"
-        echo "JobWorkers=1"
+        echo "JobWorkers=${JW:-1}"
         for p in "$@"; do echo "$p"; done
     } >"$T/$n/lagranged.conf"
 }
@@ -105,12 +108,13 @@ conf a $PA "Peer=r Address=127.0.0.1:$PR"
 conf r $PR "Peer=a Address=127.0.0.1:$PA" "Peer=b Address=127.0.0.1:$PB"
 conf b $PB "Peer=r Address=127.0.0.1:$PR"
 
-# start NODE [CONF]: run NODE's daemon in the background.
+# start NODE [CONF]: run NODE's daemon in the background (on a threadpool
+# of $POOL threads if set).
 start() {
     n=$1
     c=${2:-$T/$n/lagranged.conf}
     echo "---- start $(date -u +%H:%M:%S.%N)" >>"$T/$n/log"
-    "$LD" -f "$c" 2>>"$T/$n/log" &
+    env ${POOL:+UV_THREADPOOL_SIZE=$POOL} "$LD" -f "$c" 2>>"$T/$n/log" &
     eval "pid_$n=$!"
     pids="$pids $!"
 }
@@ -294,7 +298,7 @@ r = subprocess.run([L, "run", T + "/c100.onnx", "-i", T + "/x.npy",
                     "--repeat", "3", "--json"], check=True,
                    capture_output=True, text=True)
 per = json.loads(r.stdout)["median_ms"] / 1e3 / 100
-layers = int(min(max(6.0 / per, 400), 40000))
+layers = int(min(max(4.0 / per, 300), 40000))
 chain(layers, T + "/slow.onnx")
 print("slow model: %d layers, %.2f ms each, about %.1f s" %
       (layers, per * 1e3, layers * per))
@@ -410,6 +414,52 @@ job_case 6
 extra=
 grep -q "stop: SIGTERM again after" "$T/b.stop" && ok ||
     bad "6: no 'SIGTERM again' line: $(tail -n 4 "$T/b.stop" | tr '\n' '|')"
+
+# ---- 7. runs queued on the threadpool go back to PENDING ------------------------
+# Three jobs on disk, not final (a double SIGTERM leaves the first RUNNING,
+# the others PENDING); B restarts with JobWorkers=3 on a threadpool of 2
+# threads, so the third run waits in the pool's queue. SIGTERM: that run
+# is taken off the queue (PENDING, not FAILED), the two others finish;
+# after a restart all three are COMPLETED, once each, with the right
+# output.
+
+q=""
+for k in 1 2 3; do
+    jq=$("$L" submit slow -i "$T/x.npy" --name "7-$k" --server "$(api b)" 2>"$T/err")
+    [ -n "$jq" ] && q="$q $jq" || bad "7: submit $k: $(cat "$T/err")"
+done
+set -- $q
+wait_for "7: first job RUNNING" is_state "$1" RUNNING
+eval "p=\$pid_b"
+( sleep 0.5; kill -TERM "$p" 2>/dev/null ) &
+term b "7 (double SIGTERM)"
+JW=3
+conf b $PB "Peer=r Address=127.0.0.1:$PR"
+JW=1
+POOL=2
+start b
+POOL=
+all_running() { for j in $q; do is_state "$j" RUNNING || return 1; done; }
+wait_for "7: three jobs RUNNING" all_running && ok
+term b 7
+grep -q "jobs: 1 run not yet started put back to PENDING" "$T/b.stop" && ok ||
+    bad "7: no queued run put back to PENDING: $(grep 'jobs:' "$T/b.stop" | tr '\n' '|')"
+grep -q "not started before the stop; PENDING" "$T/b.stop" && ok ||
+    bad "7: the log does not name the job put back"
+grep -q "failed" "$T/b.stop" && bad "7: a job failed at the stop: $(grep failed "$T/b.stop")"
+conf b $PB "Peer=r Address=127.0.0.1:$PR"
+start b
+for j in $q; do
+    wait_for "7: job $j COMPLETED" is_state "$j" COMPLETED || continue
+    n=$(grep -c "job $j completed" "$T/b/log")
+    [ "$n" -eq 1 ] && ok || bad "7: job $j completed $n times"
+    rm -f "$T/out.npy"
+    if "$L" result "$j" -o "$T/out.npy" --server "$(api b)" >/dev/null 2>"$T/err" &&
+        "$PY" -c 'import numpy as np, sys
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6)' "$T/out.npy" "$T/ref.npy"
+    then ok; else bad "7: job $j: output differs from lagrange run: $(cat "$T/err")"; fi
+done
 
 # ---- the end: every daemon stops cleanly ---------------------------------------
 
