@@ -38,7 +38,8 @@ enum key {
     K_LOGLEVEL, K_MAXFRAME, K_CHUNKSIZE, K_HEARTBEAT, K_RECONNECTMIN,
     K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_APISOCKET, K_APILISTEN,
     K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
-    K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG, K_N
+    K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG,
+    K_STOPTIMEOUT, K_N
 };
 
 /* Also the order of the normal form. */
@@ -50,6 +51,7 @@ static const char *const key_names[K_N] = {
     "ApiSocket", "ApiListen", "ApiTokenFile", "ApiMaxMessage", "JobDir",
     "ModelDir", "BlobDir", "JobWorkers", "MetricsListen", "JobRetention",
     "JobCompLog",
+    "StopTimeout",
 };
 
 typedef struct parser {
@@ -397,6 +399,9 @@ static int set_key(parser *p, enum key k, const char *v)
                       "'%s'", v);
         else
             rc = set_path(p, &c->jobcomp_log, v);
+    case K_STOPTIMEOUT:
+        rc = val_dur_long(p, name, v, 1.0, DCONF_MAX_STOP_TIMEOUT,
+                          &c->stop_timeout);
         break;
     case K_EMULATE:
         if (!strcasecmp(v, "yes"))
@@ -667,6 +672,7 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->api_max_message = DCONF_DEF_API_MAX_MESSAGE;
     c->job_workers = 1;
     c->job_retention = DCONF_DEF_JOB_RETENTION;
+    c->stop_timeout = DCONF_DEF_STOP_TIMEOUT;
     snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s",
              DCONF_DEF_METRICS_LISTEN);
     {
@@ -914,6 +920,8 @@ int dconf_print(const dconf *c, FILE *f)
             dconf_fmt_duration(a, sizeof a, c->job_retention));
     fprintf(f, "JobCompLog=%s\n",
             c->jobcomp_log.decl ? c->jobcomp_log.decl : "none");
+    fprintf(f, "StopTimeout=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->stop_timeout));
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

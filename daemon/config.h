@@ -61,6 +61,10 @@
 #define DCONF_DEF_BLOB_DIR "/var/lib/lagrange/blobs"
 #define DCONF_DEF_METRICS_LISTEN "127.0.0.1:9474"
 #define DCONF_DEF_JOB_RETENTION (7 * 86400.0)
+/* Below the unit's TimeoutStopSec=30s, so that systemd never has to
+ * SIGKILL a stop. */
+#define DCONF_DEF_STOP_TIMEOUT 20.0
+#define DCONF_MAX_STOP_TIMEOUT 3600.0
 #define DCONF_DEF_MAX_FRAME (2ull << 20)
 #define DCONF_DEF_CHUNK_SIZE (1ull << 20)
 #define DCONF_DEF_HEARTBEAT 5.0
@@ -130,6 +134,10 @@ typedef struct dconf {
                                     blobs older than this are removed, s */
     dconf_path jobcomp_log;      /* JobCompLog: one line per finished job;
                                     decl and path NULL: none */
+    double stop_timeout;         /* StopTimeout: how long SIGTERM waits for
+                                    running jobs and store work before
+                                    exiting anyway (they resume at the next
+                                    start), s */
 
     plan_topology *topo;         /* loaded from topology.path; owned */
     int node;                    /* index of node_id in topo */

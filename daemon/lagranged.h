@@ -8,7 +8,8 @@
  *   STARTING  handles being opened, loop not yet running
  *   RUNNING   serving; SIGHUP reloads, SIGINT/SIGTERM lead to STOPPING
  *   STOPPING  every handle is being closed; the loop ends when the last
- *             close callback has run
+ *             close callback has run, or at StopTimeout (stop_expired:
+ *             main.c then exits without waiting for the threadpool)
  *
  * Threading: loop thread only.
  */
@@ -53,7 +54,11 @@ typedef struct lagranged {
     uv_timer_t stale_timer;      /* TleCheckInterval: plan_topology_stale */
     notify ntf;                  /* systemd's NOTIFY_SOCKET, if any */
     uv_timer_t notify_timer;     /* WATCHDOG=1 and STATUS= under systemd */
-    int handles_open;            /* signals and timer not yet closed */
+    uv_timer_t stop_timer;       /* StopTimeout: the stop's deadline */
+    uint64_t stop_hr;            /* uv_hrtime() when the stop began */
+    int stop_expired;            /* deadline passed (or a second SIGTERM):
+                                    exit now, work left resumes at start */
+    int handles_open;            /* signals and timers not yet closed */
     char stale_err[1024];        /* last failed TLE reload, logged once */
 } lagranged;
 

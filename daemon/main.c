@@ -6,7 +6,8 @@
  *
  * Only main() returns an exit status, and it exits only through returning:
  * before the loop runs for a bad command line or configuration, after the
- * loop has ended otherwise. Callbacks never exit; they log and carry on,
+ * loop has ended otherwise (through _exit when a stop passed StopTimeout,
+ * see "shutdown"). Callbacks never exit; they log and carry on,
  * or move the daemon to STOPPING (see lagranged.h).
  *
  * The environment is read here, once, at start: the directories systemd
@@ -80,7 +81,8 @@ static void help(FILE *f)
 "  -V, --version      print the version\n\n"
 "Signals: SIGHUP reloads the configuration and topology (a bad one is\n"
 "logged and the running one kept); SIGUSR1 turns debug logging on, and\n"
-"off again; SIGINT and SIGTERM shut down cleanly.\n"
+"off again; SIGINT and SIGTERM shut down cleanly: work in flight ends or\n"
+"is left to the next start, within StopTimeout (a second one: at once).\n"
 "Under systemd, the default paths follow $STATE_DIRECTORY,\n"
 "$RUNTIME_DIRECTORY, $CONFIGURATION_DIRECTORY and $LOGS_DIRECTORY, and a\n"
 "socket passed with $LISTEN_FDS (named \"api\") serves the API instead of\n"
@@ -114,6 +116,36 @@ static void log_topology_warnings(const plan_topology *t)
 }
 
 /* ---- shutdown ------------------------------------------------------------ */
+/*
+ * A stop (SIGTERM, SIGINT) loses nothing and takes a bounded time:
+ *
+ *  1. No new work. Health turns NOT_SERVING and the API's listeners and
+ *     connections close; the control socket closes; the peer listener
+ *     closes and every session ends with a Goodbye; the scheduler starts
+ *     no job and takes runs still queued on the threadpool off it (they
+ *     are PENDING again). The log says what was in flight ("stopping:
+ *     ...").
+ *  2. Work in flight finishes. Bundles already handed to the store become
+ *     durable but are not acked (the session is gone): the sender keeps
+ *     custody and resends after the restart, and the receiver dedups by
+ *     id, so a chunk is acked only once it is on disk. A whole object is
+ *     delivered; a `send` already read is stored whole; a job already
+ *     running on the threadpool runs to its end and its state is written.
+ *  3. The loop ends when the last handle is closed: exit 0.
+ *
+ * The bound is StopTimeout. Threadpool work cannot be interrupted once it
+ * runs (uv_cancel only takes queued work off the queue) and a job can run
+ * for hours, so when the deadline passes the daemon logs what is left and
+ * exits 0 without waiting for it (lgd_run returns with stop_expired set
+ * and main calls _exit: exit() would run libuv's destructor, which joins
+ * the threadpool's threads, that is waits for the very work given up).
+ * That is safe because everything left is crash-safe: a job RUNNING in
+ * JobDir is PENDING again at the next start and runs again (its outputs
+ * are rewritten whole before COMPLETED is written), and the spool and the
+ * inbox survive kill -9 at any instant. A second SIGTERM or SIGINT during
+ * the stop does the same at once. StopTimeout's default (20 s) is below
+ * the unit's TimeoutStopSec=30s, so systemd never needs its SIGKILL.
+ */
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -196,14 +228,79 @@ static void on_api_stopped(void *arg)
     log_debug("API stopped");
 }
 
-/* To STOPPING: close every handle; the loop ends when they are closed.
- * Idempotent. */
+/* What the stop still waits for, for the log: "N sessions, M objects
+ * partly received (...), ..., J jobs running (IDS)". */
+static void describe_inflight(lagranged *d, char *buf, size_t len)
+{
+    char ids[256];
+    size_t at = 0;
+    int jobs = sched_describe_running(d, ids, sizeof ids);
+    buf[0] = '\0';
+    if (d->net_open && d->net)
+        at = dnet_describe(d->net, buf, len);
+    snprintf(buf + at, len - at, "%s%d job%s running%s%s%s",
+             at ? ", " : "", jobs, jobs == 1 ? "" : "s", jobs ? " (" : "",
+             jobs ? ids : "", jobs ? ")" : "");
+}
+
+/* StopTimeout passed, or a second SIGTERM/SIGINT: end the loop now and
+ * leave what still runs to the next start (see above). */
+static void stop_expire(lagranged *d, const char *why)
+{
+    char ids[256], what[1024];
+    int jobs;
+    if (d->stop_expired)
+        return;
+    d->stop_expired = 1;
+    jobs = sched_describe_running(d, ids, sizeof ids);
+    describe_inflight(d, what, sizeof what);
+    log_warn("stop: %s after %.1f s; exiting without waiting for what is "
+             "left: %s", why, (double)(uv_hrtime() - d->stop_hr) / 1e9, what);
+    if (jobs)
+        log_warn("stop: job%s %s left RUNNING in %s: %s again at the next "
+                 "start", jobs == 1 ? "" : "s", ids, d->conf->job_dir.path,
+                 jobs == 1 ? "it runs" : "they run");
+    uv_stop(&d->loop);
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    lagranged *d = t->data;
+    char why[64], dur[32];
+    snprintf(why, sizeof why, "StopTimeout=%s passed",
+             dconf_fmt_duration(dur, sizeof dur, d->conf->stop_timeout));
+    stop_expire(d, why);
+}
+
+/* To STOPPING: close every handle; the loop ends when they are closed,
+ * or at StopTimeout. The signal handles stay open, unreferenced (they do
+ * not keep the loop alive), to hear a second signal; lgd_run closes them
+ * after the loop. Idempotent. */
 static void lgd_stop(lagranged *d)
 {
+    char what[1024], dur[32];
+    int was_running = d->state == LGD_RUNNING;
     if (d->state == LGD_STOPPING)
         return;
     d->state = LGD_STOPPING;
+    d->stop_hr = uv_hrtime();
     notify_send(&d->ntf, "STOPPING=1");
+    /* A StopTimeout above the unit's TimeoutStopSec extends it (systemd
+     * never shortens a timeout this way). */
+    notify_sendf(&d->ntf, "EXTEND_TIMEOUT_USEC=%llu",
+                 (unsigned long long)((d->conf->stop_timeout + 5) * 1e6));
+    if (was_running) {
+        describe_inflight(d, what, sizeof what);
+        log_info("stopping: %s; waiting at most %s (StopTimeout)", what,
+                 dconf_fmt_duration(dur, sizeof dur, d->conf->stop_timeout));
+        if (uv_timer_init(&d->loop, &d->stop_timer) == 0) {
+            d->stop_timer.data = d;
+            d->handles_open++;
+            uv_timer_start(&d->stop_timer, on_stop_timer,
+                           (uint64_t)(d->conf->stop_timeout * 1e3), 0);
+            uv_unref((uv_handle_t *)&d->stop_timer);
+        }
+    }
     svc_set_stopping(d);
     if (d->api)
         dapi_stop(d->api, on_api_stopped, d);
@@ -215,8 +312,10 @@ static void lgd_stop(lagranged *d)
     d->ctl = NULL;
     if (d->net_open)
         dnet_stop(d->net, on_net_stopped, d);
-    close_handle((uv_handle_t *)&d->sig_int);
-    close_handle((uv_handle_t *)&d->sig_term);
+    if (d->sig_int.loop)
+        uv_unref((uv_handle_t *)&d->sig_int);
+    if (d->sig_term.loop)
+        uv_unref((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_hup);
     close_handle((uv_handle_t *)&d->sig_usr1);
     close_handle((uv_handle_t *)&d->stale_timer);
@@ -355,6 +454,10 @@ static void on_signal(uv_signal_t *s, int signum)
         }
         return;
     }
+    if (d->state == LGD_STOPPING) {
+        stop_expire(d, signum == SIGINT ? "SIGINT again" : "SIGTERM again");
+        return;
+    }
     log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     lgd_stop(d);
 }
@@ -446,6 +549,19 @@ static int lgd_run(lagranged *d)
         lgd_stop(d);             /* close what was opened */
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->stop_expired) {
+        /* Work is still running on the threadpool and uses d, the
+         * scheduler and the stores: free nothing, main exits at once. */
+        log_info("node %s stopped; what was left resumes at the next start",
+                 d->conf->node_id);
+        return ex;
+    }
+    /* Only the unreferenced handles are left: the signals kept for a
+     * second SIGTERM, and the stop's deadline. */
+    close_handle((uv_handle_t *)&d->sig_int);
+    close_handle((uv_handle_t *)&d->sig_term);
+    close_handle((uv_handle_t *)&d->stop_timer);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
     sched_free(d);
     svc_free(d);
     /* Everything is closed by now, or it is a bug: say which handle. */
@@ -456,7 +572,8 @@ static int lgd_run(lagranged *d)
         return EXIT_FAIL;
     }
     if (ex == EXIT_OK)
-        log_info("node %s stopped", d->conf->node_id);
+        log_info("node %s stopped in %.1f s", d->conf->node_id,
+                 (double)(uv_hrtime() - d->stop_hr) / 1e9);
     return ex;
 }
 
@@ -564,6 +681,12 @@ int main(int argc, char **argv)
     ex = lgd_run(&d);
     if (d.sdl.api_fd >= 0)       /* never handed to the API */
         close(d.sdl.api_fd);
+    if (d.stop_expired) {
+        /* Not exit(): libuv's destructor would join the threadpool and
+         * wait for the work the stop gave up (see "shutdown"). */
+        notify_close(&d.ntf);
+        _exit(ex);
+    }
     notify_close(&d.ntf);
     dconf_free(d.conf);
     return ex;

@@ -32,6 +32,12 @@ int dnet_start(struct lagranged *d, dnet **out, char *err, size_t errlen);
  * the last handle is closed. */
 void dnet_stop(dnet *n, void (*done)(void *arg), void *arg);
 
+/* What is in flight, for the stop's log line: "N sessions, M objects
+ * partly received (NAME, K/T chunks; ...), B bundles sent and not yet
+ * acked, S in the spool". Returns the length written (truncated to
+ * len). */
+size_t dnet_describe(dnet *n, char *buf, size_t len);
+
 struct dconf;
 
 /* Before a reload swaps the configuration: check what the network needs

@@ -398,6 +398,7 @@ static int make_control(dnet *n, const char *dst, const char *name,
 
 static void origin_finish(origin *o)
 {
+    dnet *n = o->n;
     control_out *out = control_later_out(o->later);
     char hex[33];
     wire_bundle_id_hex(o->split.tmpl.object_id, hex);
@@ -416,6 +417,8 @@ static void origin_finish(origin *o)
     control_later_done(o->later);
     free(o->data);
     free(o);
+    n->handles--;                /* held since cmd_send: see send_read_done */
+    net_check_done(n);
 }
 
 /* Keep at most 8 chunks of an object waiting for the disk. */
@@ -638,6 +641,28 @@ static void recov_read_done(dstore_req *r)
     recov_pump(rc);
 }
 
+/* Objects partly here, one line each (the first few): at a restart,
+ * once the spool is read back, what resumes. */
+static void log_partial(dnet *n, const char *what)
+{
+    int k = 0, more = 0;
+    for (dobject *ob = n->objects; ob; ob = ob->next) {
+        char hex[33];
+        if (ob->delivering || ob->n_have >= ob->o.chunk_count)
+            continue;
+        if (k++ >= 8) {
+            more++;
+            continue;
+        }
+        wire_bundle_id_hex(ob->o.object_id, hex);
+        log_info("%s: object %s%s%s from %s, %u/%u chunks here, the rest "
+                 "to come", what, hex, ob->o.name[0] ? " " : "", ob->o.name,
+                 ob->o.src, ob->n_have, ob->o.chunk_count);
+    }
+    if (more)
+        log_info("%s: %d more objects partly here", what, more);
+}
+
 static void recov_pump(recov *rc)
 {
     dnet *n = rc->n;
@@ -654,6 +679,8 @@ static void recov_pump(recov *rc)
         dstore_submit(n->store, r);
     }
     if (rc->running == 0) {
+        if (!n->stopping && rc->next == rc->n_metas)
+            log_partial(n, "resuming");
         free(rc->metas);
         free(rc);
     }
@@ -939,6 +966,51 @@ int dnet_reload_check(dnet *n, const dconf *nc, char *err, size_t errlen)
                                   path_changed(&nc->tls_key, &oc->tls_key) ||
                                   path_changed(&nc->tls_ca, &oc->tls_ca)));
     return 0;
+size_t dnet_describe(dnet *n, char *buf, size_t len)
+{
+    int up = 0, infl = 0, partial = 0, delivering = 0, shown = 0;
+    size_t at = 0;
+    spool_stats st;
+#define PUT(...)                                                          \
+    do {                                                                  \
+        int w_ = at < len ? snprintf(buf + at, len - at, __VA_ARGS__) : 0;  \
+        if (w_ > 0)                                                       \
+            at += (size_t)w_ < len - at ? (size_t)w_ : len - at - 1;      \
+    } while (0)
+    if (len)
+        buf[0] = '\0';
+    if (!n)
+        return 0;
+    for (dsess *s = n->sessions; s; s = s->next)
+        if (s->state == SESS_UP) {
+            up++;
+            infl += s->n_infl;
+        }
+    for (dobject *ob = n->objects; ob; ob = ob->next) {
+        if (ob->delivering)
+            delivering++;
+        else if (ob->n_have < ob->o.chunk_count)
+            partial++;
+    }
+    dstore_stats(n->store, &st);
+    PUT("%d session%s, %d object%s partly received", up, up == 1 ? "" : "s",
+        partial, partial == 1 ? "" : "s");
+    for (dobject *ob = n->objects; ob && shown < 8; ob = ob->next) {
+        if (ob->delivering || ob->n_have >= ob->o.chunk_count)
+            continue;
+        PUT("%s%s, %u/%u chunks", shown ? "; " : " (",
+            ob->o.name[0] ? ob->o.name : "unnamed", ob->n_have,
+            ob->o.chunk_count);
+        shown++;
+    }
+    if (shown)
+        PUT("%s)", partial > shown ? "; ..." : "");
+    if (delivering)
+        PUT(", %d being delivered", delivering);
+    PUT(", %d bundle%s sent and not yet acked, %llu in the spool", infl,
+        infl == 1 ? "" : "s", (unsigned long long)st.count);
+#undef PUT
+    return at;
 }
 
 void dnet_reload(dnet *n)
@@ -1221,8 +1293,8 @@ static void send_read_done(uv_work_t *w, int status)
     origin *org = w->data;
     dnet *n = org->n;
     close(org->fd);
-    n->handles--;
     if (n->stopping || org->failed || status < 0) {
+        n->handles--;
         control_error(control_later_out(org->later), "%s",
                       org->failed ? org->err : "lagranged is stopping");
         control_later_done(org->later);
@@ -1231,6 +1303,9 @@ static void send_read_done(uv_work_t *w, int status)
         net_check_done(n);
         return;
     }
+    /* Read: every chunk goes into the spool even if a stop begins now
+     * (the store stays open until origin_finish lets go), so an object
+     * is never left half stored. */
     origin_pump(org);
 }
 
@@ -1288,7 +1363,8 @@ static int cmd_send(void *ctx, const char *args, control_out *o)
         return control_error(o, "out of memory or entropy");
     }
     org->work.data = org;
-    n->handles++;                /* the stop waits for the read */
+    n->handles++;                /* the stop waits for the read and for
+                                    every chunk to be stored */
     /* Fails only for a NULL work callback. */
     uv_queue_work(&d->loop, &org->work, send_read_work, send_read_done);
     return CONTROL_DEFER;

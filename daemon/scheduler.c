@@ -644,7 +644,16 @@ static void after_run(sop *op)
     } else {
         lg_graph_free(op->g);
     }
-    if (sched_is_final(j->state)) {
+    if (op->cancelled && !sched_is_final(j->state)) {
+        /* A stop took the run off the threadpool's queue before it
+         * started: the job waits for the next start, as PENDING. */
+        j->attempts--;
+        j->started = 0;
+        sched_set_state(j, LAGRANGE__V1__JOB_STATE__PENDING,
+                        "Stopped before it ran; resumes at the next start");
+        log_info("job %s: not started before the stop; PENDING, it runs "
+                 "at the next start", j->id);
+    } else if (sched_is_final(j->state)) {
         /* Cancelled or expired while it ran: the result is dropped. */
         log_info("job %s: run ended after it became %s", j->id,
                  sched_state_name(j->state));
@@ -689,6 +698,7 @@ static void op_after(uv_work_t *w, int status)
     dsched *s = op->s;
     djob *j = op->job;
     s->ops--;
+    op->cancelled = status == UV_ECANCELED;
     if (status == UV_ECANCELED && op->rc == 0)
         op->rc = lg_errf(op->err, sizeof op->err, -ECANCELED, "cancelled");
     switch (op->kind) {
@@ -1077,6 +1087,7 @@ static int load_job(void *arg, const char *id, const void *rec, size_t len)
     }
     j->accepted = 1;
     if (!sched_is_final(j->state)) {
+        j->was = j->state;
         j->state = LAGRANGE__V1__JOB_STATE__PENDING;
         snprintf(j->reason, sizeof j->reason, "Resumed after restart");
         j->progress = 0;
@@ -1130,10 +1141,16 @@ int sched_start(lagranged *d, char *err, size_t errlen)
         qsort(s->jv, (size_t)s->n_jobs, sizeof *s->jv, cmp_created);
     for (int i = 0; i < s->n_jobs; i++)
         if (s->jv[i]->io_dirty) {
-            s->jv[i]->io_dirty = 0;
-            sched_persist(s->jv[i]);
-            resumed++;
+            djob *j = s->jv[i];
+            j->io_dirty = 0;
+            sched_persist(j);
+            if (++resumed <= SCHED_DESCRIBE_MAX)
+                log_info("job %s resumes: it was %s when lagranged "
+                         "stopped; PENDING until it runs (attempt %u)",
+                         j->id, sched_state_name(j->was), j->attempts + 1);
         }
+    if (resumed > SCHED_DESCRIBE_MAX)
+        log_info("and %d more jobs resume", resumed - SCHED_DESCRIBE_MAX);
     uv_timer_init(&d->loop, &s->expire);
     s->expire.data = s;
     uv_timer_start(&s->expire, on_expire, EXPIRE_MS, EXPIRE_MS);
@@ -1156,6 +1173,7 @@ static void on_timer_closed(uv_handle_t *h)
 void sched_stop(lagranged *d, void (*done)(void *arg), void *arg)
 {
     dsched *s = d->sched;
+    int cancelled = 0;
     if (!s) {
         done(arg);
         return;
@@ -1165,10 +1183,49 @@ void sched_stop(lagranged *d, void (*done)(void *arg), void *arg)
     s->done_arg = arg;
     if (s->timer_open)
         uv_close((uv_handle_t *)&s->expire, on_timer_closed);
+    /* Runs still queued behind busy threads never start: uv_cancel takes
+     * them off the queue and after_run makes them PENDING again. A run
+     * that has started cannot be cancelled (the threadpool does not
+     * interrupt work); the stop waits for it, at most StopTimeout (see
+     * main.c). Record writes are never cancelled: they carry states. */
+    for (int i = 0; i < s->n_jobs; i++)
+        if (s->jv[i]->run_op &&
+            uv_cancel((uv_req_t *)&s->jv[i]->run_op->w) == 0)
+            cancelled++;
+    if (cancelled)
+        log_info("jobs: %d run%s not yet started put back to PENDING",
+                 cancelled, cancelled == 1 ? "" : "s");
     if (s->ops)
         log_info("jobs: waiting for %d store and executor operation%s", s->ops,
                  s->ops == 1 ? "" : "s");
     maybe_done(s);
+}
+
+int sched_describe_running(lagranged *d, char *buf, size_t len)
+{
+    dsched *s = d->sched;
+    int n = 0, shown = 0;
+    size_t at = 0;
+    if (len)
+        buf[0] = '\0';
+    if (!s)
+        return 0;
+    for (int i = 0; i < s->n_jobs; i++) {
+        djob *j = s->jv[i];
+        if (!j->run_op)
+            continue;
+        n++;
+        if (shown < SCHED_DESCRIBE_MAX && at < len) {
+            int w = snprintf(buf + at, len - at, "%s%s", shown ? " " : "",
+                             j->id);
+            if (w > 0)
+                at += (size_t)w;
+            shown++;
+        }
+    }
+    if (n > shown && at < len)
+        snprintf(buf + at, len - at, " and %d more", n - shown);
+    return n;
 }
 
 void sched_free(lagranged *d)

@@ -48,6 +48,11 @@ int sched_start(lagranged *d, char *err, size_t errlen);
  * on disk before done runs. Jobs still PENDING stay so and resume at the
  * next start. */
 void sched_stop(lagranged *d, void (*done)(void *arg), void *arg);
+/* Jobs whose run is on the threadpool: returns how many, and writes the
+ * ids of the first SCHED_DESCRIBE_MAX ("ID ID and N more") into buf. For
+ * the stop's log lines. */
+#define SCHED_DESCRIBE_MAX 8
+int sched_describe_running(lagranged *d, char *buf, size_t len);
 void sched_free(lagranged *d);
 
 /* JobCompLog (jobcomp.h): open the file the configuration in force names

@@ -62,6 +62,8 @@ typedef struct djob {
     char name[NAME_MAX_ + 1];
     char idem[IDEM_MAX + 1];
     jstate state;
+    jstate was;                    /* loaded from JobDir not final: the
+                                      state it had then (for the log) */
     char reason[REASON_MAX];
     char error[ERROR_MAX];
     uint64_t created, updated, started, finished, deadline;
@@ -170,6 +172,8 @@ typedef struct sop {
     uint64_t cutoff_ms;            /* OP_SWEEP_BLOBS: older goes */
     atomic_uint progress_ppm;      /* OP_RUN: written by the worker as the
                                       executor advances, read by the loop */
+    int cancelled;                 /* OP_RUN: uv_cancel took it off the
+                                      queue before it started (a stop) */
 } sop;
 
 /* A PutModel / PutBlob in progress (the call's data). */
