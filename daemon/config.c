@@ -399,6 +399,7 @@ static int set_key(parser *p, enum key k, const char *v)
                       "'%s'", v);
         else
             rc = set_path(p, &c->jobcomp_log, v);
+        break;
     case K_STOPTIMEOUT:
         rc = val_dur_long(p, name, v, 1.0, DCONF_MAX_STOP_TIMEOUT,
                           &c->stop_timeout);

@@ -966,6 +966,8 @@ int dnet_reload_check(dnet *n, const dconf *nc, char *err, size_t errlen)
                                   path_changed(&nc->tls_key, &oc->tls_key) ||
                                   path_changed(&nc->tls_ca, &oc->tls_ca)));
     return 0;
+}
+
 size_t dnet_describe(dnet *n, char *buf, size_t len)
 {
     int up = 0, infl = 0, partial = 0, delivering = 0, shown = 0;
