@@ -330,8 +330,15 @@ job_case() {
     wait_for "$c: job RUNNING" is_state "$job" RUNNING || return
     sleep 0.5
     if [ -n "${extra:-}" ]; then
+        # the second SIGTERM once the first one's stop has begun (its
+        # "stopping:" line is in the log), while the job still runs
         eval "p=\$pid_b"
-        ( sleep 1; kill -TERM "$p" 2>/dev/null ) &
+        k=$(grep -c "stopping: " "$T/b/log")
+        ( i=0
+          while [ $i -lt 400 ] && [ "$(grep -c "stopping: " "$T/b/log")" -le "$k" ]; do
+              sleep 0.02; i=$((i+1))
+          done
+          kill -TERM "$p" 2>/dev/null ) &
     fi
     term b "$c"
     grep "stopping: " "$T/b.stop" | sed 's/^.*\(stopping: \)/# B: \1/'
