@@ -52,6 +52,8 @@ int cmd_cancel(int argc, char **argv);
 int cmd_result(int argc, char **argv);
 int cmd_nodes(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+/* The default constellation on this machine (cli/demo.c). */
+int cmd_demo(int argc, char **argv);
 
 /* Upload the file at path with PutBlob (cli/models.c) and put its id (hex
  * SHA-256) in id[65]. Progress on stderr when progress is nonzero. Prints
