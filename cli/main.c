@@ -36,6 +36,7 @@ static const struct verb {
     { "cancel", cmd_cancel, "cancel a job" },
     { "result", cmd_result, "fetch a job's outputs as .npy files" },
     { "nodes", cmd_nodes, "the constellation's nodes as lagranged sees them" },
+    { "fault", cmd_fault, "count hardware faults in the local node's health" },
 };
 
 static void usage(FILE *f)
