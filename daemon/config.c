@@ -401,8 +401,14 @@ static int set_key(parser *p, enum key k, const char *v)
         else
             rc = set_path(p, &c->jobcomp_log, v);
         break;
-    case K_SUSPECTAFTER: rc = val_dur(p, name, v, &c->suspect_after); break;
-    case K_DEADAFTER: rc = val_dur(p, name, v, &c->dead_after); break;
+    case K_SUSPECTAFTER:
+        rc = val_dur_long(p, name, v, 1e-3, DCONF_MAX_HEALTH_AFTER,
+                          &c->suspect_after);
+        break;
+    case K_DEADAFTER:
+        rc = val_dur_long(p, name, v, 1e-3, DCONF_MAX_HEALTH_AFTER,
+                          &c->dead_after);
+        break;
     case K_STOPTIMEOUT:
         rc = val_dur_long(p, name, v, 1.0, DCONF_MAX_STOP_TIMEOUT,
                           &c->stop_timeout);

@@ -70,6 +70,7 @@
 #define DCONF_DEF_HEARTBEAT 5.0
 #define DCONF_DEF_SUSPECT_BEATS 3   /* SuspectAfter: heartbeat intervals */
 #define DCONF_DEF_DEAD_BEATS 12     /* DeadAfter: heartbeat intervals */
+#define DCONF_MAX_HEALTH_AFTER (30 * 86400.0) /* SuspectAfter, DeadAfter */
 #define DCONF_DEF_RECONNECT_MIN 1.0
 #define DCONF_DEF_RECONNECT_MAX 60.0
 #define DCONF_DEF_TLE_CHECK 60.0
