@@ -16,8 +16,7 @@
 #     while C, killed at the same moment, goes dead (silence counts only
 #     while the contact plan says a node could be heard);
 #  6. restart of C: A logs "node c recovered", and shows C up again;
-#  7. /metrics-free checks of ListNodes' columns: the text table has the
-#     STATE and HEARD columns.
+#  7. the text table of `lagrange nodes` has the health columns (in 1).
 # Waits poll with generous bounds; nothing asserts on how long something
 # took. Uses LG_SRCDIR, LAGRANGED and LAGRANGE like test_peers.sh.
 set -u
