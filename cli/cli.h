@@ -40,6 +40,7 @@ int cmd_cert(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_link(int argc, char **argv);
+int cmd_fault(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_spool(int argc, char **argv);

@@ -10,6 +10,7 @@
  * --json passes the daemon's objects through unchanged. This goes when
  * the CLI speaks gRPC to the daemon (DESIGN.md, "API").
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -745,6 +746,62 @@ int cmd_link(int argc, char **argv)
         printf("%s", reply);
     free(reply);
     return ex != EXIT_OK ? ex : flush_out("link");
+}
+
+static void fault_help(FILE *f)
+{
+    fprintf(f,
+"usage: lagrange fault exec_checksum|ecc [N] [--socket PATH] [--json]\n\n"
+"Count N (default 1, at most 1000000) hardware faults of a kind in this\n"
+"node's health record: exec_checksum (an executor result failed its\n"
+"check) or ecc (a memory error or upset). The counters go out with the\n"
+"next heartbeats, every node logs a node.fault line for them, and\n"
+"`lagrange nodes` shows them under FAULTS. The hook a hardware monitor\n"
+"calls (the control command \"fault\"); for drills and tests. The\n"
+"counts start at 0 when lagranged starts.\n\n"
+"Exit status: 0 ok, 1 lagranged refused or is not reachable, 2 usage.\n");
+}
+
+int cmd_fault(int argc, char **argv)
+{
+    const char *sock, *count = "1";
+    char cmd[128], *reply;
+    int json, ex, k = 1;
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fault_help(stdout);
+        return EXIT_OK;
+    }
+    if (argc < 2 || (strcmp(argv[1], "exec_checksum") &&
+                     strcmp(argv[1], "ecc"))) {
+        if (argc >= 2)
+            cli_err("fault", "unknown fault kind '%s' (exec_checksum or "
+                    "ecc)", argv[1]);
+        fault_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (argc >= 3 && argv[2][0] != '-') {
+        char *end;
+        unsigned long long n = strtoull(argv[2], &end, 10);
+        if (!isdigit((unsigned char)argv[2][0]) || *end || n < 1 ||
+            n > 1000000) {
+            cli_err("fault", "N must be a whole number 1..1000000, got "
+                    "'%s'", argv[2]);
+            return EXIT_USAGE;
+        }
+        count = argv[2];
+        k = 2;
+    }
+    snprintf(cmd, sizeof cmd, "fault %s %.16s", argv[1], count);
+    if ((ex = parse_common(argc - k, argv + k, "fault", fault_help, &sock,
+                           &json)))
+        return ex < 0 ? EXIT_OK : ex;
+    if ((ex = ctl_ask("fault", sock, cmd, &reply)) != EXIT_OK)
+        return ex;
+    ex = daemon_error("fault", reply);
+    if (ex == EXIT_OK && json)
+        printf("%s", reply);
+    free(reply);
+    return ex != EXIT_OK ? ex : flush_out("fault");
 }
 
 static void send_help(FILE *f)

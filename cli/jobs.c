@@ -1287,7 +1287,8 @@ int cmd_result(int argc, char **argv)
 
 /* ---- lagrange nodes ------------------------------------------------------ */
 
-enum { NC_NAME, NC_KIND, NC_SELF, NC_UP, NC_GFLOPS, NC_POWER, NC_N };
+enum { NC_NAME, NC_KIND, NC_SELF, NC_UP, NC_GFLOPS, NC_POWER, NC_STATE,
+       NC_LOAD, NC_JOBS, NC_SOC, NC_SUN, NC_FAULTS, NC_HEARD, NC_N };
 static const table_col node_cols[NC_N] = {
     [NC_NAME] = { "name", "NAME", 0, 0 },
     [NC_KIND] = { "kind", "KIND", 0, 0 },
@@ -1295,7 +1296,52 @@ static const table_col node_cols[NC_N] = {
     [NC_UP] = { "up", "UP", 0, 0 },
     [NC_GFLOPS] = { "gflops", "GFLOPS", TABLE_RIGHT, 0 },
     [NC_POWER] = { "power_w", "POWER_W", TABLE_RIGHT, 0 },
+    [NC_STATE] = { "state", "STATE", 0, 0 },
+    [NC_LOAD] = { "load", "LOAD", TABLE_RIGHT, 0 },
+    [NC_JOBS] = { "jobs", "JOBS", TABLE_RIGHT, 0 },
+    [NC_SOC] = { "soc", "SOC", TABLE_RIGHT, 0 },
+    [NC_SUN] = { "sun", "SUN", 0, 0 },
+    [NC_FAULTS] = { "faults", "FAULTS", TABLE_RIGHT, 0 },
+    [NC_HEARD] = { "heard", "HEARD", TABLE_RIGHT, 0 },
 };
+
+/* The health columns of one node: "-" (JSON null) without a record. */
+static void node_health_cells(table *t, const Lagrange__V1__Node *n)
+{
+    char a[64], j[128];
+    uint64_t f = n->fault_exec_checksum + n->fault_ecc +
+                 n->fault_spool_quarantined;
+    table_set(t, NC_STATE, n->state[0] ? n->state : "unknown", NULL);
+    if (n->heard_age_s < 0) {
+        for (int c = NC_LOAD; c <= NC_HEARD; c++)
+            table_set(t, c, "-", "null");
+        return;
+    }
+    snprintf(a, sizeof a, "%.0f%%", 100 * n->load);
+    table_num(t, NC_LOAD, a, n->load);
+    snprintf(a, sizeof a, "%lu/%lu", (unsigned long)n->jobs_running,
+             (unsigned long)n->jobs_queued);
+    snprintf(j, sizeof j, "{\"running\":%lu,\"queued\":%lu}",
+             (unsigned long)n->jobs_running, (unsigned long)n->jobs_queued);
+    table_set(t, NC_JOBS, a, j);
+    if (n->battery_soc < 0) {
+        table_num(t, NC_SOC, "grid", -1);
+    } else {
+        snprintf(a, sizeof a, "%.0f%%", 100 * n->battery_soc);
+        table_num(t, NC_SOC, a, n->battery_soc);
+    }
+    table_set(t, NC_SUN, n->sunlit ? "sunlit" : "eclipse",
+              n->sunlit ? "\"sunlit\"" : "\"eclipse\"");
+    snprintf(j, sizeof j, "{\"exec_checksum\":%llu,\"ecc\":%llu,"
+             "\"spool_quarantined\":%llu}",
+             (unsigned long long)n->fault_exec_checksum,
+             (unsigned long long)n->fault_ecc,
+             (unsigned long long)n->fault_spool_quarantined);
+    snprintf(a, sizeof a, "%llu", (unsigned long long)f);
+    table_set(t, NC_FAULTS, a, j);
+    table_num(t, NC_HEARD, table_dur(a, sizeof a, n->heard_age_s),
+              n->heard_age_s);
+}
 
 static void nodes_help(FILE *f)
 {
@@ -1304,8 +1350,14 @@ static void nodes_help(FILE *f)
 "The nodes of the constellation as the answering lagranged sees them:\n"
 "NAME, KIND (ground, leo, geo, lunar, ...), SELF (the node answering),\n"
 "UP (itself, or a neighbour with a session up), GFLOPS (executor speed)\n"
-"and POWER_W (power budget), from its topology.\n\n"
-"Columns: name, kind, self, up, gflops, power_w.\n"
+"and POWER_W (power budget), from its topology; then node health, from\n"
+"the freshest record it holds of each node (lagranged(8), NODE HEALTH):\n"
+"STATE (up, suspect, dead, unknown), LOAD (executor busy fraction), JOBS\n"
+"(running/queued), SOC (battery state of charge, or grid), SUN (sunlit or\n"
+"eclipse), FAULTS (fault counters summed) and HEARD (the record's age);\n"
+"\"-\" where no record is held.\n\n"
+"Columns: name, kind, self, up, gflops, power_w, state, load, jobs, soc,\n"
+"sun, faults, heard.\n"
 TABLE_OPTIONS_HELP
 GRPCC_OPTIONS_HELP
 "\nExit status: 0 ok, 2 usage, 7 lagranged not reachable, 8 timed out,\n"
@@ -1346,6 +1398,7 @@ int cmd_nodes(int argc, char **argv)
             table_bool(t, NC_UP, n->up);
             table_num(t, NC_GFLOPS, NULL, n->gflops);
             table_num(t, NC_POWER, NULL, n->power_w);
+            node_health_cells(t, n);
         }
         if (ex == EXIT_OK) {
             table_print(t, stdout);

@@ -37,6 +37,7 @@ static const struct verb {
     { "result", cmd_result, "fetch a job's outputs as .npy files" },
     { "nodes", cmd_nodes, "the constellation's nodes as lagranged sees them" },
     { "demo", cmd_demo, "run the default constellation here and tour it" },
+    { "fault", cmd_fault, "count hardware faults in the local node's health" },
 };
 
 static void usage(FILE *f)

@@ -39,7 +39,7 @@ enum key {
     K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_APISOCKET, K_APILISTEN,
     K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
     K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG,
-    K_STOPTIMEOUT, K_N
+    K_STOPTIMEOUT, K_SUSPECTAFTER, K_DEADAFTER, K_N
 };
 
 /* Also the order of the normal form. */
@@ -52,6 +52,7 @@ static const char *const key_names[K_N] = {
     "ModelDir", "BlobDir", "JobWorkers", "MetricsListen", "JobRetention",
     "JobCompLog",
     "StopTimeout",
+    "SuspectAfter", "DeadAfter",
 };
 
 typedef struct parser {
@@ -400,6 +401,14 @@ static int set_key(parser *p, enum key k, const char *v)
         else
             rc = set_path(p, &c->jobcomp_log, v);
         break;
+    case K_SUSPECTAFTER:
+        rc = val_dur_long(p, name, v, 1e-3, DCONF_MAX_HEALTH_AFTER,
+                          &c->suspect_after);
+        break;
+    case K_DEADAFTER:
+        rc = val_dur_long(p, name, v, 1e-3, DCONF_MAX_HEALTH_AFTER,
+                          &c->dead_after);
+        break;
     case K_STOPTIMEOUT:
         rc = val_dur_long(p, name, v, 1.0, DCONF_MAX_STOP_TIMEOUT,
                           &c->stop_timeout);
@@ -512,6 +521,22 @@ static int check_all(parser *p)
                     "topology)");
     if (!c->topology.path)
         return perr(p, "Topology is required (the topology file)");
+    /* Node health: the silence limits default to multiples of the
+     * heartbeat interval. */
+    if (c->suspect_after == 0)
+        c->suspect_after = DCONF_DEF_SUSPECT_BEATS * c->heartbeat;
+    if (c->dead_after == 0)
+        c->dead_after = DCONF_DEF_DEAD_BEATS * c->heartbeat;
+    if (c->dead_after < c->suspect_after) {
+        p->line = p->key_line[K_SUSPECTAFTER] > p->key_line[K_DEADAFTER]
+                      ? p->key_line[K_SUSPECTAFTER]
+                      : p->key_line[K_DEADAFTER];
+        return perr(p, "DeadAfter %s is below SuspectAfter %s (defaults: "
+                    "%d and %d x HeartbeatInterval)",
+                    dconf_fmt_duration(a, sizeof a, c->dead_after),
+                    dconf_fmt_duration(b, sizeof b, c->suspect_after),
+                    DCONF_DEF_SUSPECT_BEATS, DCONF_DEF_DEAD_BEATS);
+    }
     if (c->reconnect_min > c->reconnect_max) {
         p->line = p->key_line[K_RECONNECTMIN] > p->key_line[K_RECONNECTMAX]
                       ? p->key_line[K_RECONNECTMIN]
@@ -923,6 +948,10 @@ int dconf_print(const dconf *c, FILE *f)
             c->jobcomp_log.decl ? c->jobcomp_log.decl : "none");
     fprintf(f, "StopTimeout=%s\n",
             dconf_fmt_duration(a, sizeof a, c->stop_timeout));
+    fprintf(f, "SuspectAfter=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->suspect_after));
+    fprintf(f, "DeadAfter=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->dead_after));
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

@@ -68,6 +68,9 @@
 #define DCONF_DEF_MAX_FRAME (2ull << 20)
 #define DCONF_DEF_CHUNK_SIZE (1ull << 20)
 #define DCONF_DEF_HEARTBEAT 5.0
+#define DCONF_DEF_SUSPECT_BEATS 3   /* SuspectAfter: heartbeat intervals */
+#define DCONF_DEF_DEAD_BEATS 12     /* DeadAfter: heartbeat intervals */
+#define DCONF_MAX_HEALTH_AFTER (30 * 86400.0) /* SuspectAfter, DeadAfter */
 #define DCONF_DEF_RECONNECT_MIN 1.0
 #define DCONF_DEF_RECONNECT_MAX 60.0
 #define DCONF_DEF_TLE_CHECK 60.0
@@ -113,6 +116,9 @@ typedef struct dconf {
     uint64_t max_frame;          /* MaxFrame: largest frame accepted, bytes */
     uint64_t chunk_size;         /* ChunkSize: tensor chunk per bundle */
     double heartbeat;            /* HeartbeatInterval, s */
+    double suspect_after;        /* SuspectAfter: audible silence before
+                                    a node is suspect, s */
+    double dead_after;           /* DeadAfter: ... before it is dead, s */
     double reconnect_min;        /* ReconnectMin: first retry delay, s */
     double reconnect_max;        /* ReconnectMax: backoff ceiling, s */
     int emulate;                 /* Emulate: delay/rate/windows in user space */

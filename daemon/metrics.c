@@ -23,6 +23,7 @@
 #include "lgerr.h"
 #include "log.h"
 #include "net.h"
+#include "nodehealth.h"
 #include "scheduler.h"
 
 #define BODY_MAX (8u << 20)        /* the exposition, bytes */
@@ -139,6 +140,67 @@ static void one(obuf *b, const char *name, const char *type,
     family(b, name, type, help);
     bput(b, "%s%s ", name, !strcmp(type, "counter") ? "_total" : "");
     num(b, v);
+}
+
+/* Node health (nodehealth.h): per topology node, from the freshest
+ * record held; nodes never heard of have only lagrange_node_up (0). */
+static void node_health_metrics(obuf *b, lagranged *d)
+{
+    const plan_topology *t = d->conf->topo;
+    dhealth_view v;
+    static const char *const fam[][3] = {
+        { "lagrange_node_up", "gauge",
+          "1 while the node is up (heard, not suspect or dead)." },
+        { "lagrange_node_suspect", "gauge",
+          "1 while the node is suspect or dead (silent while reachable)." },
+        { "lagrange_node_load", "gauge",
+          "Executor busy fraction the node reported, 0..1." },
+        { "lagrange_node_battery_soc", "gauge",
+          "Battery state of charge the node reported, 0..1 (solar nodes)." },
+        { "lagrange_node_sunlit", "gauge",
+          "1 while the node reported its array in sunlight." },
+        { "lagrange_node_faults", "gauge",
+          "Fault counters the node reported since its start, by kind." },
+        { "lagrange_node_heard_age_seconds", "gauge",
+          "Age of the freshest health record of the node." },
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        family(b, fam[f][0], fam[f][1], fam[f][2]);
+        for (int i = 0; i < t->n_nodes; i++) {
+            double x;
+            if (dhealth_node(d, i, &v) < 0)
+                return;
+            if (f >= 2 && !v.have)
+                continue;
+            if (f == 3 && v.rec.battery_soc < 0)
+                continue;
+            if (f == 5) {
+                static const char *const kind[3] = {
+                    "exec_checksum", "ecc", "spool_quarantined" };
+                const uint64_t k[3] = { v.rec.fault_exec_checksum,
+                                        v.rec.fault_ecc,
+                                        v.rec.fault_spool_quarantined };
+                for (int j = 0; j < 3; j++) {
+                    bput(b, "%s{node=\"", fam[f][0]);
+                    blabel(b, t->nodes[i].name);
+                    bput(b, "\",kind=\"%s\"} ", kind[j]);
+                    num(b, (double)k[j]);
+                }
+                continue;
+            }
+            x = f == 0 ? !strcmp(v.state, "up")
+                : f == 1 ? (!strcmp(v.state, "suspect") ||
+                            !strcmp(v.state, "dead"))
+                : f == 2 ? v.rec.load
+                : f == 3 ? v.rec.battery_soc
+                : f == 4 ? v.rec.sunlit
+                : v.age_s;
+            bput(b, "%s{node=\"", fam[f][0]);
+            blabel(b, t->nodes[i].name);
+            bput(b, "\"} ");
+            num(b, x);
+        }
+    }
 }
 
 static const char *const state_names[9] = {
@@ -275,6 +337,7 @@ int metrics_render(lagranged *d, int openmetrics, char **out, size_t *len)
         blabel(&b, lk[i].peer);
         bput(&b, "\"} %d\n", lk[i].inflight);
     }
+    node_health_metrics(&b, d);
     one(&b, "lagrange_api_connections", "gauge",
         "gRPC clients connected now.", (double)as.conns_open);
     one(&b, "lagrange_api_connections_accepted", "counter",

@@ -122,6 +122,7 @@ struct dsess {
     double opened;               /* hr seconds */
     double last_rx;              /* hr seconds */
     uint64_t hb_seq;
+    int hb_cursor;               /* next health record to gossip here */
     /* sending */
     pframe *pipe_head, *pipe_tail;
     size_t pipe_bytes;
@@ -224,6 +225,7 @@ struct dnet {
     dping *pings;
     int n_pings;
     uint64_t delivered, originated, forwarded, expired, refused;
+    struct dhealth *health;      /* node health (nodehealth.c) */
 };
 
 /* peer.c */
@@ -276,5 +278,17 @@ void relay_routes(dnet *n);               /* recompute next_hop[] */
 /* The spool filter for bundles whose next hop is p. */
 int relay_filter(dnet *n, dpeer *p, spool_filter *f);
 void relay_filter_free(spool_filter *f);
+
+/* nodehealth.c (the public part is nodehealth.h) */
+int dhealth_start(dnet *n, char *err, size_t errlen);
+void dhealth_stop(dnet *n);              /* close the timer */
+void dhealth_free(dnet *n);
+/* The configuration or topology was swapped (dnet_reload). */
+void dhealth_reload(dnet *n);
+/* This node's record and others' into a heartbeat for s, as many as fit
+ * the peer's max_frame. */
+void dhealth_fill(dnet *n, dsess *s, wire_heartbeat *hb);
+/* The records of a heartbeat that arrived on s. */
+void dhealth_received(dnet *n, dsess *s, const wire_heartbeat *hb);
 
 #endif

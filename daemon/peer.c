@@ -775,8 +775,10 @@ static int on_frame(void *ud, const uint8_t *body, size_t len, char *err,
         relay_on_bundle(s, &m.u.bundle, body, len);
     } else if (m.type == WIRE_MSG_ACK) {
         on_ack(s, &m.u.ack);
+    } else if (m.type == WIRE_MSG_HEARTBEAT) {
+        dhealth_received(s->net, s, &m.u.heartbeat);
     }
-    /* Heartbeats only prove liveness (last_rx). */
+    /* A heartbeat proves liveness (last_rx) and carries node health. */
     return s->state == SESS_CLOSING ? -ECONNABORTED : 0;
 }
 
@@ -1347,6 +1349,7 @@ static void on_hb_timer(uv_timer_t *t)
     m.type = WIRE_MSG_HEARTBEAT;
     m.u.heartbeat.seq = s->hb_seq++;
     m.u.heartbeat.unix_ms = net_unix_ms();
+    dhealth_fill(s->net, s, &m.u.heartbeat);
     sess_send_msg(s, &m, 0);
     /* Acks overdue: send those bundles again (the peer dedups). */
     for (int i = 0; i < NET_INFLIGHT_MAX; i++) {

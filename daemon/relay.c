@@ -35,6 +35,7 @@
 #include "lgfs.h"
 #include "log.h"
 #include "net_int.h"
+#include "nodehealth.h"
 #include "report.h"
 
 static const char *node_self(const dnet *n)
@@ -806,6 +807,8 @@ int dnet_start(lagranged *d, dnet **out, char *err, size_t errlen)
         (rc = net_listen(n, err, errlen)) < 0)
         goto fail;
     relay_routes(n);
+    if ((rc = dhealth_start(n, err, errlen)) < 0)
+        goto fail;
     uv_timer_init(&d->loop, &n->tick);
     n->tick.data = n;
     n->handles++;
@@ -851,6 +854,7 @@ static void store_closed(void *arg, int rc, const char *err)
         free(o);
     }
     free(n->next_hop);
+    dhealth_free(n);
     net_peers_free(n);
     if (n->done)
         n->done(n->done_arg);
@@ -891,6 +895,7 @@ static void on_tick_closed(uv_handle_t *h)
 
 void relay_stop(dnet *n)
 {
+    dhealth_stop(n);
     if (n->tick_open) {
         n->tick_open = 0;
         uv_close((uv_handle_t *)&n->tick, on_tick_closed);
@@ -1027,6 +1032,7 @@ void dnet_reload(dnet *n)
     }
     net_peers_reload(n);
     relay_routes(n);
+    dhealth_reload(n);
     net_kick(n, NULL);
 }
 
@@ -1435,5 +1441,8 @@ const control_cmd dnet_cmds[] = {
     { "send", "send NODE PRIORITY LIFETIME_S PATH [NAME]: send a file to "
               "NODE's inbox", cmd_send },
     { "spool", "spool and delivery counters", cmd_spool },
+    { "fault", "fault exec_checksum|ecc [N]: count N hardware faults in "
+               "this node's health (hardware monitors, tests)",
+      dhealth_cmd_fault },
     { NULL, NULL, NULL },
 };

@@ -1254,6 +1254,24 @@ void sched_free(lagranged *d)
     d->sched = NULL;
 }
 
+int sched_running(lagranged *d)
+{
+    return d->sched ? d->sched->running : 0;
+}
+
+uint32_t sched_queued(lagranged *d)
+{
+    dsched *s = d->sched;
+    uint32_t n = 0;
+    if (!s)
+        return 0;
+    for (int i = 0; i < s->n_jobs; i++)
+        if (s->jv[i]->accepted &&
+            s->jv[i]->state == LAGRANGE__V1__JOB_STATE__PENDING)
+            n++;
+    return n;
+}
+
 void sched_get_stats(lagranged *d, sched_stats *out)
 {
     dsched *s = d->sched;

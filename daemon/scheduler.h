@@ -82,4 +82,9 @@ typedef struct sched_stats {
 } sched_stats;
 void sched_get_stats(lagranged *d, sched_stats *out);
 
+/* For node health (daemon/health.c): executor runs in flight now (O(1)),
+ * and accepted jobs waiting for an executor (PENDING; O(jobs)). */
+int sched_running(lagranged *d);
+uint32_t sched_queued(lagranged *d);
+
 #endif

@@ -17,6 +17,7 @@
 #include "lgerr.h"
 #include "log.h"
 #include "net.h"
+#include "nodehealth.h"
 #include "npy.h"
 #include "topology.h"
 
@@ -744,6 +745,23 @@ int sched_listnodes_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
         nv[i].gflops = t->profiles[pn->profile].flops[PLAN_OC_GEMM] *
                        pn->scale / 1e9;
         nv[i].power_w = pn->power.busy_w;
+        {
+            dhealth_view hv;
+            dhealth_node(s->d, i, &hv);
+            nv[i].state = (char *)hv.state;
+            nv[i].heard_age_s = hv.have ? hv.age_s : -1;
+            if (hv.have) {
+                nv[i].load = hv.rec.load;
+                nv[i].jobs_running = hv.rec.jobs_running;
+                nv[i].jobs_queued = hv.rec.jobs_queued;
+                nv[i].battery_soc = hv.rec.battery_soc;
+                nv[i].sunlit = hv.rec.sunlit != 0;
+                nv[i].fault_exec_checksum = hv.rec.fault_exec_checksum;
+                nv[i].fault_ecc = hv.rec.fault_ecc;
+                nv[i].fault_spool_quarantined =
+                    hv.rec.fault_spool_quarantined;
+            }
+        }
         np[i] = &nv[i];
     }
     r.n_nodes = (size_t)t->n_nodes;

@@ -21,6 +21,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1052,6 +1053,147 @@ START_TEST(test_hello)
 }
 END_TEST
 
+static void sample_health(wire_health *h, const char *node, double load,
+                          double soc, int sunlit)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->node, sizeof h->node, "%s", node);
+    h->unix_ms = 1700000001234ull;
+    h->seq = 77;
+    h->boot_unix_ms = 1700000000000ull;
+    h->jobs_running = 2;
+    h->jobs_queued = 40000;
+    h->load = load;
+    h->battery_soc = soc;
+    h->sunlit = sunlit;
+    h->fault_exec_checksum = 3;
+    h->fault_ecc = 1ull << 40;
+    h->fault_spool_quarantined = 5;
+}
+
+/* Heartbeat health records: a full round trip at the limit, the size
+ * bound the daemon packs by, the limit on the wire, and bad records
+ * (skipped and counted on decode, refused on encode). */
+START_TEST(test_heartbeat_health)
+{
+    static wire_msg m, d;
+    uint8_t *f;
+    size_t n;
+    char name[32];
+    Lagrange__V1__Frame fr = LAGRANGE__V1__FRAME__INIT;
+    Lagrange__V1__Heartbeat hb = LAGRANGE__V1__HEARTBEAT__INIT;
+    Lagrange__V1__NodeHealth nh[WIRE_HEALTH_MAX + 1], *nhp[WIRE_HEALTH_MAX + 1];
+
+    memset(&m, 0, sizeof m);
+    m.type = WIRE_MSG_HEARTBEAT;
+    m.u.heartbeat.unix_ms = 1700000009999ull;
+    m.u.heartbeat.seq = 9;
+    for (int i = 0; i < WIRE_HEALTH_MAX; i++) {
+        wire_health *h = &m.u.heartbeat.health[i];
+        /* Widest values: the size bound must hold for them. */
+        sample_health(h, "x", i % 2 ? 0.5 : 1, i % 3 ? -1 : 0.123, i % 2);
+        memset(h->node, 'n', WIRE_NODE_MAX - 1);
+        h->node[WIRE_NODE_MAX - 1] = '\0';
+        h->node[0] = (char)('a' + i % 26);
+        h->unix_ms = h->seq = h->boot_unix_ms = UINT64_MAX;
+        h->jobs_running = h->jobs_queued = UINT32_MAX;
+        h->fault_exec_checksum = h->fault_ecc = UINT64_MAX;
+        h->fault_spool_quarantined = UINT64_MAX;
+    }
+    m.u.heartbeat.n_health = WIRE_HEALTH_MAX;
+    f = enc(&m, &n);
+    ck_assert_uint_le(n, WIRE_HEARTBEAT_HEAD_MAX +
+                             WIRE_HEALTH_MAX * WIRE_HEALTH_ENC_MAX);
+    ck_assert_int_eq(dec(f, n, &d), 0);
+    ck_assert_int_eq(d.type, WIRE_MSG_HEARTBEAT);
+    ck_assert_uint_eq(d.u.heartbeat.seq, 9);
+    ck_assert_uint_eq(d.u.heartbeat.n_health, WIRE_HEALTH_MAX);
+    ck_assert_uint_eq(d.u.heartbeat.n_health_bad, 0);
+    for (int i = 0; i < WIRE_HEALTH_MAX; i++) {
+        const wire_health *a = &m.u.heartbeat.health[i],
+                          *b = &d.u.heartbeat.health[i];
+        ck_assert_str_eq(a->node, b->node);
+        ck_assert_uint_eq(a->unix_ms, b->unix_ms);
+        ck_assert_uint_eq(a->seq, b->seq);
+        ck_assert_uint_eq(a->boot_unix_ms, b->boot_unix_ms);
+        ck_assert_uint_eq(a->jobs_running, b->jobs_running);
+        ck_assert_uint_eq(a->jobs_queued, b->jobs_queued);
+        ck_assert(a->load == b->load);
+        ck_assert(a->battery_soc == b->battery_soc);
+        ck_assert_int_eq(a->sunlit, b->sunlit);
+        ck_assert_uint_eq(a->fault_exec_checksum, b->fault_exec_checksum);
+        ck_assert_uint_eq(a->fault_ecc, b->fault_ecc);
+        ck_assert_uint_eq(a->fault_spool_quarantined,
+                          b->fault_spool_quarantined);
+    }
+    free(f);
+    /* A small frame: one record's bound, each. */
+    m.u.heartbeat.n_health = 1;
+    f = enc(&m, &n);
+    ck_assert_uint_le(n, WIRE_HEARTBEAT_HEAD_MAX + WIRE_HEALTH_ENC_MAX);
+    free(f);
+    /* Too many records, and bad ones, are refused on encode. */
+    m.u.heartbeat.n_health = WIRE_HEALTH_MAX + 1;
+    ck_assert_int_eq(wire_msg_encode_alloc(&m, 1 << 20, &f, &n, err,
+                                           sizeof err), -EBADMSG);
+    m.u.heartbeat.n_health = 2;
+    m.u.heartbeat.health[1].battery_soc = 1.5;
+    ck_assert_int_eq(wire_msg_encode_alloc(&m, 1 << 20, &f, &n, err,
+                                           sizeof err), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(err, "battery_soc 1.5"));
+    m.u.heartbeat.health[1].battery_soc = -1;
+    m.u.heartbeat.health[1].load = NAN;
+    ck_assert_int_eq(wire_msg_encode_alloc(&m, 1 << 20, &f, &n, err,
+                                           sizeof err), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(err, "load"));
+    m.u.heartbeat.health[1].load = 0;
+    strcpy(m.u.heartbeat.health[1].node, "bad name");
+    ck_assert_int_eq(wire_msg_encode_alloc(&m, 1 << 20, &f, &n, err,
+                                           sizeof err), -EBADMSG);
+
+    /* From the wire: bad records are skipped and counted, the heartbeat
+     * and the good records stay. */
+    for (int i = 0; i < 5; i++) {
+        lagrange__v1__node_health__init(&nh[i]);
+        snprintf(name, sizeof name, "node-%d", i);
+        nh[i].node = strdup(name);
+        nh[i].unix_ms = 5;
+        nh[i].boot_unix_ms = 4;
+        nh[i].load = 0.5;
+        nh[i].battery_soc = 0.5;
+        nhp[i] = &nh[i];
+    }
+    nh[1].load = -0.1;                  /* out of range */
+    nh[2].battery_soc = NAN;            /* not a number */
+    nh[3].boot_unix_ms = 0;             /* unset */
+    free(nh[4].node);
+    nh[4].node = strdup("sp ace");      /* not a node id */
+    hb.unix_ms = 1;
+    hb.n_health = 5;
+    hb.health = nhp;
+    fr.body_case = LAGRANGE__V1__FRAME__BODY_HEARTBEAT;
+    fr.heartbeat = &hb;
+    ck_assert_int_eq(wire_frame_encode_alloc(&fr, 1 << 20, &f, &n, err,
+                                             sizeof err), 0);
+    ck_assert_int_eq(dec(f, n, &d), 0);
+    ck_assert_uint_eq(d.u.heartbeat.n_health, 1);
+    ck_assert_uint_eq(d.u.heartbeat.n_health_bad, 4);
+    ck_assert_str_eq(d.u.heartbeat.health[0].node, "node-0");
+    free(f);
+    /* More than WIRE_HEALTH_MAX records: the frame is refused. */
+    for (int i = 0; i <= WIRE_HEALTH_MAX; i++)
+        nhp[i] = &nh[0];
+    hb.n_health = WIRE_HEALTH_MAX + 1;
+    ck_assert_int_eq(wire_frame_encode_alloc(&fr, 1 << 20, &f, &n, err,
+                                             sizeof err), 0);
+    ck_assert_int_eq(dec(f, n, &d), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(err, "more than 256 health records"));
+    free(f);
+    for (int i = 0; i < 5; i++)
+        free(nh[i].node);
+}
+END_TEST
+
 START_TEST(test_ack_heartbeat_goodbye)
 {
     wire_msg m, d;
@@ -1520,6 +1662,19 @@ static void dump(FILE *f, const wire_msg *m)
         fprintf(f, "unix_ms=%llu\nseq=%llu\n",
                 (unsigned long long)m->u.heartbeat.unix_ms,
                 (unsigned long long)m->u.heartbeat.seq);
+        for (size_t i = 0; i < m->u.heartbeat.n_health; i++) {
+            const wire_health *h = &m->u.heartbeat.health[i];
+            fprintf(f, "health=%s,%llu,%llu,%llu,%lu,%lu,%.17g,%.17g,%d,"
+                    "%llu,%llu,%llu\n", h->node,
+                    (unsigned long long)h->unix_ms,
+                    (unsigned long long)h->seq,
+                    (unsigned long long)h->boot_unix_ms,
+                    (unsigned long)h->jobs_running,
+                    (unsigned long)h->jobs_queued, h->load, h->battery_soc,
+                    h->sunlit, (unsigned long long)h->fault_exec_checksum,
+                    (unsigned long long)h->fault_ecc,
+                    (unsigned long long)h->fault_spool_quarantined);
+        }
         break;
     case WIRE_MSG_GOODBYE:
         fprintf(f, "reason=");
@@ -1616,6 +1771,13 @@ static int emit(const char *dir)
     m.u.heartbeat.unix_ms = 1700000000999ull;
     m.u.heartbeat.seq = UINT64_MAX;
     bad |= emit_one(dir, "heartbeat", &m);
+    sample_health(&m.u.heartbeat.health[0], "leo-gpu-1", 0.25, 0.8125, 1);
+    sample_health(&m.u.heartbeat.health[1], "gs-mad", 1, -1, 0);
+    m.u.heartbeat.health[1].fault_ecc = UINT64_MAX;
+    sample_health(&m.u.heartbeat.health[2], "luna-1", 0, 0, 1);
+    m.u.heartbeat.health[2].load = 1.0 / 3;
+    m.u.heartbeat.n_health = 3;
+    bad |= emit_one(dir, "heartbeat_health", &m);
     memset(&m, 0, sizeof m);
     m.type = WIRE_MSG_GOODBYE;
     strcpy(m.u.goodbye.reason, "peer speaks version 2; \xc3\xa9");
@@ -1768,6 +1930,7 @@ int main(int argc, char **argv)
     tcase_add_test(bu, test_bundle_nul_and_duplicate_payload);
     tcase_add_test(bu, test_hello);
     tcase_add_test(bu, test_ack_heartbeat_goodbye);
+    tcase_add_test(bu, test_heartbeat_health);
     tcase_add_test(ch, test_chunk_10mib_shuffled_duplicated);
     tcase_add_test(ch, test_chunk_corrupted);
     tcase_add_test(ch, test_chunk_inconsistent);

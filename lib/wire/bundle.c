@@ -21,6 +21,7 @@
 #include "bundle.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,6 +576,7 @@ static int encode_session(const wire_msg *m, uint32_t max, uint8_t *buf,
     Lagrange__V1__Goodbye g = LAGRANGE__V1__GOODBYE__INIT;
     char *caps[WIRE_CAPS_MAX];
     ProtobufCBinaryData ids[WIRE_ACK_MAX];
+    Lagrange__V1__NodeHealth *nh = NULL, **nhp = NULL;
     int rc;
 
     switch (m->type) {
@@ -604,12 +606,49 @@ static int encode_session(const wire_msg *m, uint32_t max, uint8_t *buf,
         f.body_case = LAGRANGE__V1__FRAME__BODY_ACK;
         f.ack = &a;
         break;
-    case WIRE_MSG_HEARTBEAT:
-        hb.unix_ms = m->u.heartbeat.unix_ms;
-        hb.seq = m->u.heartbeat.seq;
+    case WIRE_MSG_HEARTBEAT: {
+        const wire_heartbeat *w = &m->u.heartbeat;
+        if (w->n_health > WIRE_HEALTH_MAX)
+            return lg_errf(err, errlen, -EBADMSG, "heartbeat: %zu health "
+                           "records, at most %d", w->n_health,
+                           WIRE_HEALTH_MAX);
+        for (size_t i = 0; i < w->n_health; i++)
+            if ((rc = wire_health_validate(&w->health[i], err, errlen)) < 0)
+                return rc;
+        if (w->n_health) {
+            nh = calloc(w->n_health, sizeof *nh);
+            nhp = calloc(w->n_health, sizeof *nhp);
+            if (!nh || !nhp) {
+                free(nh);
+                free(nhp);
+                return lg_errf(err, errlen, -ENOMEM, "out of memory");
+            }
+        }
+        for (size_t i = 0; i < w->n_health; i++) {
+            const wire_health *r = &w->health[i];
+            lagrange__v1__node_health__init(&nh[i]);
+            nh[i].node = (char *)r->node;
+            nh[i].unix_ms = r->unix_ms;
+            nh[i].seq = r->seq;
+            nh[i].boot_unix_ms = r->boot_unix_ms;
+            nh[i].jobs_running = r->jobs_running;
+            nh[i].jobs_queued = r->jobs_queued;
+            nh[i].load = r->load;
+            nh[i].battery_soc = r->battery_soc;
+            nh[i].sunlit = r->sunlit != 0;
+            nh[i].fault_exec_checksum = r->fault_exec_checksum;
+            nh[i].fault_ecc = r->fault_ecc;
+            nh[i].fault_spool_quarantined = r->fault_spool_quarantined;
+            nhp[i] = &nh[i];
+        }
+        hb.unix_ms = w->unix_ms;
+        hb.seq = w->seq;
+        hb.n_health = w->n_health;
+        hb.health = nhp;
         f.body_case = LAGRANGE__V1__FRAME__BODY_HEARTBEAT;
         f.heartbeat = &hb;
         break;
+    }
     case WIRE_MSG_GOODBYE:
         if ((rc = goodbye_validate(&m->u.goodbye, err, errlen)) < 0)
             return rc;
@@ -622,8 +661,12 @@ static int encode_session(const wire_msg *m, uint32_t max, uint8_t *buf,
                        (int)m->type);
     }
     if (out)
-        return wire_frame_encode_alloc(&f, max, out, outlen, err, errlen);
-    return wire_frame_encode(&f, max, buf, cap, outlen, err, errlen);
+        rc = wire_frame_encode_alloc(&f, max, out, outlen, err, errlen);
+    else
+        rc = wire_frame_encode(&f, max, buf, cap, outlen, err, errlen);
+    free(nh);
+    free(nhp);
+    return rc;
 }
 
 int wire_msg_encode(const wire_msg *m, uint32_t max, uint8_t *buf,
@@ -690,6 +733,12 @@ static const rule ack_rules[] = {
 };
 static const rule goodbye_rules[] = {
     {1, "reason", 1, 0},
+};
+static const rule heartbeat_rules[] = {
+    {3, "health records", 0, WIRE_HEALTH_MAX},
+};
+static const rule health_rules[] = {
+    {1, "node", 1, 0},
 };
 #define NRULES(r) (sizeof(r) / sizeof((r)[0]))
 
@@ -871,20 +920,89 @@ static int decode_ack(const uint8_t *p, size_t n, wire_ack *a, char *err,
     return rc;
 }
 
+/* A NodeHealth's raw bytes: its fields are bounded before protobuf-c
+ * allocates, and its node is checked for NUL bytes. */
+static int scan_health(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    scan_out s;
+    return scan("heartbeat: health record", p, n, health_rules,
+                NRULES(health_rules), MAX_FIELDS, &s, err, errlen);
+}
+
 static int decode_heartbeat(const uint8_t *p, size_t n, wire_heartbeat *h,
                             char *err, size_t errlen)
 {
     Lagrange__V1__Heartbeat *pb;
+    const uint8_t *q = p, *end = p + n;
+    const char *why = "";
     scan_out s;
-    int rc = scan("heartbeat", p, n, NULL, 0, MAX_FIELDS, &s, err, errlen);
-    memset(h, 0, sizeof *h);
+    pbf f;
+    int rc = scan("heartbeat", p, n, heartbeat_rules,
+                  NRULES(heartbeat_rules), MAX_FIELDS, &s, err, errlen);
+    h->unix_ms = h->seq = 0;
+    h->n_health = h->n_health_bad = 0;
     if (rc < 0)
         return rc;
+    /* Each record's inside, before protobuf-c sees any of them: a
+     * malformed record makes the frame malformed. */
+    while (pb_next(&q, end, &f, &why) > 0)
+        if (f.num == 3 && f.wt == WT_LEN &&
+            (rc = scan_health(f.val, f.len, err, errlen)) < 0)
+            return rc;
     if (!(pb = lagrange__v1__heartbeat__unpack(NULL, n, p)))
         return unpack_failed("heartbeat", err, errlen);
     h->unix_ms = pb->unix_ms;
     h->seq = pb->seq;
+    for (size_t i = 0; i < pb->n_health; i++) {
+        const Lagrange__V1__NodeHealth *r = pb->health[i];
+        wire_health *w = &h->health[h->n_health];
+        size_t len = strlen(r->node);
+        char e[160];
+        memset(w, 0, sizeof *w);
+        if (len >= WIRE_NODE_MAX) {
+            h->n_health_bad++;
+            continue;
+        }
+        memcpy(w->node, r->node, len + 1);
+        w->unix_ms = r->unix_ms;
+        w->seq = r->seq;
+        w->boot_unix_ms = r->boot_unix_ms;
+        w->jobs_running = r->jobs_running;
+        w->jobs_queued = r->jobs_queued;
+        w->load = r->load;
+        w->battery_soc = r->battery_soc;
+        w->sunlit = r->sunlit ? 1 : 0;
+        w->fault_exec_checksum = r->fault_exec_checksum;
+        w->fault_ecc = r->fault_ecc;
+        w->fault_spool_quarantined = r->fault_spool_quarantined;
+        /* A record that breaks the rules is skipped, not the heartbeat:
+         * one bad origin must not cut the links that gossip it. */
+        if (wire_health_validate(w, e, sizeof e) < 0)
+            h->n_health_bad++;
+        else
+            h->n_health++;
+    }
     lagrange__v1__heartbeat__free_unpacked(pb, NULL);
+    return 0;
+}
+
+int wire_health_validate(const wire_health *h, char *err, size_t errlen)
+{
+    if (!token_ok(h->node, WIRE_NODE_MAX))
+        return lg_errf(err, errlen, -EBADMSG, "health record: node is not "
+                       "1-%d bytes of [A-Za-z0-9._-]", WIRE_NODE_MAX - 1);
+    if (h->unix_ms == 0 || h->boot_unix_ms == 0)
+        return lg_errf(err, errlen, -EBADMSG, "health record of %s: "
+                       "unix_ms and boot_unix_ms must be set", h->node);
+    if (!isfinite(h->load) || h->load < 0 || h->load > 1)
+        return lg_errf(err, errlen, -EBADMSG, "health record of %s: load "
+                       "%g is not in [0, 1]", h->node, h->load);
+    if (!isfinite(h->battery_soc) ||
+        (h->battery_soc != -1 &&
+         (h->battery_soc < 0 || h->battery_soc > 1)))
+        return lg_errf(err, errlen, -EBADMSG, "health record of %s: "
+                       "battery_soc %g is neither in [0, 1] nor -1 (grid)",
+                       h->node, h->battery_soc);
     return 0;
 }
 

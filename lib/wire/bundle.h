@@ -4,7 +4,8 @@
  *
  * Owns: the bundle (the unit of store-and-forward: id, source, destination,
  * times, priority, kind, chunk position, payload and its SHA-256), the
- * session messages (Hello, Ack, Heartbeat, Goodbye), every validation rule
+ * session messages (Hello, Ack, Heartbeat with its NodeHealth records,
+ * Goodbye), every validation rule
  * a received message must pass, and the protocol version. No protobuf type
  * appears here, so the spool and the daemon need not know protobuf-c.
  *
@@ -47,6 +48,7 @@
 #define WIRE_CAP_MAX 32         /* one capability: 31 bytes + NUL */
 #define WIRE_CAPS_MAX 16        /* capabilities per Hello */
 #define WIRE_ACK_MAX 256        /* ids per Ack frame */
+#define WIRE_HEALTH_MAX 256     /* NodeHealth records per Heartbeat */
 #define WIRE_PRIO_MAX 7         /* priorities are 0..7, higher first */
 #define WIRE_HOPS_MAX 64        /* a bundle that crossed more is refused */
 #define WIRE_OBJECT_MAX ((uint64_t)16 << 30) /* largest chunked object */
@@ -105,9 +107,38 @@ typedef struct wire_ack {
     uint8_t ids[WIRE_ACK_MAX][WIRE_ID_LEN]; /* bundles now durable */
 } wire_ack;
 
+/* One node's health record (wire.proto NodeHealth), made by that node and
+ * gossiped unchanged. Rules: node is a valid node id; unix_ms and
+ * boot_unix_ms are > 0; load is in [0, 1]; battery_soc is in [0, 1] or
+ * exactly -1 (grid power); no NaN or infinity. */
+typedef struct wire_health {
+    char node[WIRE_NODE_MAX];           /* origin node */
+    uint64_t unix_ms;                   /* made at, origin's clock, ms */
+    uint64_t seq;                       /* per boot, increasing */
+    uint64_t boot_unix_ms;              /* origin's daemon start, ms */
+    uint32_t jobs_running, jobs_queued;
+    double load;                        /* executor busy fraction, 0..1 */
+    double battery_soc;                 /* 0..1, -1: grid */
+    int sunlit;                         /* 0/1 */
+    uint64_t fault_exec_checksum;       /* fault counters, since boot */
+    uint64_t fault_ecc;
+    uint64_t fault_spool_quarantined;
+} wire_health;
+
+/* Upper bound of one encoded NodeHealth inside a Heartbeat (tag, length
+ * and every field at its widest), and of a Heartbeat frame without its
+ * records (length prefix included): a heartbeat of k records always fits
+ * WIRE_HEARTBEAT_HEAD_MAX + k * WIRE_HEALTH_ENC_MAX bytes. */
+#define WIRE_HEALTH_ENC_MAX 176u
+#define WIRE_HEARTBEAT_HEAD_MAX 48u
+
 typedef struct wire_heartbeat {
     uint64_t unix_ms;                   /* sender's clock */
     uint64_t seq;                       /* per-session counter */
+    size_t n_health;                    /* records used in health */
+    size_t n_health_bad;                /* decode: records skipped for
+                                           breaking the rules */
+    wire_health health[WIRE_HEALTH_MAX]; /* sender's own first */
 } wire_heartbeat;
 
 typedef struct wire_goodbye {
@@ -212,5 +243,9 @@ int wire_hello_check_version(const wire_hello *h, char *err, size_t errlen);
 
 /* 1 if h lists capability cap, else 0. */
 int wire_hello_has_cap(const wire_hello *h, const char *cap);
+
+/* Check every rule of a health record (see wire_health); -EBADMSG naming
+ * the field. */
+int wire_health_validate(const wire_health *h, char *err, size_t errlen);
 
 #endif

@@ -79,6 +79,11 @@ def dump(fr):
     elif which == "heartbeat":
         out += ["unix_ms=%d" % fr.heartbeat.unix_ms,
                 "seq=%d" % fr.heartbeat.seq]
+        out += ["health=%s,%d,%d,%d,%d,%d,%.17g,%.17g,%d,%d,%d,%d" % (
+            h.node, h.unix_ms, h.seq, h.boot_unix_ms, h.jobs_running,
+            h.jobs_queued, h.load, h.battery_soc, int(h.sunlit),
+            h.fault_exec_checksum, h.fault_ecc, h.fault_spool_quarantined)
+            for h in fr.heartbeat.health]
     elif which == "goodbye":
         out += ["reason=" + fr.goodbye.reason.encode("utf-8").hex()]
     return "\n".join(out) + "\n"
@@ -244,6 +249,26 @@ def emit(M, d):
     fr.heartbeat.unix_ms = 1700000002000
     fr.heartbeat.seq = 41
     put(d, "heartbeat", fr, M)
+
+    fr = Frame()
+    fr.heartbeat.unix_ms = 1700000002000
+    fr.heartbeat.seq = 42
+    for i, (node, soc) in enumerate((("leo-gpu-2", 0.55), ("gs-mad", -1.0),
+                                     ("luna-1", 1.0))):
+        h = fr.heartbeat.health.add()
+        h.node = node
+        h.unix_ms = 1700000001000 + i
+        h.seq = 2 ** 63 + i
+        h.boot_unix_ms = 1700000000000
+        h.jobs_running = i
+        h.jobs_queued = 2 ** 32 - 1
+        h.load = 0.1 * i
+        h.battery_soc = soc
+        h.sunlit = bool(i % 2)
+        h.fault_exec_checksum = i
+        h.fault_ecc = 2 ** 64 - 1
+        h.fault_spool_quarantined = 7
+    put(d, "heartbeat_health", fr, M)
 
     fr = Frame()
     fr.goodbye.reason = "maintenance \u2014 back at 12:00"
