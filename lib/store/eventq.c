@@ -481,9 +481,10 @@ int eventq_add(eventq *q, const char *id, const char *event,
     it->slot = -1;
     eventq_name(id, url, it->name, sizeof it->name);
     if (fstatat(q->dfd, it->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        rc = lg_errf(err, errlen, -EEXIST, "EventDir %s: %s exists", q->dir,
+                     it->name);
         item_free(it);
-        return lg_errf(err, errlen, -EEXIST, "EventDir %s: %s exists",
-                       q->dir, it->name);
+        return rc;
     }
     memcpy(it->id, id, EVENTQ_ID_LEN + 1);
     snprintf(it->event, sizeof it->event, "%s", event);
