@@ -39,7 +39,8 @@ enum key {
     K_RECONNECTMAX, K_EMULATE, K_TLECHECK, K_APISOCKET, K_APILISTEN,
     K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
     K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG,
-    K_STOPTIMEOUT, K_SUSPECTAFTER, K_DEADAFTER, K_N
+    K_STOPTIMEOUT, K_SUSPECTAFTER, K_DEADAFTER, K_EVENTDIR,
+    K_WEBHOOKTIMEOUT, K_WEBHOOKRETRYFOR, K_N
 };
 
 /* Also the order of the normal form. */
@@ -53,7 +54,21 @@ static const char *const key_names[K_N] = {
     "JobCompLog",
     "StopTimeout",
     "SuspectAfter", "DeadAfter",
+    "EventDir", "WebhookTimeout", "WebhookRetryFor",
 };
+
+const char *const dconf_event_names[DCONF_EV_N] = {
+    "job.completed", "job.failed", "job.cancelled", "job.expired",
+    "node.suspect", "node.dead", "node.recovered", "node.fault",
+};
+
+int dconf_event_find(const char *name)
+{
+    for (int i = 0; i < DCONF_EV_N; i++)
+        if (!strcmp(name, dconf_event_names[i]))
+            return i;
+    return -1;
+}
 
 typedef struct parser {
     dconf *c;
@@ -62,6 +77,7 @@ typedef struct parser {
     int line;                    /* current line, 0: none */
     int key_line[K_N];           /* where each key was set, 0: default */
     int peer_cap;                /* allocated c->peers */
+    int hook_cap;                /* allocated c->webhooks */
     char *err;
     size_t errlen;
 } parser;
@@ -413,6 +429,14 @@ static int set_key(parser *p, enum key k, const char *v)
         rc = val_dur_long(p, name, v, 1.0, DCONF_MAX_STOP_TIMEOUT,
                           &c->stop_timeout);
         break;
+    case K_EVENTDIR: rc = set_path(p, &c->event_dir, v); break;
+    case K_WEBHOOKTIMEOUT:
+        rc = val_dur_long(p, name, v, 0.1, 3600.0, &c->webhook_timeout);
+        break;
+    case K_WEBHOOKRETRYFOR:
+        rc = val_dur_long(p, name, v, 1.0, DCONF_MAX_WEBHOOK_RETRY_FOR,
+                          &c->webhook_retry_for);
+        break;
     case K_EMULATE:
         if (!strcasecmp(v, "yes"))
             c->emulate = 1;
@@ -479,6 +503,150 @@ static int do_peer(parser *p, char **w, int n)
     return 0;
 }
 
+/* An http:// or https:// URL with a host (and a port 1-65535 if one is
+ * given). Whatever follows the authority is the receiver's business. */
+static int check_url(parser *p, const char *u)
+{
+    const char *a, *end, *host, *q;
+    size_t n = strlen(u);
+    if (n >= DCONF_URL_MAX)
+        return perr(p, "Webhook URL longer than %d bytes", DCONF_URL_MAX - 1);
+    if (!strncasecmp(u, "http://", 7))
+        a = u + 7;
+    else if (!strncasecmp(u, "https://", 8))
+        a = u + 8;
+    else
+        return perr(p, "Webhook URL must start with http:// or https://, "
+                    "got '%s'", u);
+    end = a + strcspn(a, "/?");
+    host = a;
+    for (q = a; q < end; q++)
+        if (*q == '@')
+            host = q + 1;
+    for (q = u; *q; q++)
+        if ((unsigned char)*q < 0x21 || *q == 0x7f)
+            return perr(p, "Webhook URL '%s' holds a control character", u);
+    if (host == end || *host == ':')
+        return perr(p, "Webhook URL '%s' has no host", u);
+    if (*host == '[') {
+        if (!(q = memchr(host, ']', (size_t)(end - host))))
+            return perr(p, "Webhook URL '%s': unclosed '[' in the host", u);
+        q++;
+    } else {
+        q = memchr(host, ':', (size_t)(end - host));
+        if (!q)
+            q = end;
+    }
+    if (q < end) {
+        long port = 0;
+        const char *d = q + 1;
+        if (*q != ':')
+            return perr(p, "Webhook URL '%s': bad host", u);
+        for (; d < end && isdigit((unsigned char)*d) && port <= 65535; d++)
+            port = port * 10 + (*d - '0');
+        if (d != end || d == q + 1 || port < 1 || port > 65535)
+            return perr(p, "Webhook URL '%s': bad port (1-65535)", u);
+    }
+    return 0;
+}
+
+/* Events=: "all" or a comma-separated list of dconf_event_names. */
+static int parse_events(parser *p, const char *v, unsigned *mask)
+{
+    char buf[512];
+    const char *s = v;
+    *mask = 0;
+    if (!strcasecmp(v, "all")) {
+        *mask = DCONF_EV_ALL;
+        return 0;
+    }
+    for (;;) {
+        size_t n = strcspn(s, ",");
+        int e;
+        if (n == 0 || n >= sizeof buf)
+            return perr(p, "bad Events list '%s' (comma-separated event "
+                        "names, or all)", v);
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        for (char *c = buf; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (!strcmp(buf, "all"))
+            *mask = DCONF_EV_ALL;
+        else if ((e = dconf_event_find(buf)) < 0)
+            return perr(p, "unknown event '%s' in Events (job.completed, "
+                        "job.failed, job.cancelled, job.expired, "
+                        "node.suspect, node.dead, node.recovered, "
+                        "node.fault, or all)", buf);
+        else
+            *mask |= 1u << e;
+        if (!s[n])
+            return 0;
+        s += n + 1;
+    }
+}
+
+static int do_webhook(parser *p, char **w, int n)
+{
+    dconf *c = p->c;
+    const char *url = strchr(w[0], '=') + 1, *events = NULL, *secret = NULL;
+    dconf_webhook *wh;
+    unsigned mask = DCONF_EV_ALL;
+    int rc;
+    if (!*url)
+        return perr(p, "Webhook has an empty value");
+    if ((rc = check_url(p, url)) < 0)
+        return rc;
+    for (int i = 1; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+        if (!eq || eq == w[i])
+            return perr(p, "expected Key=Value on the Webhook line, got "
+                        "'%s'", w[i]);
+        *eq = '\0';
+        if (!strcasecmp(w[i], "Events")) {
+            if (events)
+                return perr(p, "Events given twice");
+            events = eq + 1;
+        } else if (!strcasecmp(w[i], "SecretFile")) {
+            if (secret)
+                return perr(p, "SecretFile given twice");
+            secret = eq + 1;
+        } else {
+            return perr(p, "unknown key '%s' on a Webhook line (Events, "
+                        "SecretFile)", w[i]);
+        }
+        if (!eq[1])
+            return perr(p, "%s has an empty value", w[i]);
+    }
+    if (events && (rc = parse_events(p, events, &mask)) < 0)
+        return rc;
+    for (int i = 0; i < c->n_webhooks; i++)
+        if (!strcmp(c->webhooks[i].url, url))
+            return perr(p, "Webhook %s given twice (first at line %d)", url,
+                        c->webhooks[i].line);
+    if (c->n_webhooks == DCONF_MAX_WEBHOOKS)
+        return perr(p, "more than %d Webhook lines", DCONF_MAX_WEBHOOKS);
+    if (c->n_webhooks == p->hook_cap) {
+        int cap = p->hook_cap ? 2 * p->hook_cap : 4;
+        dconf_webhook *nw;
+        if (cap > DCONF_MAX_WEBHOOKS)
+            cap = DCONF_MAX_WEBHOOKS;
+        if (!(nw = realloc(c->webhooks, (size_t)cap * sizeof *nw)))
+            return oom(p);
+        c->webhooks = nw;
+        p->hook_cap = cap;
+    }
+    wh = &c->webhooks[c->n_webhooks];
+    memset(wh, 0, sizeof *wh);
+    if (!(wh->url = strdup(url)))
+        return oom(p);
+    c->n_webhooks++;             /* freed with c from here on */
+    wh->events = mask;
+    wh->line = p->line;
+    if (secret && (rc = set_path(p, &wh->secret_file, secret)) < 0)
+        return rc;
+    return 0;
+}
+
 static int do_line(parser *p, char *s)
 {
     char *w[MAX_WORDS];
@@ -489,6 +657,8 @@ static int do_line(parser *p, char *s)
         return 0;
     if (!strncasecmp(w[0], "Peer=", 5))
         return do_peer(p, w, n);
+    if (!strncasecmp(w[0], "Webhook=", 8))
+        return do_webhook(p, w, n);
     for (int i = 0; i < n; i++) {
         char *eq = strchr(w[i], '=');
         int k, rc;
@@ -497,6 +667,8 @@ static int do_line(parser *p, char *s)
         *eq = '\0';
         if (!strcasecmp(w[i], "Peer"))
             return perr(p, "Peer= must start its line");
+        if (!strcasecmp(w[i], "Webhook"))
+            return perr(p, "Webhook= must start its line");
         for (k = 0; k < K_N && strcasecmp(w[i], key_names[k]); k++)
             ;
         if (k == K_N)
@@ -699,6 +871,8 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->job_workers = 1;
     c->job_retention = DCONF_DEF_JOB_RETENTION;
     c->stop_timeout = DCONF_DEF_STOP_TIMEOUT;
+    c->webhook_timeout = DCONF_DEF_WEBHOOK_TIMEOUT;
+    c->webhook_retry_for = DCONF_DEF_WEBHOOK_RETRY_FOR;
     snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s",
              DCONF_DEF_METRICS_LISTEN);
     {
@@ -725,7 +899,9 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
             (rc = set_default(&p, &c->model_dir, st, "models",
                               DCONF_DEF_MODEL_DIR)) < 0 ||
             (rc = set_default(&p, &c->blob_dir, st, "blobs",
-                              DCONF_DEF_BLOB_DIR)) < 0)
+                              DCONF_DEF_BLOB_DIR)) < 0 ||
+            (rc = set_default(&p, &c->event_dir, st, "events",
+                              DCONF_DEF_EVENT_DIR)) < 0)
             goto out;
         /* JobCompLog: none unless systemd gave a logs directory. */
         if (g_dirs_set && g_dirs.logs[0] &&
@@ -896,6 +1072,12 @@ void dconf_free(dconf *c)
     free_path(&c->model_dir);
     free_path(&c->blob_dir);
     free_path(&c->jobcomp_log);
+    for (int i = 0; i < c->n_webhooks; i++) {
+        free(c->webhooks[i].url);
+        free_path(&c->webhooks[i].secret_file);
+    }
+    free(c->webhooks);
+    free_path(&c->event_dir);
     plan_topology_free(c->topo);
     free(c);
 }
@@ -952,9 +1134,31 @@ int dconf_print(const dconf *c, FILE *f)
             dconf_fmt_duration(a, sizeof a, c->suspect_after));
     fprintf(f, "DeadAfter=%s\n",
             dconf_fmt_duration(a, sizeof a, c->dead_after));
+    fprintf(f, "EventDir=%s\n", c->event_dir.decl);
+    fprintf(f, "WebhookTimeout=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->webhook_timeout));
+    fprintf(f, "WebhookRetryFor=%s\n",
+            dconf_fmt_duration(a, sizeof a, c->webhook_retry_for));
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);
+    for (int i = 0; i < c->n_webhooks; i++) {
+        const dconf_webhook *wh = &c->webhooks[i];
+        fprintf(f, "Webhook=%s Events=", wh->url);
+        if (wh->events == DCONF_EV_ALL) {
+            fprintf(f, "all");
+        } else {
+            const char *sep = "";
+            for (int e = 0; e < DCONF_EV_N; e++)
+                if (wh->events & (1u << e)) {
+                    fprintf(f, "%s%s", sep, dconf_event_names[e]);
+                    sep = ",";
+                }
+        }
+        if (wh->secret_file.decl)
+            fprintf(f, " SecretFile=%s", wh->secret_file.decl);
+        fprintf(f, "\n");
+    }
     if (fflush(f) != 0 || ferror(f))
         return -EIO;
     return 0;

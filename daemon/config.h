@@ -5,7 +5,8 @@
  * Owns dconf. The file is slurm.conf-like: Key=Value words, '#' starts a
  * comment, keys are case-insensitive. A line either holds global settings
  * (one or more Key=Value words) or starts with Peer=NAME and gives that
- * neighbour's Address=HOST:PORT. Errors name FILE:LINE.
+ * neighbour's Address=HOST:PORT, or starts with Webhook=URL and gives
+ * that webhook's Events=LIST and SecretFile=PATH. Errors name FILE:LINE.
  *
  * Relative paths are taken against the config file's directory, so a
  * config and its topology can move together. Each path keeps the text as
@@ -82,6 +83,28 @@
 #define DCONF_FRAME_ROOM (4ull << 10)
 #define DCONF_MAX_DURATION 86400.0  /* timers longer than a day are typos */
 
+/* Webhooks (Webhook= lines, EventDir=, WebhookTimeout=, WebhookRetryFor=;
+ * daemon/webhook.h delivers them). */
+#define DCONF_MAX_WEBHOOKS 64        /* Webhook= lines */
+#define DCONF_URL_MAX 2048           /* a webhook URL, incl. NUL */
+#define DCONF_DEF_EVENT_DIR "/var/lib/lagrange/events"
+#define DCONF_DEF_WEBHOOK_TIMEOUT 10.0
+#define DCONF_DEF_WEBHOOK_RETRY_FOR 86400.0
+#define DCONF_MAX_WEBHOOK_RETRY_FOR (30 * 86400.0)
+
+/* The events a webhook can be sent (Events=; the bit of each is 1 << its
+ * index in dconf_event_names). */
+enum dconf_event {
+    DCONF_EV_JOB_COMPLETED = 0, DCONF_EV_JOB_FAILED, DCONF_EV_JOB_CANCELLED,
+    DCONF_EV_JOB_EXPIRED, DCONF_EV_NODE_SUSPECT, DCONF_EV_NODE_DEAD,
+    DCONF_EV_NODE_RECOVERED, DCONF_EV_NODE_FAULT, DCONF_EV_N
+};
+#define DCONF_EV_ALL ((1u << DCONF_EV_N) - 1)
+/* "job.completed", ... "node.fault", in enum dconf_event order. */
+extern const char *const dconf_event_names[DCONF_EV_N];
+/* The index of an event name, or -1. */
+int dconf_event_find(const char *name);
+
 typedef struct dconf_path {
     char *decl;                  /* as written (the normal form prints it) */
     char *path;                  /* resolved against the config's directory */
@@ -93,6 +116,14 @@ typedef struct dconf_peer {
     int node;                    /* its index in the topology */
     int line;                    /* where declared */
 } dconf_peer;
+
+typedef struct dconf_webhook {
+    char *url;                   /* http:// or https:// URL, as written */
+    unsigned events;             /* Events=: bits 1 << enum dconf_event */
+    dconf_path secret_file;      /* SecretFile=: HMAC-SHA256 key; decl and
+                                    path NULL: unsigned */
+    int line;                    /* where declared */
+} dconf_webhook;
 
 typedef struct dconf {
     char *file;                  /* config file name, for messages */
@@ -144,6 +175,12 @@ typedef struct dconf {
                                     running jobs and store work before
                                     exiting anyway (they resume at the next
                                     start), s */
+    dconf_webhook *webhooks;     /* Webhook= lines, in declaration order */
+    int n_webhooks;
+    dconf_path event_dir;        /* EventDir: deliveries not yet made */
+    double webhook_timeout;      /* WebhookTimeout: one attempt, s */
+    double webhook_retry_for;    /* WebhookRetryFor: give a delivery up
+                                    this long after its event, s */
 
     plan_topology *topo;         /* loaded from topology.path; owned */
     int node;                    /* index of node_id in topo */
@@ -157,7 +194,7 @@ typedef struct dconf {
  * colon-separated paths of each, "" where unset. The defaults of the
  * paths come from them when set:
  *   state    SpoolDir=S/spool InboxDir=S/inbox JobDir=S/jobs
- *            ModelDir=S/models BlobDir=S/blobs
+ *            ModelDir=S/models BlobDir=S/blobs EventDir=S/events
  *   runtime  ControlSocket=R/lagranged.sock ApiSocket=R/api.sock
  *   config   the configuration file C/lagranged.conf, TlsCert=C/tls/node.crt
  *            TlsKey=C/tls/node.key TlsCA=C/tls/ca.crt
@@ -215,7 +252,8 @@ int dconf_set_topology(dconf *c, plan_topology *t, char *err, size_t errlen);
 void dconf_free(dconf *c);
 
 /* Normal form: every key, defaults spelled out, in a fixed order, then the
- * Peer= lines in declaration order. Returns 0 or -EIO. */
+ * Peer= lines in declaration order, then the Webhook= lines in theirs.
+ * Returns 0 or -EIO. */
 int dconf_print(const dconf *c, FILE *f);
 
 /* Split "HOST:PORT" / "[V6]:PORT" (as Listen= and Address= take them) into

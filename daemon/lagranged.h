@@ -49,6 +49,8 @@ typedef struct lagranged {
     struct dsched *sched;        /* models and jobs (scheduler.h) */
     struct dsvc *svc;            /* health and reflection (svc.h) */
     struct dmetrics *metrics;    /* /metrics listener (metrics.h) */
+    struct dhook *hooks;         /* webhooks (webhook.h); its handles close
+                                    at the stop, the rest after the loop */
     int net_open;                /* dnet_stop not yet done */
     uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
     uv_timer_t stale_timer;      /* TleCheckInterval: plan_topology_stale */

@@ -40,6 +40,7 @@
 #include "report.h"
 #include "scheduler.h"
 #include "svc.h"
+#include "webhook.h"
 
 /* The control commands: status from report.c, the network's from
  * net.h. */
@@ -306,6 +307,7 @@ static void lgd_stop(lagranged *d)
         dapi_stop(d->api, on_api_stopped, d);
     metrics_stop(d->metrics, NULL, NULL);
     d->metrics = NULL;
+    dhook_stop(d->hooks);        /* events still queue, for the next start */
     if (d->sched)
         sched_stop(d, on_sched_stopped, d);
     control_close(d->ctl);
@@ -387,6 +389,8 @@ static void lgd_reload_conf(lagranged *d)
     if (d->net)
         dnet_reload(d->net);
     sched_reopen_log(d);
+    if (dhook_reload(d->hooks, err, sizeof err) < 0)
+        log_err("webhooks not reloaded, keeping those in force: %s", err);
     if (d->api && dapi_reload_tokens(d->api, err, sizeof err) < 0)
         log_err("ApiTokenFile not reloaded, keeping the tokens in force: %s",
                 err);
@@ -520,6 +524,10 @@ static int lgd_run(lagranged *d)
             if (rc < 0) {
                 log_err("%s", err);
                 ex = EXIT_FAIL;
+            } else if ((rc = dhook_start(d, &d->hooks, err,
+                                         sizeof err)) < 0) {
+                log_err("webhooks: %s", err);
+                ex = EXIT_FAIL;
             } else if ((rc = svc_start(d, err, sizeof err)) < 0 ||
                        (rc = sched_start(d, err, sizeof err)) < 0) {
                 log_err("jobs: %s", err);
@@ -564,6 +572,8 @@ static int lgd_run(lagranged *d)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     sched_free(d);
     svc_free(d);
+    dhook_free(d->hooks);
+    d->hooks = NULL;
     /* Everything is closed by now, or it is a bug: say which handle. */
     if ((rc = uv_loop_close(&d->loop)) != 0) {
         log_err("event loop not empty at exit: %s", uv_strerror(rc));

@@ -25,6 +25,7 @@
 #include "net.h"
 #include "nodehealth.h"
 #include "scheduler.h"
+#include "webhook.h"
 
 #define BODY_MAX (8u << 20)        /* the exposition, bytes */
 
@@ -348,6 +349,22 @@ int metrics_render(lagranged *d, int openmetrics, char **out, size_t *len)
         (double)as.auth_refused);
     one(&b, "lagrange_api_bad_connections", "counter",
         "Connections closed for bad HTTP/2 or TLS.", (double)as.bad_conns);
+    {
+        dhook_stats hs;
+        dhook_get_stats(d->hooks, &hs);
+        family(&b, "lagrange_webhook_deliveries", "counter",
+               "Webhook attempts by result since the daemon started: ok "
+               "(2xx), retry (failed, tried again later), failed (given "
+               "up: permanent error or WebhookRetryFor passed).");
+        bput(&b, "lagrange_webhook_deliveries_total{result=\"ok\"} ");
+        num(&b, (double)hs.ok);
+        bput(&b, "lagrange_webhook_deliveries_total{result=\"retry\"} ");
+        num(&b, (double)hs.retry);
+        bput(&b, "lagrange_webhook_deliveries_total{result=\"failed\"} ");
+        num(&b, (double)hs.failed);
+        one(&b, "lagrange_webhook_pending", "gauge",
+            "Webhook deliveries queued in EventDir.", (double)hs.pending);
+    }
     if (b.om)
         bput(&b, "# EOF\n");
     if (b.failed) {

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "model.h"
 #include "npy.h"
+#include "webhook.h"
 
 /* Job latency histogram bounds, ms (sched_stats). */
 static const uint64_t lat_bounds[SCHED_LAT_BUCKETS] = {
@@ -425,6 +426,43 @@ static void jobcomp_job(djob *j)
     }
 }
 
+/* A job just became final: its webhook event (webhook.h), queued
+ * durably for each Webhook= that wants it. */
+static void hook_job(djob *j)
+{
+    dsched *s = j->s;
+    dhook_fields f;
+    const char *ev;
+    switch (j->state) {
+    case LAGRANGE__V1__JOB_STATE__COMPLETED: ev = "job.completed"; break;
+    case LAGRANGE__V1__JOB_STATE__FAILED: ev = "job.failed"; break;
+    case LAGRANGE__V1__JOB_STATE__CANCELLED: ev = "job.cancelled"; break;
+    case LAGRANGE__V1__JOB_STATE__EXPIRED: ev = "job.expired"; break;
+    default: return;
+    }
+    if (!s->d->hooks)
+        return;
+    dhook_fields_init(&f);
+    dhook_f_begin(&f, "job");
+    dhook_f_str(&f, "id", j->id);
+    dhook_f_str(&f, "name", j->name);
+    dhook_f_str(&f, "model", j->model_name);
+    dhook_f_str(&f, "model_sha256", j->model);
+    dhook_f_str(&f, "state", sched_state_name(j->state));
+    dhook_f_str(&f, "reason", j->reason);
+    dhook_f_str(&f, "error", j->error);
+    dhook_f_time(&f, "submitted", j->created);
+    dhook_f_time(&f, "started", j->started);
+    dhook_f_time(&f, "finished", j->finished);
+    dhook_f_num(&f, "elapsed_s", j->started && j->finished > j->started
+                                     ? (double)(j->finished - j->started) /
+                                           1e3
+                                     : 0.0);
+    dhook_f_uint(&f, "attempts", j->attempts);
+    dhook_f_end(&f);
+    dhook_emit(s->d->hooks, ev, &f);
+}
+
 void sched_set_state(djob *j, jstate st, const char *reason)
 {
     int was_final = sched_is_final(j->state);
@@ -433,8 +471,10 @@ void sched_set_state(djob *j, jstate st, const char *reason)
     j->updated = sched_now_ms();
     if (sched_is_final(st) && !j->finished)
         j->finished = j->updated;
-    if (sched_is_final(st) && !was_final && j->accepted)
+    if (sched_is_final(st) && !was_final && j->accepted) {
         jobcomp_job(j);
+        hook_job(j);
+    }
 }
 
 /* ---- the worker side ---------------------------------------------------------- */

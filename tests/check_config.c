@@ -294,6 +294,8 @@ START_TEST(dirs_defaults)
     ck_assert_str_eq(c->api_token_file.path, DCONF_DEF_API_TOKEN_FILE);
     ck_assert_ptr_null(c->jobcomp_log.path);
     ck_assert_ptr_null(c->jobcomp_log.decl);
+    ck_assert_str_eq(c->event_dir.path, DCONF_DEF_EVENT_DIR);
+    ck_assert_int_eq(c->n_webhooks, 0);
     dconf_free(c);
     ck_assert_str_eq(dconf_default_path(buf, sizeof buf), DCONF_DEFAULT_PATH);
 
@@ -316,6 +318,7 @@ START_TEST(dirs_defaults)
     ck_assert_str_eq(c->api_token_file.path, "/c/api.tokens");
     ck_assert_str_eq(c->jobcomp_log.path, "/l/jobcomp.log");
     ck_assert_str_eq(c->jobcomp_log.decl, "/l/jobcomp.log");
+    ck_assert_str_eq(c->event_dir.path, "/s/events");
     dconf_free(c);
     ck_assert_str_eq(dconf_default_path(buf, sizeof buf),
                      "/c/lagranged.conf");
@@ -400,6 +403,92 @@ START_TEST(jobcomp_key)
 }
 END_TEST
 
+/* Webhook= lines: URL checks, Events=, SecretFile= resolved against the
+ * file's directory, the other keys and their normal form. */
+START_TEST(webhook_keys)
+{
+    static const struct { const char *line, *msg; } bad[] = {
+        { "Webhook=ftp://h/x", "t.conf:3: Webhook URL must start with "
+          "http:// or https://, got 'ftp://h/x'" },
+        { "Webhook=http://", "t.conf:3: Webhook URL 'http://' has no host" },
+        { "Webhook=http://u@:80/", "t.conf:3: Webhook URL 'http://u@:80/' "
+          "has no host" },
+        { "Webhook=http://h:0/", "t.conf:3: Webhook URL 'http://h:0/': bad "
+          "port (1-65535)" },
+        { "Webhook=http://h:8x/", "t.conf:3: Webhook URL 'http://h:8x/': bad "
+          "port (1-65535)" },
+        { "Webhook=http://[::1/", "t.conf:3: Webhook URL 'http://[::1/': "
+          "unclosed '[' in the host" },
+        { "Webhook=http://h/ Events=", "t.conf:3: Events has an empty "
+          "value" },
+        { "Webhook=http://h/ Events=job.done", "t.conf:3: unknown event "
+          "'job.done' in Events (job.completed, job.failed, job.cancelled, "
+          "job.expired, node.suspect, node.dead, node.recovered, "
+          "node.fault, or all)" },
+        { "Webhook=http://h/ Events=all Events=all", "t.conf:3: Events "
+          "given twice" },
+        { "Webhook=http://h/ SecretFile=a SecretFile=b", "t.conf:3: "
+          "SecretFile given twice" },
+        { "Webhook=http://h/ Retries=3", "t.conf:3: unknown key 'Retries' "
+          "on a Webhook line (Events, SecretFile)" },
+        { "Webhook=http://h/ x", "t.conf:3: expected Key=Value on the "
+          "Webhook line, got 'x'" },
+        { "Webhook=", "t.conf:3: Webhook has an empty value" },
+        { "JobWorkers=1 Webhook=http://h/", "t.conf:3: Webhook= must start "
+          "its line" },
+        { "Webhook=http://h/\nWebhook=http://h/", "t.conf:4: Webhook "
+          "http://h/ given twice (first at line 3)" },
+        { "WebhookTimeout=0", "t.conf:3: WebhookTimeout must be between "
+          "100ms and 1h, got '0'" },
+        { "WebhookRetryFor=31d", "t.conf:3: WebhookRetryFor must be between "
+          "1s and 30d, got '31d'" },
+    };
+    char err[512], text[256];
+    dconf *c;
+    FILE *f;
+    char *out = NULL;
+    size_t len = 0;
+    dconf_set_dirs(NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "NodeId=gs\nTopology=t\n%s\n",
+                 bad[i].line);
+        ck_assert_int_eq(parse_err(text, err, sizeof err), LG_EMODEL);
+        ck_assert_str_eq(err, bad[i].msg);
+    }
+    c = parse("etc/l.conf",
+              "NodeId=gs\nTopology=t\nEventDir=ev\n"
+              "WebhookTimeout=500ms WebhookRetryFor=2h\n"
+              "Webhook=https://a.example/x Events=node.dead,job.failed "
+              "SecretFile=s/key\n"
+              "WEBHOOK=http://u:p@[::1]:8080/y?z events=job.failed,ALL\n");
+    ck_assert_str_eq(c->event_dir.path, "etc/ev");
+    ck_assert(c->webhook_timeout == 0.5);
+    ck_assert(c->webhook_retry_for == 7200.0);
+    ck_assert_int_eq(c->n_webhooks, 2);
+    ck_assert_str_eq(c->webhooks[0].url, "https://a.example/x");
+    ck_assert_uint_eq(c->webhooks[0].events,
+                      (1u << DCONF_EV_NODE_DEAD) | (1u << DCONF_EV_JOB_FAILED));
+    ck_assert_str_eq(c->webhooks[0].secret_file.path, "etc/s/key");
+    ck_assert_int_eq(c->webhooks[0].line, 5);
+    ck_assert_uint_eq(c->webhooks[1].events, DCONF_EV_ALL);
+    ck_assert_ptr_null(c->webhooks[1].secret_file.path);
+    ck_assert_ptr_nonnull(f = open_memstream(&out, &len));
+    ck_assert_int_eq(dconf_print(c, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(out, "\nEventDir=ev\nWebhookTimeout=500ms\n"
+                                      "WebhookRetryFor=2h\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\nWebhook=https://a.example/x "
+                                      "Events=job.failed,node.dead "
+                                      "SecretFile=s/key\n"
+                                      "Webhook=http://u:p@[::1]:8080/y?z "
+                                      "Events=all\n"));
+    free(out);
+    dconf_free(c);
+    ck_assert_int_eq(dconf_event_find("node.fault"), DCONF_EV_NODE_FAULT);
+    ck_assert_int_eq(dconf_event_find("node"), -1);
+}
+END_TEST
+
 START_TEST(log_levels)
 {
     static const char *const names[] = { "error", "warn", "info", "debug" };
@@ -430,6 +519,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dirs_parse);
     tcase_add_test(tc, dirs_defaults);
     tcase_add_test(tc, jobcomp_key);
+    tcase_add_test(tc, webhook_keys);
     suite_add_tcase(s, tc);
     return s;
 }
