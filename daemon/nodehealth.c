@@ -16,6 +16,7 @@
 #include "health.h"            /* lib/plan: the liveness table */
 #include "lgerr.h"
 #include "log.h"
+#include "webhook.h"
 #include "net_int.h"
 #include "power.h"
 #include "report.h"
@@ -41,13 +42,44 @@ static dhealth *of(lagranged *d)
     return d->net ? d->net->health : NULL;
 }
 
+/* A node's transition, as a webhook event (node.suspect, node.dead,
+ * node.recovered, node.fault): the node, why, and what its freshest
+ * record said. dhook_emit queues it durably (or does nothing without
+ * Webhook= lines). */
 void health_event(lagranged *d, const char *event, const char *node,
                   const char *detail)
 {
-    /* Seam for the webhook module: dhook_emit(d, event, node, detail)
-     * goes here. */
-    (void)d;
+    const dhealth *h = of(d);
+    const plan_health *ph = h ? h->tab : NULL;
+    int i = plan_topology_find(d->conf->topo, node);
+    const plan_hnode *hn = ph && i >= 0 ? plan_health_get(ph, i) : NULL;
+    dhook_fields f;
+    dhook_fields_init(&f);
+    dhook_f_begin(&f, "peer");
+    dhook_f_str(&f, "name", node);
+    dhook_f_str(&f, "detail", detail);
+    if (hn) {
+        dhook_f_str(&f, "state", plan_hstate_name(hn->state));
+        dhook_f_num(&f, "silent_s", hn->silent);
+    }
+    if (hn && hn->have) {
+        const wire_health *r = &hn->rec;
+        dhook_f_time(&f, "last_record", r->unix_ms);
+        dhook_f_uint(&f, "jobs_running", r->jobs_running);
+        dhook_f_num(&f, "load", r->load);
+        if (r->battery_soc >= 0)
+            dhook_f_num(&f, "battery_soc", r->battery_soc);
+        dhook_f_bool(&f, "sunlit", r->sunlit);
+        dhook_f_uint(&f, "fault_exec_checksum", r->fault_exec_checksum);
+        dhook_f_uint(&f, "fault_ecc", r->fault_ecc);
+        dhook_f_uint(&f, "fault_spool_quarantined",
+                     r->fault_spool_quarantined);
+    }
+    dhook_f_end(&f);
     log_debug("event %s node %s: %s", event, node, detail);
+    if (d->hooks && dhook_emit(d->hooks, event, &f) < 0)
+        log_warn("event %s for node %s not queued for webhooks", event,
+                 node);
 }
 
 static void on_transition(void *arg, int node, enum plan_hevent ev,

@@ -16,10 +16,13 @@
 #     while C, killed at the same moment, goes dead (silence counts only
 #     while the contact plan says a node could be heard);
 #  6. restart of C: A logs "node c recovered", and shows C up again;
-#  7. the text table of `lagrange nodes` has the health columns (in 1).
+#  7. A's webhook receiver got node.fault, node.suspect, node.dead and
+#     node.recovered for C, and nothing for D;
+#  8. the text table of `lagrange nodes` has the health columns (in 1).
 # Waits poll with generous bounds; nothing asserts on how long something
 # took. Uses LG_SRCDIR, LAGRANGED and LAGRANGE like test_peers.sh.
 set -u
+src=$(cd "${LG_SRCDIR:-$(dirname "$0")/..}" && pwd)
 LD=${LAGRANGED:-./daemon/lagranged}
 L=${LAGRANGE:-./cli/lagrange}
 case $LD in /*) ;; *) LD=$(pwd)/$LD ;; esac
@@ -81,7 +84,16 @@ conf() {
         for p in "$@"; do echo "$p"; done
     } >"$T/$n/lagranged.conf"
 }
-conf a $PA "Peer=b Address=127.0.0.1:$PB" "Peer=d Address=127.0.0.1:$PD"
+# A's node events go to a webhook receiver (tests/hooks/receiver.py).
+PH=$((base+5))
+"$PY" "$src/tests/hooks/receiver.py" "$PH" "$T/hooks.log" &
+pids="$pids $!"
+i=0
+while [ ! -e "$T/hooks.log.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+[ -e "$T/hooks.log.ready" ] || { echo "FAIL: the webhook receiver did not start"; exit 1; }
+conf a $PA "Peer=b Address=127.0.0.1:$PB" "Peer=d Address=127.0.0.1:$PD" \
+    "EventDir=$T/a/events" \
+    "Webhook=http://127.0.0.1:$PH/node Events=node.suspect,node.dead,node.recovered,node.fault"
 conf b $PB "Peer=a Address=127.0.0.1:$PA" "Peer=c Address=127.0.0.1:$PC"
 conf c $PC "Peer=b Address=127.0.0.1:$PB"
 conf d $PD "Peer=a Address=127.0.0.1:$PA"
@@ -211,6 +223,31 @@ wait_for "A shows C up again" state_is a c up && ok
 if [ "$(field a c faults)" = '{"exec_checksum": 0, "ecc": 0, "spool_quarantined": 0}' ]; then ok
 else bad "C's faults after restart: $(field a c faults)"; fi
 if state_is a d up; then ok; else bad "D is $(field a d state) at A at the end"; fi
+
+# ---- 7. the node events reached the webhook ---------------------------------
+# hooked EVENT: A's receiver got EVENT for node c.
+hooked() {
+    "$PY" - "$T/hooks.log" "$1" <<'PYEOF'
+import json, sys
+ev = sys.argv[2]
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    b = json.loads(r["body"])
+    if r["headers"].get("x-lagrange-event") == ev and b["event"] == ev \
+            and b["node"] == "a" and b["peer"]["name"] == "c":
+        sys.exit(0)
+sys.exit(1)
+PYEOF
+}
+for ev in node.fault node.suspect node.dead node.recovered; do
+    wait_for "webhook $ev for c" hooked "$ev" && ok
+done
+if "$PY" -c 'import json, sys
+for line in open(sys.argv[1]):
+    b = json.loads(json.loads(line)["body"])
+    if b.get("peer", {}).get("name") == "d":
+        sys.exit(1)' "$T/hooks.log"; then ok
+else bad "a node event for d, silent behind its closed window"; fi
 
 for n in a b c; do
     if grep -q "ERROR\|AddressSanitizer\|runtime error" "$T/$n/log"; then
