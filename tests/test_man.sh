@@ -330,7 +330,7 @@ while IFS= read -r line; do
 done <"$T/keys.out"
 for k in $(cut -f1 "$T/items"); do
     echo "$keys" | grep -qix "$k" || case $k in
-        Peer) ;;
+        Peer | Webhook) ;;
         *) note "lagranged.conf.5 documents $k ahead of daemon/config.c" ;;
     esac
 done
@@ -418,7 +418,7 @@ block() {
 }
 # ahead: keys that lagranged.conf(5) documents and daemon/config.c lacks.
 ahead=$(for k in $(cut -f1 "$T/items"); do
-            echo "$keys" | grep -qix "$k" || [ "$k" = Peer ] || echo "$k"
+            echo "$keys" | grep -qix "$k" || [ "$k" = Peer ] || [ "$k" = Webhook ] || echo "$k"
         done)
 PATH=$(dirname "$L"):$(dirname "$LD"):$PATH
 export PATH
