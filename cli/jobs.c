@@ -1305,13 +1305,19 @@ static const table_col node_cols[NC_N] = {
     [NC_HEARD] = { "heard", "HEARD", TABLE_RIGHT, 0 },
 };
 
-/* The health columns of one node: "-" (JSON null) without a record. */
+/* The health columns of one node: "-" (JSON null) without a record, or
+ * all of them from a server that sends no health (no state). */
 static void node_health_cells(table *t, const Lagrange__V1__Node *n)
 {
     char a[64], j[128];
     uint64_t f = n->fault_exec_checksum + n->fault_ecc +
                  n->fault_spool_quarantined;
-    table_set(t, NC_STATE, n->state[0] ? n->state : "unknown", NULL);
+    if (!n->state[0]) {          /* a server without node health */
+        for (int c = NC_STATE; c <= NC_HEARD; c++)
+            table_set(t, c, "-", "null");
+        return;
+    }
+    table_set(t, NC_STATE, n->state, NULL);
     if (n->heard_age_s < 0) {
         for (int c = NC_LOAD; c <= NC_HEARD; c++)
             table_set(t, c, "-", "null");

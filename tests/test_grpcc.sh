@@ -101,12 +101,14 @@ expect 2 "unknown command 'frob'" "$L" model frob
 
 # ---- unary: nodes, table and JSON
 expect 0 "" "$L" nodes
-grep -q '^NAME  *KIND  *SELF  *UP  *GFLOPS  *POWER_W$' "$tmp/out" &&
-    grep -q '^gs-mad  *ground  *yes  *yes  *50000  *5000$' "$tmp/out" ||
+# This server sends no node health: those columns are "-" and null.
+grep -q '^NAME  *KIND  *SELF  *UP  *GFLOPS  *POWER_W  *STATE  *LOAD  *JOBS  *SOC  *SUN  *FAULTS  *HEARD$' "$tmp/out" &&
+    grep -q '^gs-mad  *ground  *yes  *yes  *50000  *5000  *-  *-  *-  *-  *-  *-  *-$' "$tmp/out" ||
     bad "nodes table: $(cat "$tmp/out")"
 expect 0 "" "$L" nodes --json
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
-assert len(d)==6 and d[0]=={"name":"gs-mad","kind":"ground","self":True,"up":True,"gflops":50000,"power_w":5000}, d[0]' \
+h = dict.fromkeys(["state", "load", "jobs", "soc", "sun", "faults", "heard"])
+assert len(d)==6 and d[0]=={"name":"gs-mad","kind":"ground","self":True,"up":True,"gflops":50000,"power_w":5000, **h}, d[0]' \
     "$tmp/out" || bad "nodes --json: $(cat "$tmp/out")"
 grep -q "call ListNodes ua=lagrange-cli/.* timeout=[23][0-9]\.[0-9]" \
     "$tmp/server.log" || bad "server saw no user-agent or grpc-timeout"
