@@ -13,6 +13,7 @@
 
 #include "lgerr.h"
 #include "lgfs.h"
+#include "lgtime.h"
 
 /* A bounded appender: once full, everything else is refused. */
 typedef struct out {
@@ -94,16 +95,12 @@ static void field(out *o, const char *key, const char *v)
 static void time_field(out *o, const char *key, uint64_t ms)
 {
     char b[48];
-    struct tm tm;
-    time_t t = (time_t)(ms / 1000);
-    if (!ms || !gmtime_r(&t, &tm)) {
+    if (!ms) {
         field(o, key, NULL);
         return;
     }
-    snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
-    field(o, key, b);
+    lg_time_fmt_fixed(b, sizeof b, (double)ms / 1e3, 3);
+    field(o, key, strcmp(b, "-") ? b : NULL);  /* not representable */
 }
 
 int jobcomp_format(const jobcomp_rec *r, char *buf, size_t len)

@@ -36,6 +36,7 @@
 
 #include "eventq.h"
 #include "lgerr.h"
+#include "lgtime.h"
 #include "log.h"
 
 #define SECRET_MAX 4096            /* bytes of a SecretFile */
@@ -100,14 +101,10 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Unix ms as 2026-11-22T12:00:00.123Z (lib/common/lgtime). */
 static void iso_ms(uint64_t ms, char *buf, size_t len)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+    lg_time_fmt_fixed(buf, len, (double)ms / 1e3, 3);
 }
 
 static uint64_t rnd(dhook *h)
