@@ -9,7 +9,11 @@
  *
  * Pure library code: the daemon turns a planner result into a jobplan and
  * ships the parts; nothing here does I/O. A jobplan owns all its memory and
- * does not refer to the graph it was built from.
+ * does not refer to the graph it was built from. Building extracts
+ * partitions, which take (non-atomic) references on the graph's constant
+ * tensors: build from one thread at a time per graph (see partition.h).
+ * The bytes, hence the SHA-256s, depend on the graph and the ranges only,
+ * not on the placement (node[], ctl_node).
  */
 #ifndef LG_JOBPLAN_H
 #define LG_JOBPLAN_H
