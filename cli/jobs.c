@@ -154,7 +154,7 @@ enum {
     JC_ID, JC_NAME, JC_MODEL, JC_MODEL_ID, JC_STATE, JC_REASON, JC_AGE,
     JC_NODES, JC_PROGRESS, JC_PRIORITY, JC_OBJECTIVE, JC_ATTEMPTS,
     JC_CREATED, JC_STARTED, JC_FINISHED, JC_UPDATED, JC_DEADLINE, JC_ERROR,
-    JC_IDEMPOTENCY_KEY, JC_OUTPUTS, JC_N
+    JC_IDEMPOTENCY_KEY, JC_OUTPUTS, JC_PARTITIONS, JC_PREDICTED, JC_N
 };
 static const table_col job_cols[JC_N] = {
     [JC_ID] = { "id", "ID", 0, 0 },
@@ -178,6 +178,10 @@ static const table_col job_cols[JC_N] = {
     [JC_IDEMPOTENCY_KEY] = { "idempotency_key", "IDEMPOTENCY_KEY",
                              TABLE_EXTRA, 0 },
     [JC_OUTPUTS] = { "outputs", "OUTPUTS", TABLE_EXTRA, 0 },
+    [JC_PARTITIONS] = { "partitions", "PARTITIONS",
+                        TABLE_EXTRA | TABLE_RIGHT, 0 },
+    [JC_PREDICTED] = { "predicted_s", "PREDICTED", TABLE_EXTRA | TABLE_RIGHT,
+                       0 },
 };
 
 static void time_cell(table *t, int col, uint64_t ms)
@@ -246,6 +250,10 @@ static int job_row(table *t, const Job *j, uint64_t now_ms)
     time_cell(t, JC_DEADLINE, j->deadline_unix_ms);
     table_set(t, JC_ERROR, j->error, NULL);
     table_set(t, JC_IDEMPOTENCY_KEY, j->idempotency_key, NULL);
+    table_num(t, JC_PARTITIONS, NULL, j->partitions);
+    if (j->predicted_s > 0)
+        table_num(t, JC_PREDICTED, table_dur(a, sizeof a, j->predicted_s),
+                  j->predicted_s);
     return models_tinfo_cell(t, JC_OUTPUTS, j->outputs, j->n_outputs);
 }
 
@@ -605,7 +613,7 @@ static void submit_help(FILE *f)
 "usage: lagrange submit MODEL -i [NAME=]FILE.npy... [--wait] [-O DIR]\n"
 "                       [--deadline D] [--priority 0-7]\n"
 "                       [--objective time|energy] [--idempotency-key K]\n"
-"                       [--name LABEL] [--json]\n\n"
+"                       [--name LABEL] [--place NODE,...] [--json]\n\n"
 "Submit a job: run MODEL (an id, an id prefix of 8+ hex digits, or a\n"
 "name, as `lagrange model push` gave it) on the inputs. Each -i feeds the\n"
 "graph input NAME from a .npy file; NAME= may be left out when there is\n"
@@ -624,6 +632,11 @@ static void submit_help(FILE *f)
 "                            that meets the deadline\n"
 "  --idempotency-key K       a retry with the same K returns the first job\n"
 "  -n, --name LABEL          a label for listings\n"
+"  --place NODE,...          split MODEL into one partition per NODE (about\n"
+"                            equal FLOPs, in graph order) and run partition i\n"
+"                            on the i-th NODE; tensors travel between them\n"
+"                            by store-and-forward (default: the planner of\n"
+"                            the lagranged that takes the job places it)\n"
 "  --json                    print the job as a JSON object (with --wait:\n"
 "                            {\"job\":{...},\"files\":[...]})\n"
 GRPCC_OPTIONS_HELP
@@ -643,9 +656,12 @@ typedef struct submit_args {
     int objective;
     const char *key;
     const char *name;
+    char *place[64];
+    int n_place;
+    char place_buf[4096];
 } submit_args;
 
-enum { SO_DEADLINE = 0x6a01, SO_OBJECTIVE, SO_KEY };
+enum { SO_DEADLINE = 0x6a01, SO_OBJECTIVE, SO_KEY, SO_PLACE };
 
 static int submit_opt(void *ctx, int c, const char *arg)
 {
@@ -662,6 +678,28 @@ static int submit_opt(void *ctx, int c, const char *arg)
     case 'w': a->wait = 1; return 0;
     case 'O': a->dir = arg; return 0;
     case 'n': a->name = arg; return 0;
+    case SO_PLACE: {
+        char *p, *save = NULL;
+        if (strlen(arg) >= sizeof a->place_buf) {
+            cli_err("submit", "--place: list too long");
+            return EXIT_USAGE;
+        }
+        snprintf(a->place_buf, sizeof a->place_buf, "%s", arg);
+        a->n_place = 0;
+        for (p = strtok_r(a->place_buf, ",", &save); p;
+             p = strtok_r(NULL, ",", &save)) {
+            if (a->n_place == 64) {
+                cli_err("submit", "--place: at most 64 nodes");
+                return EXIT_USAGE;
+            }
+            a->place[a->n_place++] = p;
+        }
+        if (a->n_place == 0) {
+            cli_err("submit", "--place wants NODE[,NODE...], got '%s'", arg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    }
     case SO_KEY:
         if (strlen(arg) > 128) {
             cli_err("submit", "--idempotency-key: at most 128 bytes");
@@ -711,6 +749,7 @@ int cmd_submit(int argc, char **argv)
         { "objective", required_argument, 0, SO_OBJECTIVE },
         { "idempotency-key", required_argument, 0, SO_KEY },
         { "name", required_argument, 0, 'n' },
+        { "place", required_argument, 0, SO_PLACE },
         { 0, 0, 0, 0 },
     };
     submit_args a = { .n_in = 0 };
@@ -809,6 +848,8 @@ int cmd_submit(int argc, char **argv)
     req.priority = (uint32_t)a.priority;
     req.idempotency_key = (char *)(a.key ? a.key : "");
     req.name = (char *)(a.name ? a.name : "");
+    req.n_placement = (size_t)a.n_place;
+    req.placement = a.place;
     ex = grpcc_call(g, "submit", NULL, GRPCC_API "SubmitJob", &req.base,
                     &lagrange__v1__job__descriptor, (ProtobufCMessage **)&job,
                     unary_ms(&v));

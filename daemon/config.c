@@ -40,7 +40,7 @@ enum key {
     K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
     K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG,
     K_STOPTIMEOUT, K_SUSPECTAFTER, K_DEADAFTER, K_EVENTDIR,
-    K_WEBHOOKTIMEOUT, K_WEBHOOKRETRYFOR, K_N
+    K_WEBHOOKTIMEOUT, K_WEBHOOKRETRYFOR, K_DISTRIBUTE, K_N
 };
 
 /* Also the order of the normal form. */
@@ -54,7 +54,7 @@ static const char *const key_names[K_N] = {
     "JobCompLog",
     "StopTimeout",
     "SuspectAfter", "DeadAfter",
-    "EventDir", "WebhookTimeout", "WebhookRetryFor",
+    "EventDir", "WebhookTimeout", "WebhookRetryFor", "Distribute",
 };
 
 const char *const dconf_event_names[DCONF_EV_N] = {
@@ -349,6 +349,14 @@ static int set_key(parser *p, enum key k, const char *v)
             c->tls = 0;
         else
             rc = perr(p, "Tls must be yes or no, got '%s'", v);
+        break;
+    case K_DISTRIBUTE:
+        if (!strcasecmp(v, "yes"))
+            c->distribute = 1;
+        else if (!strcasecmp(v, "no"))
+            c->distribute = 0;
+        else
+            rc = perr(p, "Distribute must be yes or no, got '%s'", v);
         break;
     case K_TLSCERT: rc = set_path(p, &c->tls_cert, v); break;
     case K_TLSKEY: rc = set_path(p, &c->tls_key, v); break;
@@ -869,6 +877,7 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->tle_check = DCONF_DEF_TLE_CHECK;
     c->api_max_message = DCONF_DEF_API_MAX_MESSAGE;
     c->job_workers = 1;
+    c->distribute = 1;
     c->job_retention = DCONF_DEF_JOB_RETENTION;
     c->stop_timeout = DCONF_DEF_STOP_TIMEOUT;
     c->webhook_timeout = DCONF_DEF_WEBHOOK_TIMEOUT;
@@ -1139,6 +1148,7 @@ int dconf_print(const dconf *c, FILE *f)
             dconf_fmt_duration(a, sizeof a, c->webhook_timeout));
     fprintf(f, "WebhookRetryFor=%s\n",
             dconf_fmt_duration(a, sizeof a, c->webhook_retry_for));
+    fprintf(f, "Distribute=%s\n", c->distribute ? "yes" : "no");
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

@@ -163,6 +163,7 @@ typedef struct dconf {
     dconf_path model_dir;        /* ModelDir: content-addressed models */
     dconf_path blob_dir;         /* BlobDir: uploaded input blobs */
     int job_workers;             /* JobWorkers: jobs running at once */
+    int distribute;              /* Distribute: plan jobs across nodes */
     char metrics_listen[DCONF_ADDR_MAX]; /* MetricsListen: /metrics over
                                     HTTP/1.1; "" = none */
     int metrics_listen_set;      /* written in the file (else the default,

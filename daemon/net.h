@@ -103,4 +103,61 @@ typedef struct dnet_counters {
 /* 0, or -ENOTCONN when the network is not started. */
 int dnet_get_counters(struct lagranged *d, dnet_counters *out);
 
+/* ---- what distributed jobs use (scheduler_dist.c) ----------------------- */
+
+/* done(arg, 0, NULL) once every chunk of an object is durable in the spool
+ * (from then on it is delivered, whatever happens to this process), or
+ * done(arg, -errno, why). Runs on the loop thread, never inside the call
+ * that started the send. */
+typedef void (*dnet_sent_cb)(void *arg, int rc, const char *err);
+
+typedef struct dnet_object {
+    const char *dst;             /* a node of the topology (this one too) */
+    const char *name;            /* the bundles' name (< 256 bytes) */
+    int kind;                    /* WIRE_KIND_TENSOR_CHUNK, _PARTITION */
+    const uint8_t *object_id;    /* 16 bytes, or NULL: a random one. The
+                                    destination's inbox delivers an object
+                                    id once: a second copy is dropped */
+    unsigned priority;           /* 0..7 */
+    uint64_t lifetime_ms;
+    const char *path;            /* the bytes: this file's (read on the
+                                    threadpool) ... */
+    uint8_t *data;               /* ... or these, taken (freed by the net,
+                                    also on an error) */
+    size_t len;
+} dnet_object;
+
+/* Store an object for dst in the spool, chunked at ChunkSize (read and
+ * hashed on the threadpool); routing and custody take it from there.
+ * 0 (done will be called) or -errno (it will not): -ESHUTDOWN stopping or
+ * no network, -EINVAL unknown node, bad priority or name, file errors. */
+int dnet_send_object(struct lagranged *d, const dnet_object *o,
+                     dnet_sent_cb done, void *arg);
+
+/* A CONTROL bundle named name (payload p, len bytes) for dst, at the
+ * highest priority; durable and on its way once stored (no callback).
+ * 0 or -errno. */
+int dnet_send_control(struct lagranged *d, const char *dst, const char *name,
+                      const uint8_t *p, size_t len, uint64_t lifetime_ms);
+
+/* Who consumes what arrives here (set once, after dnet_start):
+ *  - on_control: a CONTROL bundle for this node whose name the network
+ *    does not handle (ping and pong it does). Return 1 to take it: the
+ *    bundle then stays in the spool (and comes back through on_control at
+ *    the next start) until dnet_control_done(id); 0: not understood, it is
+ *    logged and deleted. b and its payload are valid during the call.
+ *  - on_delivered: an object was delivered into InboxDir (the file
+ *    InboxDir/<32 hex object id>); again = 1 if it had been before (a
+ *    second copy, dropped). */
+struct wire_bundle;
+struct inbox_object;
+typedef struct dnet_hooks {
+    int (*on_control)(void *arg, const struct wire_bundle *b);
+    void (*on_delivered)(void *arg, const struct inbox_object *o, int again);
+    void *arg;
+} dnet_hooks;
+void dnet_set_hooks(struct lagranged *d, const dnet_hooks *h);
+/* Delete a CONTROL bundle taken by on_control (durable at the next batch). */
+void dnet_control_done(struct lagranged *d, const uint8_t id[16]);
+
 #endif

@@ -226,6 +226,7 @@ struct dnet {
     int n_pings;
     uint64_t delivered, originated, forwarded, expired, refused;
     struct dhealth *health;      /* node health (nodehealth.c) */
+    dnet_hooks hooks;            /* distributed jobs (net.h) */
 };
 
 /* peer.c */

@@ -180,6 +180,22 @@ typedef struct put_ctx {
 
 static void local_bundle(dnet *n, const wire_bundle *b);
 
+/* A CONTROL bundle for this node, as stored (a whole frame): decode it
+ * again for its payload (put_ctx keeps none). */
+static void local_control_frame(dnet *n, const uint8_t *frame, size_t len)
+{
+    wire_msg *m = malloc(sizeof *m);
+    char err[256];
+    if (m && len > WIRE_FRAME_HDR &&
+        wire_msg_decode(frame + WIRE_FRAME_HDR, len - WIRE_FRAME_HDR, m, err,
+                        sizeof err) == 0 && m->type == WIRE_MSG_BUNDLE)
+        local_bundle(n, &m->u.bundle);
+    else
+        log_err("a control bundle for this node cannot be read back (%s); "
+                "it is handled at the next start", m ? err : "out of memory");
+    free(m);
+}
+
 typedef struct origin {
     dnet *n;
     uv_work_t work;              /* reading and hashing, off the loop */
@@ -191,7 +207,9 @@ typedef struct origin {
     uint64_t size;
     wire_chunk_split split;
     uint32_t next, done, failed;
-    control_later *later;
+    control_later *later;        /* lagrange send's client, or NULL */
+    dnet_sent_cb cb;             /* or a caller in the daemon */
+    void *cb_arg;
     char err[256];
 } origin;
 
@@ -227,7 +245,9 @@ static void put_done(dstore_req *r)
             sess_start_reading(s);
     }
     if (r->rc == 0) {
-        if (pc->local)
+        if (pc->local && pc->b.kind == WIRE_KIND_CONTROL)
+            local_control_frame(n, r->buf, r->len);
+        else if (pc->local)
             local_bundle(n, &pc->b);
         else {
             if (s)
@@ -400,25 +420,34 @@ static int make_control(dnet *n, const char *dst, const char *name,
 static void origin_finish(origin *o)
 {
     dnet *n = o->n;
-    control_out *out = control_later_out(o->later);
     char hex[33];
     wire_bundle_id_hex(o->split.tmpl.object_id, hex);
-    if (o->failed)
-        control_error(out, "%u of %u chunks not stored: %s", o->failed,
-                      o->split.count, o->err);
-    else {
-        control_printf(out, "{\"object\":\"%s\",\"dst\":", hex);
-        control_json_str(out, o->split.tmpl.dst);
-        control_printf(out, ",\"bytes\":%llu,\"chunks\":%u}\n",
-                       (unsigned long long)o->size, o->split.count);
-        log_info("object %s (%llu bytes, %u chunks) for %s stored, "
-                 "to be sent", hex, (unsigned long long)o->size,
-                 o->split.count, o->split.tmpl.dst);
+    if (o->later) {
+        control_out *out = control_later_out(o->later);
+        if (o->failed)
+            control_error(out, "%u of %u chunks not stored: %s", o->failed,
+                          o->split.count, o->err);
+        else {
+            control_printf(out, "{\"object\":\"%s\",\"dst\":", hex);
+            control_json_str(out, o->split.tmpl.dst);
+            control_printf(out, ",\"bytes\":%llu,\"chunks\":%u}\n",
+                           (unsigned long long)o->size, o->split.count);
+        }
+        control_later_done(o->later);
+    } else if (o->cb) {
+        if (o->failed)
+            o->cb(o->cb_arg, -EIO, o->err);
+        else
+            o->cb(o->cb_arg, 0, NULL);
     }
-    control_later_done(o->later);
+    if (!o->failed)
+        log_info("object %s%s%s (%llu bytes, %u chunks) for %s stored, "
+                 "to be sent", hex, o->split.tmpl.name[0] ? " " : "",
+                 o->split.tmpl.name, (unsigned long long)o->size,
+                 o->split.count, o->split.tmpl.dst);
     free(o->data);
     free(o);
-    n->handles--;                /* held since cmd_send: see send_read_done */
+    n->handles--;                /* held since the send: see send_read_done */
     net_check_done(n);
 }
 
@@ -498,6 +527,8 @@ static void on_control(dnet *n, const wire_bundle *b)
             pg->later = NULL;
             ping_free(pg);
         }
+    } else if (n->hooks.on_control && n->hooks.on_control(n->hooks.arg, b)) {
+        return;                  /* kept until dnet_control_done */
     } else {
         log_warn("control bundle '%s' from %s not understood; dropped",
                  b->name, b->src);
@@ -513,10 +544,14 @@ static void deliver_done(dstore_req *r)
     wire_bundle_id_hex(ob->o.object_id, hex);
     if (r->rc >= 0) {
         n->delivered += r->rc == 0;
-        log_info("object %s delivered: %llu bytes from %s%s", hex,
+        log_info("object %s%s%s delivered: %llu bytes from %s%s", hex,
+                 ob->o.name[0] ? " " : "", ob->o.name,
                  (unsigned long long)ob->o.size, ob->o.src,
                  r->rc == INBOX_ALREADY ? " (already delivered; chunks "
                                           "dropped)" : "");
+        if (n->hooks.on_delivered && !n->stopping)
+            n->hooks.on_delivered(n->hooks.arg, &ob->o,
+                                  r->rc == INBOX_ALREADY);
     } else {
         log_err("object %s from %s not delivered, its chunks stay in the "
                 "spool: %s", hex, ob->o.src, r->err);
@@ -1278,7 +1313,7 @@ static void send_read_work(uv_work_t *w)
     origin *org = w->data;
     char err[256];
     int rc;
-    for (uint64_t got = 0; got < org->size;) {
+    for (uint64_t got = 0; org->fd >= 0 && got < org->size;) {
         ssize_t r = read(org->fd, org->data + got, (size_t)(org->size - got));
         if (r <= 0) {
             snprintf(org->err, sizeof org->err, "%.200s: %s", org->path,
@@ -1300,12 +1335,16 @@ static void send_read_done(uv_work_t *w, int status)
 {
     origin *org = w->data;
     dnet *n = org->n;
-    close(org->fd);
+    if (org->fd >= 0)
+        close(org->fd);
     if (n->stopping || org->failed || status < 0) {
+        const char *why = org->failed ? org->err : "lagranged is stopping";
         n->handles--;
-        control_error(control_later_out(org->later), "%s",
-                      org->failed ? org->err : "lagranged is stopping");
-        control_later_done(org->later);
+        if (org->later) {
+            control_error(control_later_out(org->later), "%s", why);
+            control_later_done(org->later);
+        } else if (org->cb)
+            org->cb(org->cb_arg, org->failed ? -EIO : -ESHUTDOWN, why);
         free(org->data);
         free(org);
         net_check_done(n);
@@ -1446,3 +1485,94 @@ const control_cmd dnet_cmds[] = {
       dhealth_cmd_fault },
     { NULL, NULL, NULL },
 };
+
+/* ---- for distributed jobs (net.h) ------------------------------------------- */
+
+int dnet_send_object(lagranged *d, const dnet_object *ob, dnet_sent_cb done,
+                     void *arg)
+{
+    dnet *n = d->net;
+    origin *org;
+    int fd = -1, found = 0;
+    uint64_t size = ob->len;
+    if (!n || n->stopping) {
+        free(ob->data);
+        return -ESHUTDOWN;
+    }
+    for (int i = 0; i < d->conf->topo->n_nodes; i++)
+        found |= !strcmp(d->conf->topo->nodes[i].name, ob->dst);
+    if (!found || ob->priority > WIRE_PRIO_MAX ||
+        strlen(ob->name) >= WIRE_NAME_MAX) {
+        free(ob->data);
+        return -EINVAL;
+    }
+    if (ob->path) {
+        struct stat st;
+        if ((fd = open(ob->path, O_RDONLY | O_CLOEXEC)) < 0)
+            return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (uint64_t)st.st_size > NET_LOCAL_MAX) {
+            close(fd);
+            return -EFBIG;
+        }
+        size = (uint64_t)st.st_size;
+    }
+    if (!(org = calloc(1, sizeof *org)) ||
+        (ob->path && !(org->data = malloc(size ? (size_t)size : 1)))) {
+        free(org);
+        if (fd >= 0)
+            close(fd);
+        free(ob->data);
+        return -ENOMEM;
+    }
+    if (!ob->path)
+        org->data = ob->data;
+    org->n = n;
+    org->fd = fd;
+    org->size = size;
+    org->chunk = (size_t)d->conf->chunk_size;
+    snprintf(org->path, sizeof org->path, "%s", ob->path ? ob->path : "");
+    snprintf(org->tmpl.src, sizeof org->tmpl.src, "%s", node_self(n));
+    snprintf(org->tmpl.dst, sizeof org->tmpl.dst, "%s", ob->dst);
+    snprintf(org->tmpl.name, sizeof org->tmpl.name, "%s", ob->name);
+    org->tmpl.created_unix_ms = net_unix_ms();
+    org->tmpl.lifetime_ms = ob->lifetime_ms;
+    org->tmpl.priority = ob->priority;
+    org->tmpl.kind = ob->kind;
+    if (ob->object_id)
+        memcpy(org->tmpl.object_id, ob->object_id, WIRE_ID_LEN);
+    else if (wire_bundle_new_id(org->tmpl.object_id) < 0) {
+        if (fd >= 0)
+            close(fd);
+        free(org->data);
+        free(org);
+        return -EIO;
+    }
+    org->cb = done;
+    org->cb_arg = arg;
+    org->work.data = org;
+    n->handles++;
+    uv_queue_work(&d->loop, &org->work, send_read_work, send_read_done);
+    return 0;
+}
+
+int dnet_send_control(lagranged *d, const char *dst, const char *name,
+                      const uint8_t *p, size_t len, uint64_t lifetime_ms)
+{
+    dnet *n = d->net;
+    if (!n || n->stopping)
+        return -ESHUTDOWN;
+    return make_control(n, dst, name, p, len, lifetime_ms, NULL);
+}
+
+void dnet_set_hooks(lagranged *d, const dnet_hooks *h)
+{
+    if (d->net)
+        d->net->hooks = *h;
+}
+
+void dnet_control_done(lagranged *d, const uint8_t id[WIRE_ID_LEN])
+{
+    if (d->net)
+        delete_bundle(d->net, id);
+}

@@ -85,6 +85,15 @@ void sched_op_free(sop *op)
     free(op->blob_paths);
     free(op->want);
     free(op->meta);
+    if (op->enc)
+        for (int i = 0; i < op->n_tens; i++)
+            free(op->enc[i]);
+    free(op->enc);
+    free(op->enc_len);
+    plan_model_free(op->pm);
+    jobplan_free(op->jp);
+    if (op->kind != OP_RUN && op->kind != OP_TASK_RUN)
+        lg_graph_free(op->g);
     free(op);
 }
 
@@ -157,12 +166,22 @@ void sched_fill_job(const djob *j, Lagrange__V1__Job *p,
     p->progress = j->progress;
     p->name = (char *)j->name;
     p->attempts = j->attempts;
-    if (self && j->state != LAGRANGE__V1__JOB_STATE__PENDING &&
+    if (j->dist && j->dist->plan) {
+        const Lagrange__V1__DistPlan *dp = j->dist->plan;
+        p->partitions = (uint32_t)dp->n_tasks;
+        p->predicted_s = dp->predicted_s;
+        for (size_t i = 0; i < dp->n_tasks && i < SCHED_MAX_PARTS; i++)
+            nodes[i] = dp->tasks[i]->node;
+        p->n_nodes = dp->n_tasks < SCHED_MAX_PARTS ? dp->n_tasks
+                                                   : SCHED_MAX_PARTS;
+        p->nodes = nodes;
+    } else if (self && j->state != LAGRANGE__V1__JOB_STATE__PENDING &&
         j->state != LAGRANGE__V1__JOB_STATE__CANCELLED &&
         j->state != LAGRANGE__V1__JOB_STATE__EXPIRED) {
         nodes[0] = (char *)self;
         p->n_nodes = 1;
         p->nodes = nodes;
+        p->partitions = 1;
     }
     for (int i = 0; i < j->n_out && ti; i++) {
         lagrange__v1__tensor_info__init(&ti[i]);
@@ -185,7 +204,7 @@ uint8_t *sched_pack_job(const dsched *s, const djob *j, size_t *len)
     Lagrange__V1__TensorInfo *ti = calloc((size_t)j->n_out + 1, sizeof *ti);
     Lagrange__V1__TensorInfo **tip = calloc((size_t)j->n_out + 1,
                                             sizeof *tip);
-    char *nodes[1];
+    char *nodes[SCHED_MAX_PARTS];
     uint8_t *buf = NULL;
     if (ti && tip) {
         sched_fill_job(j, &p, ti, tip, nodes, s->d->conf->node_id);
@@ -208,7 +227,7 @@ uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len)
     Lagrange__V1__Tensor *in = calloc((size_t)j->n_in + 1, sizeof *in);
     Lagrange__V1__Tensor **inp = calloc((size_t)j->n_in + 1, sizeof *inp);
     char (*files)[24] = calloc((size_t)j->n_in + 1, sizeof *files);
-    char *nodes[1];
+    char *nodes[SCHED_MAX_PARTS];
     uint8_t *buf = NULL;
     (void)s;
     if (ti && tip && in && inp && files) {
@@ -224,6 +243,9 @@ uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len)
         r.job = &p;
         r.n_inputs = (size_t)j->n_in;
         r.inputs = inp;
+        r.n_placement = (size_t)j->n_place;
+        r.placement = j->place;
+        r.plan = (Lagrange__V1__DistPlan *)sched_dist_record(j);
         *len = lagrange__v1__job_record__get_packed_size(&r);
         if ((buf = malloc(*len ? *len : 1)))
             lagrange__v1__job_record__pack(&r, buf);
@@ -234,32 +256,6 @@ uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len)
     free(inp);
     free(files);
     return buf;
-}
-
-static int set_outputs(djob *j, lg_tensor **t, const lg_graph *g)
-{
-    outinfo *o = calloc((size_t)g->n_outputs + 1, sizeof *o);
-    if (!o)
-        return -ENOMEM;
-    for (int i = 0; i < g->n_outputs; i++) {
-        if (!(o[i].name = strdup(g->values[g->outputs[i]].name))) {
-            for (int k = 0; k < i; k++)
-                free(o[k].name);
-            free(o);
-            return -ENOMEM;
-        }
-        snprintf(o[i].dtype, sizeof o[i].dtype, "%s",
-                 lg_dtype_name(t[i]->dtype));
-        o[i].rank = t[i]->shape.rank;
-        for (int k = 0; k < o[i].rank && k < 8; k++)
-            o[i].d[k] = t[i]->shape.d[k];
-    }
-    for (int i = 0; i < j->n_out; i++)
-        free(j->out[i].name);
-    free(j->out);
-    j->out = o;
-    j->n_out = g->n_outputs;
-    return 0;
 }
 
 /* ---- the job table ---------------------------------------------------------- */
@@ -346,6 +342,7 @@ void sched_free_job(djob *j)
     for (int i = 0; i < j->n_out; i++)
         free(j->out[i].name);
     free(j->out);
+    sched_dist_free_job(j);
     free(j);
 }
 
@@ -616,6 +613,7 @@ static void op_work(uv_work_t *w)
             lg_errf(op->err, sizeof op->err, op->rc, "%s", strerror(-op->rc));
         break;
     case OP_SWEEP_BLOBS: work_sweep_blobs(op); break;
+    default: sched_dist_work(op); break;
     }
 }
 
@@ -654,12 +652,8 @@ enum h2rpc_status sched_status_of(int rc)
     }
 }
 
-static void after_run(sop *op)
+void sched_keep_exec(dsched *s, sop *op, const char *id)
 {
-    dsched *s = op->s;
-    djob *j = op->job;
-    j->run_op = NULL;
-    s->running--;
     if (op->x) {
         op->x->busy = 0;
         op->x->used = ++s->xclock;
@@ -673,7 +667,7 @@ static void after_run(sop *op)
         if (v) {
             lg_exec_free(v->e);
             lg_graph_free(v->g);
-            snprintf(v->id, sizeof v->id, "%s", j->model);
+            snprintf(v->id, sizeof v->id, "%s", id);
             v->g = op->g;
             v->e = op->e;
             v->used = ++s->xclock;
@@ -684,6 +678,62 @@ static void after_run(sop *op)
     } else {
         lg_graph_free(op->g);
     }
+    op->e = NULL;
+    op->g = NULL;
+}
+
+int sched_complete(djob *j, lg_tensor **t, int n, const char *const *names)
+{
+    dsched *s = j->s;
+    outinfo *o = calloc((size_t)n + 1, sizeof *o);
+    uint64_t lat;
+    for (int i = 0; o && i < n; i++) {
+        if (!(o[i].name = strdup(names[i]))) {
+            for (int k = 0; k < i; k++)
+                free(o[k].name);
+            free(o);
+            o = NULL;
+            break;
+        }
+        snprintf(o[i].dtype, sizeof o[i].dtype, "%s",
+                 lg_dtype_name(t[i]->dtype));
+        o[i].rank = t[i]->shape.rank < 8 ? t[i]->shape.rank : 8;
+        for (int d = 0; d < o[i].rank; d++)
+            o[i].d[d] = t[i]->shape.d[d];
+    }
+    if (!o) {
+        snprintf(j->error, sizeof j->error, "out of memory");
+        sched_set_state(j, LAGRANGE__V1__JOB_STATE__FAILED, "");
+        sched_persist(j);
+        sched_notify(j, "state");
+        return -ENOMEM;
+    }
+    for (int i = 0; i < j->n_out; i++)
+        free(j->out[i].name);
+    free(j->out);
+    j->out = o;
+    j->n_out = n;
+    cache_outputs(s, j, t, n);
+    j->progress = 1.0;
+    sched_set_state(j, LAGRANGE__V1__JOB_STATE__COMPLETED, "");
+    lat = j->finished - j->created;
+    s->lat_n++;
+    s->lat_sum += (double)lat / 1e3;
+    for (int b = 0; b < SCHED_LAT_BUCKETS; b++)
+        if (lat <= lat_bounds[b])
+            s->lat_count[b]++;
+    sched_persist(j);
+    sched_notify(j, "state");
+    return 0;
+}
+
+static void after_run(sop *op)
+{
+    dsched *s = op->s;
+    djob *j = op->job;
+    const lg_graph *g = op->x ? op->x->g : op->g;
+    j->run_op = NULL;
+    s->running--;
     if (op->cancelled && !sched_is_final(j->state)) {
         /* A stop took the run off the threadpool's queue before it
          * started: the job waits for the next start, as PENDING. */
@@ -697,37 +747,36 @@ static void after_run(sop *op)
         /* Cancelled or expired while it ran: the result is dropped. */
         log_info("job %s: run ended after it became %s", j->id,
                  sched_state_name(j->state));
-    } else if (op->rc < 0) {
-        snprintf(j->error, sizeof j->error, "%s", op->err);
+    } else if (op->rc < 0 || !g) {
+        snprintf(j->error, sizeof j->error, "%s",
+                 op->rc < 0 ? op->err : "no executor");
         sched_set_state(j, LAGRANGE__V1__JOB_STATE__FAILED, "");
-        log_info("job %s failed: %s", j->id, op->err);
+        log_info("job %s failed: %s", j->id, j->error);
     } else {
         dmodel *m = sched_find_model_id(s, j->model);
-        const lg_graph *g = op->x ? op->x->g : op->g;
-        uint64_t lat;
-        if (op->x == NULL && !op->e)
-            g = NULL;
-        if (g && set_outputs(j, op->tens, g) < 0) {
+        const char **names = calloc((size_t)g->n_outputs + 1,
+                                    sizeof *names);
+        for (int i = 0; names && i < g->n_outputs; i++)
+            names[i] = g->values[g->outputs[i]].name;
+        if (!names) {
             snprintf(j->error, sizeof j->error, "out of memory");
             sched_set_state(j, LAGRANGE__V1__JOB_STATE__FAILED, "");
         } else {
-            cache_outputs(s, j, op->tens, op->n_tens);
-            j->progress = 1.0;
-            sched_set_state(j, LAGRANGE__V1__JOB_STATE__COMPLETED, "");
-            lat = j->finished - j->created;
-            s->lat_n++;
-            s->lat_sum += (double)lat / 1e3;
-            for (int b = 0; b < SCHED_LAT_BUCKETS; b++)
-                if (lat <= lat_bounds[b])
-                    s->lat_count[b]++;
-            if (m) {
-                m->runs++;
-                m->exec_s += op->exec_s;
+            if (sched_complete(j, op->tens, op->n_tens, names) == 0) {
+                if (m) {
+                    m->runs++;
+                    m->exec_s += op->exec_s;
+                }
+                log_info("job %s completed in %.3f s (executor %.3f s)",
+                         j->id, (double)(j->finished - j->created) / 1e3,
+                         op->exec_s);
             }
-            log_info("job %s completed in %.3f s (executor %.3f s)", j->id,
-                     (double)lat / 1e3, op->exec_s);
+            free(names);
+            sched_keep_exec(s, op, j->model);
+            return;              /* sched_complete wrote and told */
         }
     }
+    sched_keep_exec(s, op, j->model);
     sched_persist(j);
     sched_notify(j, "state");
 }
@@ -842,6 +891,9 @@ static void op_after(uv_work_t *w, int status)
             s->removed_blobs += (uint64_t)op->rc;
         }
         break;
+    default:
+        sched_dist_after(op);
+        break;
     }
     if (op->call && h2rpc_call_data(op->call) == op)
         h2rpc_call_set_data(op->call, NULL);
@@ -879,7 +931,7 @@ void sched_notify(djob *j, const char *event)
     Lagrange__V1__Job p;
     Lagrange__V1__TensorInfo *ti;
     Lagrange__V1__TensorInfo **tip;
-    char *nodes[1];
+    char *nodes[SCHED_MAX_PARTS];
     uint8_t *buf;
     size_t len;
     if (j->n_watch == 0)
@@ -913,19 +965,28 @@ void sched_notify(djob *j, const char *event)
 static void kick(dsched *s)
 {
     int workers = s->d->conf->job_workers;
+    sched_dist_kick(s);
     while (!s->stopping && s->running < workers) {
         djob *best = NULL;
         sop *op;
         for (int i = 0; i < s->n_jobs; i++) {
             djob *j = s->jv[i];
             if (!j->accepted || j->run_op ||
-                j->state != LAGRANGE__V1__JOB_STATE__PENDING)
+                j->state != LAGRANGE__V1__JOB_STATE__PENDING ||
+                (j->dist && j->dist->phase != DJ_LOCAL &&
+                 j->dist->phase != DJ_PREP))
                 continue;
             if (!best || j->priority > best->priority)
                 best = j;
         }
         if (!best)
             break;
+        /* The next job in order is being planned: wait for its plan, so
+         * that planning never reorders the queue. */
+        if (best->dist && best->dist->phase == DJ_PREP)
+            break;
+        if (!sched_dist_local(s, best))
+            continue;            /* distributed, or planning started */
         if (!sched_find_model_id(s, best->model)) {
             snprintf(best->error, sizeof best->error,
                      "model %s is no longer stored", best->model);
@@ -962,6 +1023,7 @@ static void kick(dsched *s)
     for (int i = 0; i < s->n_jobs; i++) {
         djob *j = s->jv[i];
         if (j->accepted && j->state == LAGRANGE__V1__JOB_STATE__PENDING &&
+            (!j->dist || j->dist->phase == DJ_LOCAL) &&
             strcmp(j->reason, "WaitingExecutor") != 0) {
             snprintf(j->reason, sizeof j->reason, "WaitingExecutor");
             sched_notify(j, "state");
@@ -1126,6 +1188,8 @@ static int load_job(void *arg, const char *id, const void *rec, size_t len)
         j->n_out = (int)i + 1;
     }
     j->accepted = 1;
+    if (sched_dist_load(j, r) < 0)
+        goto oom;
     if (!sched_is_final(j->state)) {
         j->was = j->state;
         j->state = LAGRANGE__V1__JOB_STATE__PENDING;
@@ -1199,6 +1263,8 @@ int sched_start(lagranged *d, char *err, size_t errlen)
     jobcomp_reopen(s);
     log_info("jobs: %d models, %d jobs (%d resumed) in %s", s->n_models,
              s->n_jobs, resumed, c->job_dir.path);
+    sched_dist_start(s);
+    sched_dist_resume(s);
     kick(s);
     return 0;
 }
@@ -1276,6 +1342,7 @@ void sched_free(lagranged *d)
     for (int i = 0; i < s->n_jobs; i++)
         sched_free_job(s->jv[i]);
     free(s->jv);
+    sched_dist_stop(s);
     for (int i = 0; i < s->n_models; i++) {
         lagrange__v1__model__free_unpacked(s->mv[i]->m, NULL);
         free(s->mv[i]);

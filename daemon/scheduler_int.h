@@ -20,6 +20,8 @@
 #include "h2rpc.h"
 #include "jobcomp.h"
 #include "jobdb.h"
+#include "jobplan.h"
+#include "plan.h"
 #include "lagrange/v1/api.pb-c.h"
 #include "lagrange/v1/store.pb-c.h"
 #include "lagranged.h"
@@ -39,6 +41,43 @@
 #define SWEEP_MAX 256              /* jobs removed per sweep */      /* outputs kept in memory for GetResult */
 
 typedef Lagrange__V1__JobState jstate;
+
+#define SCHED_MAX_RESIDENT 4096    /* (node, partition) pairs remembered */
+#define SCHED_MAX_TASKS 4096       /* partitions held here at once */
+#define SCHED_MAX_PARTS JOBPLAN_MAX_PARTS
+#define PMCACHE 8                  /* plan_models kept, by model id */
+
+/* A distributed job at its controller (scheduler_dist.c). */
+enum dj_phase { DJ_NONE = 0, DJ_PREP, DJ_LOCAL, DJ_BUILD, DJ_DISPATCH,
+                DJ_WAIT, DJ_FINISH, DJ_DONE };
+typedef struct djdist {
+    enum dj_phase phase;
+    Lagrange__V1__DistPlan *plan;  /* owned (unpacked); NULL before BUILD */
+    lg_graph *g;                   /* unused: the ops hand the graph on */
+    plan_model *pm;
+    int n_parts, n_place, ctl, epoch;
+    int first[JOBPLAN_MAX_PARTS], last[JOBPLAN_MAX_PARTS];
+    int node[JOBPLAN_MAX_PARTS];   /* topology index per part */
+    uint8_t *meta[JOBPLAN_MAX_PARTS]; /* BUILD: new partitions' metadata */
+    size_t meta_len[JOBPLAN_MAX_PARTS];
+    double predicted_s;
+    char summary[160];
+    int sends, send_failed;        /* DISPATCH: sends not yet durable */
+    char send_err[256];
+} djdist;
+
+/* A partition to run here (scheduler_dist.c). */
+enum dtask_state { TK_WAIT = 0, TK_RUN, TK_SEND };
+typedef struct dtask {
+    struct dtask *next;
+    struct dsched *s;
+    Lagrange__V1__Task *t;         /* owned (unpacked) */
+    uint8_t bid[16];               /* its bundle, deleted when done */
+    enum dtask_state state;
+    int need_sent;                 /* NEED_PARTITION sent */
+    int sends, send_failed;        /* SEND: outputs not yet durable */
+    double exec_s;
+} dtask;
 
 typedef struct dmodel {
     char id[65];
@@ -85,6 +124,9 @@ typedef struct djob {
     size_t cached_bytes;
     h2rpc_call *watch[SCHED_MAX_WATCHERS];
     int n_watch;
+    char **place;                  /* SubmitJobRequest.placement */
+    int n_place;
+    djdist *dist;                  /* planned across nodes, or NULL */
 } djob;
 
 typedef struct xentry {
@@ -122,12 +164,21 @@ struct dsched {
     int sweeping;                  /* a blob sweep in flight */
     uint64_t removed_jobs, removed_blobs; /* by JobRetention */
     jobcomp jc;                    /* JobCompLog: a line per final job */
+    dtask *tasks;                  /* partitions to run here */
+    int n_tasks;
+    struct { char node[64]; char sha[65]; } res[SCHED_MAX_RESIDENT];
+    int n_res;                     /* partitions known on other nodes */
+    struct { char id[65]; plan_model *pm; uint64_t used; } pmc[PMCACHE];
+                                   /* the planner's view of recent models */
+    char done_keys[1024][160];      /* tasks finished lately (job/epoch/part) */
+    int n_done_keys, done_next;
     char jc_err[512];              /* its last failure ("" once it works) */
 };
 
 enum op_kind {
     OP_CREATE, OP_UPDATE, OP_RUN, OP_PUT_COMMIT, OP_READ_RESULT,
     OP_DELETE_MODEL, OP_REMOVE_JOB, OP_SWEEP_BLOBS,
+    OP_DIST_PREP, OP_DIST_BUILD, OP_DIST_FINISH, OP_TASK_RUN, OP_PART_IMPORT,
 };
 
 /* What an input of a model must be: checked against a blob's header on
@@ -174,6 +225,13 @@ typedef struct sop {
                                       executor advances, read by the loop */
     int cancelled;                 /* OP_RUN: uv_cancel took it off the
                                       queue before it started (a stop) */
+    /* scheduler_dist.c */
+    plan_model *pm;                /* OP_DIST_PREP */
+    jobplan *jp;                   /* OP_DIST_BUILD */
+    dtask *task;                   /* OP_TASK_RUN */
+    uint8_t **enc;                 /* OP_TASK_RUN: outputs as .npy */
+    size_t *enc_len;
+    char path[4096];               /* OP_PART_IMPORT: the inbox file */
 } sop;
 
 /* A PutModel / PutBlob in progress (the call's data). */
@@ -238,7 +296,32 @@ void sched_reply(h2rpc_call *c, const ProtobufCMessage *m);
 int sched_valid_name(const char *s);
 void sched_op_call_close(h2rpc_call *c, int cancelled);
 
+/* Completion of a job whose outputs are in JobDir (out-<k>.npy) and in
+ * t (n of them, named names): outputs recorded, kept in memory, stats,
+ * COMPLETED written and told. 0, or -ENOMEM (then FAILED). */
+int sched_complete(djob *j, lg_tensor **t, int n, const char *const *names);
+/* An executor op is over: keep its prepared model for the next run of
+ * model id (or give the cached entry back). */
+void sched_keep_exec(dsched *s, sop *op, const char *id);
+
+/* ---- scheduler_dist.c ---------------------------------------------------------- */
+
+void sched_dist_start(dsched *s);
+void sched_dist_resume(dsched *s);
+void sched_dist_stop(dsched *s);
+int sched_dist_local(dsched *s, djob *j);
+void sched_dist_kick(dsched *s);
+void sched_dist_work(sop *op);
+void sched_dist_after(sop *op);
+void sched_dist_free_job(djob *j);
+int sched_dist_load(djob *j, const Lagrange__V1__JobRecord *r);
+const Lagrange__V1__DistPlan *sched_dist_record(const djob *j);
+
 /* ---- scheduler_models.c ------------------------------------------------------ */
+
+/* Threadpool: describe model op->id (in ModelDir) into op->meta, as an
+ * upload does; 0 or an error in op->err. */
+int sched_describe_into(sop *op);
 
 int sched_add_model(dsched *s, const char *id, const uint8_t *meta,
                      size_t len);

@@ -164,6 +164,19 @@ out:
     return rc;
 }
 
+int sched_describe_into(sop *op)
+{
+    char path[4096];
+    int rc;
+    if ((rc = blobstore_path(op->s->models, op->id, path, sizeof path)) < 0)
+        return lg_errf(op->err, sizeof op->err, rc, "model %s: bad id",
+                       op->id);
+    if ((rc = describe_model(op, path)) < 0)
+        return rc;
+    return blobstore_put_meta(op->s->models, op->id, op->meta, op->meta_len,
+                              op->err, sizeof op->err);
+}
+
 void sched_work_put_commit(sop *op)
 {
     dsched *s = op->s;

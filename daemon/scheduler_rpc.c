@@ -254,6 +254,26 @@ static enum h2rpc_status check_submit(dsched *s,
     if (*q->name && !sched_valid_name(q->name))
         return snprintf(why, whylen, "job name '%.80s' must be 1-63 of "
                         "[A-Za-z0-9._-]", q->name), H2RPC_INVALID_ARGUMENT;
+    if (q->n_placement > SCHED_MAX_PARTS)
+        return snprintf(why, whylen, "placement names %zu nodes; at most %d "
+                        "partitions", q->n_placement, SCHED_MAX_PARTS),
+               H2RPC_INVALID_ARGUMENT;
+    for (size_t i = 0; i < q->n_placement; i++) {
+        const plan_topology *t = s->d->conf->topo;
+        int found = 0;
+        for (int n = 0; n < t->n_nodes; n++)
+            found |= !strcmp(t->nodes[n].name, q->placement[i]);
+        if (!found)
+            return snprintf(why, whylen, "placement %zu: '%.63s' is not a "
+                            "node of the topology", i + 1, q->placement[i]),
+                   H2RPC_INVALID_ARGUMENT;
+    }
+    if (q->n_placement && !s->d->net &&
+        !(q->n_placement == 1 &&
+          !strcmp(q->placement[0], s->d->conf->node_id)))
+        return snprintf(why, whylen, "placement on other nodes needs the "
+                        "network, which is off here"),
+               H2RPC_FAILED_PRECONDITION;
     if (md->n_inputs > SCHED_MAX_INPUTS)
         return snprintf(why, whylen, "model %.40s has %zu inputs; jobs take "
                         "at most %d", md->name, md->n_inputs,
@@ -431,6 +451,18 @@ int sched_submit_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
     snprintf(j->model_name, sizeof j->model_name, "%s", m->m->name);
     snprintf(j->name, sizeof j->name, "%s", q->name);
     snprintf(j->idem, sizeof j->idem, "%s", q->idempotency_key);
+    if (q->n_placement) {
+        if (!(j->place = calloc(q->n_placement, sizeof *j->place))) {
+            h2rpc_finish(c, H2RPC_RESOURCE_EXHAUSTED, "out of memory");
+            sched_free_job(j);
+            op->job = NULL;
+            sched_op_free(op);
+            goto out;
+        }
+        for (size_t i = 0; i < q->n_placement; i++)
+            if ((j->place[i] = strdup(q->placement[i])))
+                j->n_place = (int)i + 1;
+    }
     j->priority = q->priority;
     j->objective = q->objective ? q->objective
                                 : LAGRANGE__V1__OBJECTIVE__MIN_TIME;

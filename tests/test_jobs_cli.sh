@@ -286,12 +286,13 @@ d = json.load(open(sys.argv[1]))
 keys = ["id", "name", "model", "model_id", "state", "reason", "age", "nodes",
         "progress", "priority", "objective", "attempts", "created", "started",
         "finished", "updated", "deadline", "error", "idempotency_key",
-        "outputs"]
+        "outputs", "partitions", "predicted_s"]
 assert isinstance(d, list) and [j["id"] for j in d] == sys.argv[2:4], d
 for j in d:
     assert list(j) == keys, list(j)
     assert j["state"] == "COMPLETED" and j["model"] == "tinynet", j
     assert j["model_id"] == sys.argv[4] and j["nodes"] == ["gs"], j
+    assert j["partitions"] == 1 and j["predicted_s"] is None, j
     assert j["progress"] == 1 and j["attempts"] == 1 and j["reason"] == "", j
     assert isinstance(j["age"], (int, float)) and j["age"] >= 0, j
     assert j["deadline"] is None and j["objective"] == "time", j

@@ -1,0 +1,1534 @@
+/*
+ * scheduler_dist.c - distributed jobs: a job split into partitions that
+ * run on the nodes the planner (or the submitter's placement) chose, with
+ * tensors moving between them as bundles through store-and-forward.
+ * lagranged(8), DISTRIBUTED JOBS; the messages are in wire.proto (Task,
+ * TaskStatus) and store.proto (DistPlan).
+ *
+ * Owns both sides:
+ *
+ * The controller (the node that accepted the job), per job (djdist):
+ *
+ *   NONE ─> PREP ─(graph loaded, plan solved)─> LOCAL  (one partition
+ *            │                                          here: the plain
+ *            │                                          executor path)
+ *            └─> BUILD ─(partitions cut, stored)─> DISPATCH ─(every task,
+ *                 partition and input durable in the spool)─> WAIT
+ *                 ─(every graph output in the inbox)─> FINISH ─> COMPLETED
+ *
+ *   PREP and BUILD and FINISH run on the threadpool (sched ops). The plan
+ *   (DistPlan) is written in the job's record before anything is sent;
+ *   after a restart a job in WAIT only waits (its bundles are in some
+ *   spool), one still dispatching dispatches again: workers ignore a task
+ *   they hold, inboxes drop a second copy of a tensor (its object id is
+ *   derived from job, epoch, value and destination).
+ *
+ * The worker (any node, the controller too), per task (dtask):
+ *
+ *   WAIT (partition and inputs) ─> RUN (threadpool) ─> SEND (outputs into
+ *   the spool) ─> done: TaskStatus DONE to the controller, the task bundle
+ *   deleted.
+ *
+ *   The task's CONTROL bundle stays in the spool until then, so a restart
+ *   finds it again (dnet's on_control at recovery). Inputs are the inbox
+ *   files of their derived object ids; a partition arrives as a PARTITION
+ *   object and is imported into ModelDir under its SHA-256 (the cache the
+ *   controller counts on: a second job with the same partitions ships no
+ *   weights). A worker that lacks a partition the controller did not send
+ *   asks for it (NEED_PARTITION).
+ *
+ * Threading: loop thread, except the work functions (sched_dist_work),
+ * which touch only their op and the stores.
+ */
+#include "scheduler_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "bundle.h"
+#include "inbox.h"
+#include "jobplan.h"
+#include "lgerr.h"
+#include "log.h"
+#include "model.h"
+#include "net.h"
+#include "nodehealth.h"
+#include "npy.h"
+#include "onnx_load.h"
+#include "plan.h"
+#include "report.h"
+
+#define TASK_LIFETIME_MS (30ull * 86400 * 1000) /* bundles of a job */
+#define DONE_MEMORY 1024           /* finished tasks remembered */
+
+/* ---- names and ids ------------------------------------------------------------ */
+
+/* The object id of tensor `value` of (job, epoch) for node dst. */
+static void tensor_oid(const char *job, unsigned epoch, const char *value,
+                       const char *dst, uint8_t oid[WIRE_ID_LEN])
+{
+    /* "lagrange/t" NUL job NUL epoch NUL value NUL dst NUL, hashed. */
+    uint8_t b[16 + 32 + 16 + WIRE_NAME_MAX + WIRE_NODE_MAX];
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    size_t n = 0;
+    char e[16];
+    const char *part[5];
+    snprintf(e, sizeof e, "%u", epoch);
+    part[0] = "lagrange/t";
+    part[1] = job;
+    part[2] = e;
+    part[3] = value;
+    part[4] = dst;
+    for (int i = 0; i < 5; i++) {
+        size_t l = strnlen(part[i], WIRE_NAME_MAX - 1) + 1;
+        if (n + l > sizeof b)
+            l = sizeof b - n;
+        memcpy(b + n, part[i], l);
+        n += l;
+    }
+    SHA256(b, n, h);
+    memcpy(oid, h, WIRE_ID_LEN);
+}
+
+/* InboxDir/<hex> of that tensor here. */
+static void tensor_path(dsched *s, const char *job, unsigned epoch,
+                        const char *value, char *buf, size_t len)
+{
+    uint8_t oid[WIRE_ID_LEN];
+    char hex[33];
+    tensor_oid(job, epoch, value, s->d->conf->node_id, oid);
+    wire_bundle_id_hex(oid, hex);
+    snprintf(buf, len, "%s/%s", s->d->conf->inbox_dir.path, hex);
+}
+
+static int have_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int node_index(const dsched *s, const char *name)
+{
+    const plan_topology *t = s->d->conf->topo;
+    for (int i = 0; i < t->n_nodes; i++)
+        if (!strcmp(t->nodes[i].name, name))
+            return i;
+    return -1;
+}
+
+static const char *self_name(const dsched *s)
+{
+    return s->d->conf->node_id;
+}
+
+static int valid_sha(const char *h)
+{
+    if (strlen(h) != 64)
+        return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* ---- resident partitions, as the controller knows them ------------------------ */
+
+static int resident(dsched *s, const char *node, const char *sha)
+{
+    for (int i = 0; i < s->n_res; i++)
+        if (!strcmp(s->res[i].node, node) && !strcmp(s->res[i].sha, sha))
+            return 1;
+    return 0;
+}
+
+static void set_resident(dsched *s, const char *node, const char *sha)
+{
+    if (resident(s, node, sha))
+        return;
+    if (s->n_res == SCHED_MAX_RESIDENT) {
+        memmove(&s->res[0], &s->res[1], sizeof *s->res * (SCHED_MAX_RESIDENT - 1));
+        s->n_res--;
+    }
+    snprintf(s->res[s->n_res].node, sizeof s->res[0].node, "%s", node);
+    snprintf(s->res[s->n_res].sha, sizeof s->res[0].sha, "%s", sha);
+    s->n_res++;
+}
+
+/* ---- the controller ---------------------------------------------------------- */
+
+/* An unpacked copy of dp whose done[] has room for every task. */
+static Lagrange__V1__DistPlan *plan_own(const Lagrange__V1__DistPlan *dp)
+{
+    size_t len = lagrange__v1__dist_plan__get_packed_size(dp);
+    uint8_t *buf = malloc(len ? len : 1);
+    Lagrange__V1__DistPlan *p = NULL;
+    uint32_t *done;
+    if (!buf)
+        return NULL;
+    lagrange__v1__dist_plan__pack(dp, buf);
+    p = lagrange__v1__dist_plan__unpack(NULL, len, buf);
+    free(buf);
+    if (!p)
+        return NULL;
+    if (p->n_done > p->n_tasks)
+        p->n_done = p->n_tasks;
+    if (!(done = realloc(p->done, (p->n_tasks + 1) * sizeof *done))) {
+        lagrange__v1__dist_plan__free_unpacked(p, NULL);
+        return NULL;
+    }
+    p->done = done;
+    return p;
+}
+
+static void dist_free(djdist *x)
+{
+    if (!x)
+        return;
+    if (x->plan)
+        lagrange__v1__dist_plan__free_unpacked(x->plan, NULL);
+    lg_graph_free(x->g);
+    plan_model_free(x->pm);
+    free(x);
+}
+
+void sched_dist_free_job(djob *j)
+{
+    dist_free(j->dist);
+    j->dist = NULL;
+    for (int i = 0; i < j->n_place; i++)
+        free(j->place[i]);
+    free(j->place);
+    j->place = NULL;
+    j->n_place = 0;
+}
+
+static void set_reason(djob *j, jstate st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_reason(djob *j, jstate st, const char *fmt, ...)
+{
+    char r[REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r, sizeof r, fmt, ap);
+    va_end(ap);
+    if (j->state == st && !strcmp(j->reason, r))
+        return;
+    sched_set_state(j, st, r);
+    sched_notify(j, "state");
+}
+
+static void job_fail(djob *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void job_fail(djob *j, const char *fmt, ...)
+{
+    va_list ap;
+    if (sched_is_final(j->state))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(j->error, sizeof j->error, fmt, ap);
+    va_end(ap);
+    log_info("job %s failed: %s", j->id, j->error);
+    sched_set_state(j, LAGRANGE__V1__JOB_STATE__FAILED, "");
+    sched_persist(j);
+    sched_notify(j, "state");
+}
+
+/* Whether job j should be planned across nodes at all. */
+static int wants_dist(dsched *s, djob *j)
+{
+    if (j->n_place > 0)
+        return 1;
+    return s->d->conf->distribute && s->d->net && s->d->conf->topo->n_nodes > 1;
+}
+
+static plan_model *pm_cached(dsched *s, const char *model)
+{
+    for (int i = 0; i < PMCACHE; i++)
+        if (s->pmc[i].pm && !strcmp(s->pmc[i].id, model)) {
+            s->pmc[i].used = ++s->xclock;
+            return s->pmc[i].pm;
+        }
+    return NULL;
+}
+
+/* Keep pm (taken) as model's planner view, replacing the oldest. */
+static void pm_keep(dsched *s, const char *model, plan_model *pm)
+{
+    int v = 0;
+    if (pm_cached(s, model)) {
+        plan_model_free(pm);
+        return;
+    }
+    for (int i = 1; i < PMCACHE; i++)
+        if (s->pmc[i].used < s->pmc[v].used)
+            v = i;
+    plan_model_free(s->pmc[v].pm);
+    snprintf(s->pmc[v].id, sizeof s->pmc[v].id, "%s", model);
+    s->pmc[v].pm = pm;
+    s->pmc[v].used = ++s->xclock;
+}
+
+static int decide(dsched *s, djob *j, const plan_model *pm);
+
+/* Kick's question for the next PENDING job: 1 if it may run on the
+ * local executor now, 0 if the distributed path has it (or is planning
+ * it: PREP, while the model is loaded for the planner the first time). */
+int sched_dist_local(dsched *s, djob *j)
+{
+    djdist *x = j->dist;
+    const plan_model *pm;
+    sop *op;
+    if (x)
+        return x->phase == DJ_LOCAL;
+    if (!wants_dist(s, j))
+        return 1;
+    if (s->stopping || !(x = calloc(1, sizeof *x)))
+        return 1;
+    j->dist = x;
+    if (!j->n_place && (pm = pm_cached(s, j->model)))
+        return decide(s, j, pm);
+    if (!(op = sched_op_new(s, OP_DIST_PREP, NULL, j))) {
+        x->phase = DJ_LOCAL;
+        return 1;
+    }
+    x->phase = DJ_PREP;
+    if (sched_op_queue(op) < 0) {
+        sched_op_free(op);
+        x->phase = DJ_LOCAL;
+        return 1;
+    }
+    set_reason(j, LAGRANGE__V1__JOB_STATE__PENDING, "Planning");
+    return 0;
+}
+
+/* Threadpool: load the model and describe it for the planner. */
+static void work_prep(sop *op)
+{
+    dsched *s = op->s;
+    char path[4096];
+    if ((op->rc = blobstore_path(s->models, op->job->model, path,
+                                 sizeof path)) < 0) {
+        lg_errf(op->err, sizeof op->err, op->rc, "model %s: no path",
+                op->job->model);
+        return;
+    }
+    if ((op->rc = lg_model_open(path, NULL, &op->g, op->err,
+                                sizeof op->err)) < 0)
+        return;
+    op->rc = plan_model_from_graph(op->g, 1, &op->pm, op->err, sizeof op->err);
+}
+
+/* Threadpool: cut the partitions and keep each in ModelDir. */
+static void work_build(sop *op)
+{
+    dsched *s = op->s;
+    djdist *x = op->job->dist;
+    jobplan *jp = NULL;
+    char path[4096];
+    int rc;
+    if (!op->g &&
+        ((rc = blobstore_path(s->models, op->job->model, path,
+                              sizeof path)) < 0 ||
+         (rc = lg_model_open(path, NULL, &op->g, op->err,
+                             sizeof op->err)) < 0)) {
+        op->rc = rc;
+        return;
+    }
+    if (x->n_place)
+        rc = jobplan_build_balanced(op->g, x->node, x->n_parts, x->ctl, &jp,
+                                    op->err, sizeof op->err);
+    else
+        rc = jobplan_build(op->g, x->first, x->last, x->node, x->n_parts,
+                           x->ctl, &jp, op->err, sizeof op->err);
+    if (rc < 0) {
+        op->rc = rc;
+        return;
+    }
+    op->jp = jp;
+    for (int i = 0; i < jp->n_parts; i++) {
+        jp_part *p = &jp->parts[i];
+        uint64_t size;
+        blobw *w = NULL;
+        if (blobstore_stat(s->models, p->sha256, &size) == 0 &&
+            size == p->onnx_len) {
+            /* Already here: metadata too? */
+            void *m;
+            size_t ml;
+            char e[64];
+            if (blobstore_get_meta(s->models, p->sha256, &m, &ml,
+                                   BLOBSTORE_META_MAX, e, sizeof e) == 0) {
+                free(m);
+                continue;
+            }
+        } else {
+            if ((rc = blobstore_begin(s->models, p->onnx_len, p->sha256, &w,
+                                      op->err, sizeof op->err)) < 0 ||
+                (rc = blobw_write(w, p->onnx, p->onnx_len, op->err,
+                                  sizeof op->err)) < 0) {
+                blobw_abort(w);
+                op->rc = rc;
+                return;
+            }
+        }
+        /* Commit (when written) and describe, as an upload would. */
+        op->bw = w;
+        op->is_model = 1;
+        snprintf(op->name, sizeof op->name, "part-%.12s", p->sha256);
+        if (w)
+            sched_work_put_commit(op);
+        else {
+            snprintf(op->id, sizeof op->id, "%s", p->sha256);
+            op->rc = sched_describe_into(op);
+        }
+        if (op->rc < 0)
+            return;
+        /* Hand the metadata to the loop (sched_add_model). */
+        x->meta[i] = op->meta;
+        x->meta_len[i] = op->meta_len;
+        op->meta = NULL;
+    }
+    op->rc = 0;
+}
+
+static void dispatch(djob *j);
+
+/* Start BUILD (cutting the partitions); g (taken) may be NULL: loaded
+ * there. 0 (the job is STAGING) or -1 (FAILED). */
+static int start_build(dsched *s, djob *j, lg_graph *g)
+{
+    djdist *x = j->dist;
+    sop *b = sched_op_new(s, OP_DIST_BUILD, NULL, j);
+    if (!b) {
+        lg_graph_free(g);
+        job_fail(j, "out of memory");
+        return -1;
+    }
+    b->g = g;
+    if (sched_op_queue(b) < 0) {
+        sched_op_free(b);
+        job_fail(j, "cannot queue the partitioning");
+        return -1;
+    }
+    x->phase = DJ_BUILD;
+    j->started = sched_now_ms();
+    j->attempts++;
+    set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Partitioning (%d "
+               "partitions)", x->n_parts);
+    return 0;
+}
+
+/* Plan j over the live topology with the planner's view of its model:
+ * 1 if it runs here whole (LOCAL), 0 if distributed (BUILD started) or
+ * failed. */
+static int decide(dsched *s, djob *j, const plan_model *pm)
+{
+    djdist *x = j->dist;
+    const plan_topology *t = s->d->conf->topo;
+    int self = s->d->conf->node;
+    plan_problem p;
+    plan_sched ps;
+    unsigned char *allowed;
+    char err[256] = "";
+    int n_grp = pm->n_grp;
+    x->ctl = self;
+    x->phase = DJ_LOCAL;
+    memset(&p, 0, sizeof p);
+    p.m = pm;
+    p.t = t;
+    p.t0 = report_topo_now(s->d);
+    p.src = p.dst = self;
+    p.deadline = INFINITY;
+    p.obj = j->objective == LAGRANGE__V1__OBJECTIVE__MIN_ENERGY
+                ? PLAN_OBJ_ENERGY : PLAN_OBJ_TIME;
+    p.budget_ms = 20;
+    /* Only nodes known to be alive take work: this one, and those node
+     * health calls up (heard lately; not suspect, dead, or never heard
+     * from). */
+    if (!(allowed = malloc((size_t)n_grp * (size_t)t->n_nodes)))
+        return 1;
+    for (int n = 0; n < t->n_nodes; n++) {
+        dhealth_view v;
+        int ok = n == self || (dhealth_node(s->d, n, &v) == 0 &&
+                               !strcmp(v.state, "up"));
+        for (int g = 0; g < n_grp; g++)
+            allowed[(size_t)g * (size_t)t->n_nodes + (size_t)n] =
+                (unsigned char)ok;
+    }
+    p.allowed = allowed;
+    plan_sched_init(&ps);
+    if (plan_solve(&p, PLAN_STRAT_AUTO, &ps, err, sizeof err) < 0 ||
+        !ps.feasible || ps.n_parts < 1 || ps.n_parts > JOBPLAN_MAX_PARTS) {
+        log_debug("job %s: no distributed plan (%s); it runs here", j->id,
+                  *err ? err : ps.reason);
+        plan_sched_free(&ps);
+        free(allowed);
+        return 1;
+    }
+    free(allowed);
+    if (ps.n_parts == 1 && ps.parts[0].node == self) {
+        plan_sched_free(&ps);
+        return 1;
+    }
+    x->n_parts = ps.n_parts;
+    for (int i = 0; i < ps.n_parts; i++) {
+        x->node[i] = ps.parts[i].node;
+        x->first[i] = pm->grp[ps.parts[i].g0].first;
+        x->last[i] = pm->grp[ps.parts[i].g1].last;
+    }
+    x->predicted_s = ps.completion - p.t0;
+    snprintf(x->summary, sizeof x->summary, "%d partitions by the %s "
+             "planner, completion in %.3g s", ps.n_parts, ps.strategy,
+             x->predicted_s);
+    plan_sched_free(&ps);
+    start_build(s, j, NULL);
+    return 0;
+}
+
+/* Back on the loop after PREP: plan, then BUILD or LOCAL. */
+static void after_prep(sop *op)
+{
+    dsched *s = op->s;
+    djob *j = op->job;
+    djdist *x = j->dist;
+    if (sched_is_final(j->state) || s->stopping) {
+        x->phase = DJ_LOCAL;     /* nothing more to plan */
+        return;
+    }
+    if (op->rc < 0) {
+        if (j->n_place) {
+            job_fail(j, "cannot plan: %s", op->err);
+            return;
+        }
+        log_warn("job %s: cannot plan it across nodes (%s); it runs here",
+                 j->id, op->err);
+        x->phase = DJ_LOCAL;
+        return;
+    }
+    x->ctl = s->d->conf->node;
+    if (j->n_place) {
+        if (j->n_place > op->g->n_nodes) {
+            job_fail(j, "placement names %d nodes; the model has only %d "
+                     "graph nodes to split", j->n_place, op->g->n_nodes);
+            return;
+        }
+        x->n_parts = j->n_place;
+        x->n_place = j->n_place;
+        for (int i = 0; i < j->n_place; i++)
+            x->node[i] = node_index(s, j->place[i]);
+        x->predicted_s = 0;
+        snprintf(x->summary, sizeof x->summary, "placed by the submitter on "
+                 "%d nodes", j->n_place);
+        start_build(s, j, op->g);
+        op->g = NULL;
+        return;
+    }
+    pm_keep(s, j->model, op->pm);
+    op->pm = NULL;
+    decide(s, j, pm_cached(s, j->model));
+}
+
+/* After BUILD: the plan into the record, then dispatch. */
+static void after_build(sop *op)
+{
+    dsched *s = op->s;
+    djob *j = op->job;
+    djdist *x = j->dist;
+    const plan_topology *t = s->d->conf->topo;
+    jobplan *jp = op->jp;
+    Lagrange__V1__DistPlan dp = LAGRANGE__V1__DIST_PLAN__INIT;
+    Lagrange__V1__Task tk[JOBPLAN_MAX_PARTS], *tkp[JOBPLAN_MAX_PARTS];
+    Lagrange__V1__TaskOutput **outs[JOBPLAN_MAX_PARTS] = { 0 };
+    Lagrange__V1__TaskOutput *outv[JOBPLAN_MAX_PARTS] = { 0 };
+    char ***dsts[JOBPLAN_MAX_PARTS] = { 0 };
+    for (int i = 0; i < JOBPLAN_MAX_PARTS; i++)
+        if (x->meta[i]) {
+            sched_add_model(s, jp ? jp->parts[i].sha256 : "", x->meta[i],
+                            x->meta_len[i]);
+            free(x->meta[i]);
+            x->meta[i] = NULL;
+        }
+    if (sched_is_final(j->state) || s->stopping) {
+        jobplan_free(jp);
+        op->jp = NULL;
+        x->phase = DJ_LOCAL;
+        return;
+    }
+    if (op->rc < 0) {
+        if (j->n_place || op->rc != LG_EUNSUP) {
+            job_fail(j, "cannot partition the model: %s", op->err);
+        } else {
+            log_warn("job %s: cannot partition it (%s); it runs here", j->id,
+                     op->err);
+            x->phase = DJ_LOCAL;
+            sched_set_state(j, LAGRANGE__V1__JOB_STATE__PENDING,
+                            "WaitingExecutor");
+        }
+        return;
+    }
+    dp.epoch = x->epoch = 1;
+    dp.n_tasks = (size_t)jp->n_parts;
+    dp.tasks = tkp;
+    dp.n_outputs = (size_t)jp->n_outputs;
+    dp.outputs = jp->outputs;
+    dp.predicted_s = x->predicted_s;
+    dp.summary = x->summary;
+    for (int i = 0; i < jp->n_parts; i++) {
+        jp_part *p = &jp->parts[i];
+        Lagrange__V1__Task *k = &tk[i];
+        lagrange__v1__task__init(k);
+        tkp[i] = k;
+        k->job = j->id;
+        k->epoch = x->epoch;
+        k->part = (uint32_t)i;
+        k->n_parts = (uint32_t)jp->n_parts;
+        k->controller = (char *)self_name(s);
+        k->node = t->nodes[x->node[i]].name;
+        k->partition_sha256 = p->sha256;
+        k->partition_size = p->onnx_len;
+        k->n_inputs = (size_t)p->n_in;
+        k->inputs = p->in;
+        k->priority = j->priority;
+        k->deadline_unix_ms = j->deadline;
+        if (!(outs[i] = calloc((size_t)p->n_out + 1, sizeof *outs[i])) ||
+            !(outv[i] = calloc((size_t)p->n_out + 1, sizeof *outv[i])) ||
+            !(dsts[i] = calloc((size_t)p->n_out + 1, sizeof *dsts[i])))
+            goto oom;
+        for (int o = 0; o < p->n_out; o++) {
+            Lagrange__V1__TaskOutput *to = &outv[i][o];
+            lagrange__v1__task_output__init(to);
+            outs[i][o] = to;
+            to->name = p->out[o].name;
+            if (!(dsts[i][o] = calloc((size_t)p->out[o].n_dst + 1,
+                                      sizeof *dsts[i][o])))
+                goto oom;
+            for (int d = 0; d < p->out[o].n_dst; d++)
+                dsts[i][o][d] = t->nodes[p->out[o].dst[d]].name;
+            to->n_dst = (size_t)p->out[o].n_dst;
+            to->dst = dsts[i][o];
+        }
+        k->n_outputs = (size_t)p->n_out;
+        k->outputs = outs[i];
+    }
+    if (!(x->plan = plan_own(&dp)))
+        goto oom;
+    for (int i = 0; i < jp->n_parts; i++) {
+        for (int o = 0; o < jp->parts[i].n_out && dsts[i]; o++)
+            free(dsts[i][o]);
+        free(dsts[i]);
+        free(outs[i]);
+        free(outv[i]);
+    }
+    jobplan_free(jp);
+    op->jp = NULL;
+    log_info("job %s: %s", j->id, x->summary);
+    for (size_t i = 0; i < x->plan->n_tasks; i++) {
+        const Lagrange__V1__Task *k = x->plan->tasks[i];
+        log_info("job %s: partition %zu/%zu on %s: %.12s (%llu bytes), %zu "
+                 "inputs, %zu outputs", j->id, i + 1, x->plan->n_tasks,
+                 t->nodes[x->node[i]].name, k->partition_sha256,
+                 (unsigned long long)k->partition_size, k->n_inputs,
+                 k->n_outputs);
+    }
+    dispatch(j);
+    return;
+oom:
+    for (int i = 0; i < jp->n_parts; i++) {
+        for (int o = 0; o < jp->parts[i].n_out && dsts[i]; o++)
+            free(dsts[i][o]);
+        free(dsts[i]);
+        free(outs[i]);
+        free(outv[i]);
+    }
+    jobplan_free(jp);
+    op->jp = NULL;
+    job_fail(j, "out of memory making the plan");
+}
+
+/* Node of part i of j's plan (the name in the task's order). */
+static const char *part_node(dsched *s, djob *j, size_t i)
+{
+    return s->d->conf->topo->nodes[j->dist->node[i]].name;
+}
+
+static void check_outputs(djob *j);
+
+static void dispatch_sent(void *arg, int rc, const char *err)
+{
+    djob *j = arg;
+    djdist *x = j->dist;
+    x->sends--;
+    if (rc < 0 && !x->send_failed++)
+        snprintf(x->send_err, sizeof x->send_err, "%s", err ? err : "?");
+    if (x->sends > 0)
+        return;
+    if (x->send_failed) {
+        if (!j->s->stopping)
+            job_fail(j, "dispatch: %d sends failed: %s", x->send_failed,
+                     x->send_err);
+        return;
+    }
+    x->plan->dispatched = 1;
+    x->phase = DJ_WAIT;
+    sched_persist(j);
+    if (!sched_is_final(j->state))
+        set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                   "Transferring(inputs to %s)", part_node(j->s, j, 0));
+    check_outputs(j);
+}
+
+/* Send every task, the partitions their nodes lack and the graph inputs;
+ * the job is STAGING until they are all durable here. */
+static void dispatch(djob *j)
+{
+    dsched *s = j->s;
+    djdist *x = j->dist;
+    Lagrange__V1__DistPlan *dp = x->plan;
+    char path[4096];
+    int shipped = 0;
+    x->phase = DJ_DISPATCH;
+    x->sends = 1;                /* held until the loop below ends */
+    x->send_failed = 0;
+    sched_persist(j);            /* the plan first */
+    for (size_t i = 0; i < dp->n_tasks; i++) {
+        Lagrange__V1__Task *k = dp->tasks[i];
+        const char *node = part_node(s, j, i);
+        uint8_t *buf;
+        size_t len;
+        int rc;
+        k->partition_follows = !resident(s, node, k->partition_sha256) &&
+                               strcmp(node, self_name(s)) != 0;
+        if (k->partition_follows) {
+            char name[80];
+            dnet_object o;
+            memset(&o, 0, sizeof o);
+            snprintf(name, sizeof name, "p/%s", k->partition_sha256);
+            if ((rc = blobstore_path(s->models, k->partition_sha256, path,
+                                     sizeof path)) == 0) {
+                o.dst = node;
+                o.name = name;
+                o.kind = WIRE_KIND_PARTITION;
+                o.priority = j->priority;
+                o.lifetime_ms = TASK_LIFETIME_MS;
+                o.path = path;
+                rc = dnet_send_object(s->d, &o, dispatch_sent, j);
+            }
+            if (rc < 0) {
+                x->send_failed++;
+                snprintf(x->send_err, sizeof x->send_err, "partition %zu for "
+                         "%s: %s", i, node, strerror(-rc));
+            } else {
+                x->sends++;
+                shipped++;
+                set_resident(s, node, k->partition_sha256);
+            }
+        }
+        len = lagrange__v1__task__get_packed_size(k);
+        if (!(buf = malloc(len ? len : 1))) {
+            x->send_failed++;
+            continue;
+        }
+        lagrange__v1__task__pack(k, buf);
+        if ((rc = dnet_send_control(s->d, node, "task", buf, len,
+                                    TASK_LIFETIME_MS)) < 0) {
+            x->send_failed++;
+            snprintf(x->send_err, sizeof x->send_err, "task %zu for %s: %s",
+                     i, node, strerror(-rc));
+        }
+        free(buf);
+        /* Graph inputs this part reads: from JobDir. */
+        for (size_t in = 0; in < k->n_inputs; in++)
+            for (int g = 0; g < j->n_in; g++) {
+                char rel[32], name[WIRE_NAME_MAX];
+                uint8_t oid[WIRE_ID_LEN];
+                dnet_object o;
+                if (strcmp(j->in_names[g], k->inputs[in]))
+                    continue;
+                snprintf(rel, sizeof rel, "in-%d.npy", g);
+                if (jobdb_path(s->jobs, j->id, rel, path, sizeof path) < 0)
+                    continue;
+                snprintf(name, sizeof name, "t/%s/%u/%s", j->id, dp->epoch,
+                         k->inputs[in]);
+                tensor_oid(j->id, dp->epoch, k->inputs[in], node, oid);
+                memset(&o, 0, sizeof o);
+                o.dst = node;
+                o.name = name;
+                o.kind = WIRE_KIND_TENSOR_CHUNK;
+                o.object_id = oid;
+                o.priority = j->priority;
+                o.lifetime_ms = TASK_LIFETIME_MS;
+                o.path = path;
+                if ((rc = dnet_send_object(s->d, &o, dispatch_sent, j)) < 0) {
+                    x->send_failed++;
+                    snprintf(x->send_err, sizeof x->send_err, "input '%s' "
+                             "for %s: %s", k->inputs[in], node,
+                             strerror(-rc));
+                } else
+                    x->sends++;
+            }
+    }
+    set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Staging(%zu tasks, %d "
+               "partitions shipped)", dp->n_tasks, shipped);
+    dispatch_sent(j, 0, NULL);   /* let go of the hold */
+}
+
+/* Every graph output in the inbox? Then FINISH. */
+static void check_outputs(djob *j)
+{
+    dsched *s = j->s;
+    djdist *x = j->dist;
+    char path[4096];
+    sop *op;
+    if (!x || !x->plan || x->phase != DJ_WAIT || sched_is_final(j->state))
+        return;
+    for (size_t i = 0; i < x->plan->n_outputs; i++) {
+        tensor_path(s, j->id, x->plan->epoch, x->plan->outputs[i], path,
+                    sizeof path);
+        if (!have_file(path))
+            return;
+    }
+    if (!(op = sched_op_new(s, OP_DIST_FINISH, NULL, j)) ||
+        sched_op_queue(op) < 0) {
+        if (op)
+            sched_op_free(op);
+        log_err("job %s: cannot queue its completion; retried when an "
+                "output arrives again", j->id);
+        return;
+    }
+    x->phase = DJ_FINISH;
+    set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING, "Collecting outputs");
+}
+
+/* Threadpool: outputs from the inbox into JobDir/out-<k>.npy. */
+static void work_finish(sop *op)
+{
+    dsched *s = op->s;
+    djob *j = op->job;
+    djdist *x = j->dist;
+    int n = (int)x->plan->n_outputs;
+    if (!(op->tens = calloc((size_t)n + 1, sizeof *op->tens))) {
+        op->rc = lg_errf(op->err, sizeof op->err, -ENOMEM, "out of memory");
+        return;
+    }
+    op->n_tens = n;
+    for (int i = 0; i < n; i++) {
+        char path[4096], rel[32];
+        void *buf;
+        size_t len;
+        tensor_path(s, j->id, x->plan->epoch, x->plan->outputs[i], path,
+                    sizeof path);
+        if ((op->rc = lg_npy_read(path, &op->tens[i], op->err,
+                                  sizeof op->err)) < 0) {
+            lg_errf(op->err, sizeof op->err, op->rc, "output '%s': %s",
+                    x->plan->outputs[i], op->err);
+            return;
+        }
+        snprintf(rel, sizeof rel, "out-%d.npy", i);
+        if ((op->rc = lg_npy_encode(op->tens[i], &buf, &len, op->err,
+                                    sizeof op->err)) < 0)
+            return;
+        op->rc = jobdb_put_file(s->jobs, j->id, rel, buf, len, op->err,
+                                sizeof op->err);
+        free(buf);
+        if (op->rc < 0)
+            return;
+    }
+    op->rc = 0;
+}
+
+static void after_finish(sop *op)
+{
+    djob *j = op->job;
+    djdist *x = j->dist;
+    if (sched_is_final(j->state))
+        return;
+    if (op->rc < 0) {
+        job_fail(j, "collecting the outputs: %s", op->err);
+        return;
+    }
+    x->phase = DJ_DONE;
+    if (sched_complete(j, op->tens, op->n_tens,
+                       (const char *const *)x->plan->outputs) == 0)
+        log_info("job %s completed on %zu nodes in %.3f s (predicted %.3f s)",
+                 j->id, x->plan->n_tasks,
+                 (double)(j->finished - j->created) / 1e3,
+                 x->plan->predicted_s);
+}
+
+/* The controller hears from a worker. */
+static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
+{
+    djob *j = sched_find_job(s, st->job);
+    djdist *x = j ? j->dist : NULL;
+    const char *node = st->node;
+    if (!x || !x->plan || st->epoch != x->plan->epoch ||
+        st->part >= x->plan->n_tasks || sched_is_final(j->state))
+        return;
+    switch (st->state) {
+    case LAGRANGE__V1__TASK_STATUS__STATE__NEED_PARTITION: {
+        const Lagrange__V1__Task *k = x->plan->tasks[st->part];
+        char path[4096], name[80];
+        dnet_object o;
+        memset(&o, 0, sizeof o);
+        snprintf(name, sizeof name, "p/%s", k->partition_sha256);
+        log_info("job %s: %s lacks partition %u (%.12s); shipping it",
+                 j->id, node, st->part + 1, k->partition_sha256);
+        if (blobstore_path(s->models, k->partition_sha256, path,
+                           sizeof path) == 0) {
+            o.dst = node;
+            o.name = name;
+            o.kind = WIRE_KIND_PARTITION;
+            o.priority = j->priority;
+            o.lifetime_ms = TASK_LIFETIME_MS;
+            o.path = path;
+            if (dnet_send_object(s->d, &o, NULL, NULL) < 0)
+                job_fail(j, "cannot ship partition %u to %s", st->part + 1,
+                         node);
+        }
+        break;
+    }
+    case LAGRANGE__V1__TASK_STATUS__STATE__WAITING:
+        break;
+    case LAGRANGE__V1__TASK_STATUS__STATE__RUNNING:
+        set_resident(s, node, x->plan->tasks[st->part]->partition_sha256);
+        set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                   "Running(%s: part %u/%zu)", node, st->part + 1,
+                   x->plan->n_tasks);
+        break;
+    case LAGRANGE__V1__TASK_STATUS__STATE__DONE: {
+        size_t done = 0;
+        int seen = 0;
+        for (size_t i = 0; i < x->plan->n_done; i++)
+            seen |= x->plan->done[i] == st->part;
+        if (!seen && x->plan->n_done < x->plan->n_tasks) {
+            /* done[] holds n_tasks entries (plan_own). */
+            x->plan->done[x->plan->n_done++] = st->part;
+            sched_persist(j);
+        }
+        done = x->plan->n_done;
+        j->progress = (double)done / (double)x->plan->n_tasks;
+        if (done < x->plan->n_tasks) {
+            size_t next = st->part + 1 < x->plan->n_tasks ? st->part + 1
+                                                          : st->part;
+            set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                       "Transferring(%s->%s, part %u done)", node,
+                       part_node(s, j, next), st->part + 1);
+        } else
+            sched_notify(j, "progress");
+        break;
+    }
+    case LAGRANGE__V1__TASK_STATUS__STATE__FAILED:
+        job_fail(j, "partition %u/%zu on %s: %s", st->part + 1,
+                 x->plan->n_tasks, node, st->detail);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the worker ----------------------------------------------------------------- */
+
+static void task_free(dtask *t)
+{
+    if (!t)
+        return;
+    if (t->t)
+        lagrange__v1__task__free_unpacked(t->t, NULL);
+    free(t);
+}
+
+static void task_remove(dsched *s, dtask *t)
+{
+    for (dtask **pp = &s->tasks; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            s->n_tasks--;
+            break;
+        }
+    task_free(t);
+}
+
+static void task_status(dsched *s, const Lagrange__V1__Task *k, int state,
+                        const char *detail, double exec_s)
+{
+    Lagrange__V1__TaskStatus st = LAGRANGE__V1__TASK_STATUS__INIT;
+    uint8_t buf[1024];
+    size_t len;
+    char d[256];
+    snprintf(d, sizeof d, "%s", detail ? detail : "");
+    st.job = k->job;
+    st.epoch = k->epoch;
+    st.part = k->part;
+    st.node = (char *)self_name(s);
+    st.state = (Lagrange__V1__TaskStatus__State)state;
+    st.detail = d;
+    st.exec_s = exec_s;
+    len = lagrange__v1__task_status__get_packed_size(&st);
+    if (len > sizeof buf)
+        return;
+    lagrange__v1__task_status__pack(&st, buf);
+    if (dnet_send_control(s->d, k->controller, "task.status", buf, len,
+                          TASK_LIFETIME_MS) < 0)
+        log_err("task %s/%u: cannot tell %s (%s)", k->job, k->part + 1,
+                k->controller, "the network is stopping");
+}
+
+static void task_key(const Lagrange__V1__Task *k, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%u/%u", k->job, k->epoch, k->part);
+}
+
+static int done_before(dsched *s, const char *key)
+{
+    for (int i = 0; i < s->n_done_keys; i++)
+        if (!strcmp(s->done_keys[i], key))
+            return 1;
+    return 0;
+}
+
+static void remember_done(dsched *s, const char *key)
+{
+    snprintf(s->done_keys[s->done_next], sizeof s->done_keys[0], "%s", key);
+    s->done_next = (s->done_next + 1) % DONE_MEMORY;
+    if (s->n_done_keys < DONE_MEMORY)
+        s->n_done_keys++;
+}
+
+/* Start t if it can: partition here, inputs here, an executor free. */
+static void task_poke(dsched *s, dtask *t)
+{
+    const Lagrange__V1__Task *k = t->t;
+    char path[4096];
+    sop *op;
+    if (t->state != TK_WAIT || s->stopping)
+        return;
+    if (!sched_find_model_id(s, k->partition_sha256)) {
+        if (!k->partition_follows && !t->need_sent) {
+            t->need_sent = 1;
+            task_status(s, k, LAGRANGE__V1__TASK_STATUS__STATE__NEED_PARTITION,
+                        "partition not here", 0);
+        }
+        return;
+    }
+    for (size_t i = 0; i < k->n_inputs; i++) {
+        tensor_path(s, k->job, k->epoch, k->inputs[i], path, sizeof path);
+        if (!have_file(path))
+            return;
+    }
+    if (s->running >= s->d->conf->job_workers)
+        return;
+    if (!(op = sched_op_new(s, OP_TASK_RUN, NULL, NULL)))
+        return;
+    op->task = t;
+    for (int i = 0; i < XCACHE; i++)
+        if (!s->xc[i].busy && s->xc[i].e &&
+            !strcmp(s->xc[i].id, k->partition_sha256)) {
+            op->x = &s->xc[i];
+            op->x->busy = 1;
+            break;
+        }
+    if (sched_op_queue(op) < 0) {
+        if (op->x)
+            op->x->busy = 0;
+        sched_op_free(op);
+        return;
+    }
+    t->state = TK_RUN;
+    s->running++;
+    log_info("task %s/%u/%u: partition %u/%u running (%.12s)", k->job,
+             k->epoch, k->part + 1, k->part + 1, k->n_parts,
+             k->partition_sha256);
+    task_status(s, k, LAGRANGE__V1__TASK_STATUS__STATE__RUNNING, NULL, 0);
+}
+
+void sched_dist_kick(dsched *s)
+{
+    for (dtask *t = s->tasks; t && s->running < s->d->conf->job_workers;
+         t = t->next)
+        task_poke(s, t);
+}
+
+/* Threadpool: run a partition on its inputs; outputs encoded as .npy. */
+static void work_task(sop *op)
+{
+    dsched *s = op->s;
+    const Lagrange__V1__Task *k = op->task->t;
+    lg_tensor **ins = NULL;
+    char path[4096];
+    int rc = 0;
+    struct timespec t0, t1;
+    if (!op->x) {
+        if ((rc = blobstore_path(s->models, k->partition_sha256, path,
+                                 sizeof path)) < 0 ||
+            (rc = lg_model_open(path, NULL, &op->g, op->err,
+                                sizeof op->err)) < 0 ||
+            (rc = lg_exec_new(op->g, NULL, &op->e, op->err,
+                              sizeof op->err)) < 0) {
+            op->rc = rc;
+            return;
+        }
+    } else {
+        op->g = op->x->g;
+        op->e = op->x->e;
+    }
+    const lg_graph *g = op->g;
+    if (!(ins = calloc((size_t)g->n_inputs + 1, sizeof *ins)) ||
+        !(op->tens = calloc((size_t)g->n_outputs + 1, sizeof *op->tens)) ||
+        !(op->enc = calloc((size_t)g->n_outputs + 1, sizeof *op->enc)) ||
+        !(op->enc_len = calloc((size_t)g->n_outputs + 1,
+                               sizeof *op->enc_len))) {
+        free(ins);
+        op->rc = lg_errf(op->err, sizeof op->err, -ENOMEM, "out of memory");
+        return;
+    }
+    op->n_tens = g->n_outputs;
+    for (int i = 0; i < g->n_inputs && rc == 0; i++) {
+        const char *name = g->values[g->inputs[i]].name;
+        tensor_path(s, k->job, k->epoch, name, path, sizeof path);
+        if ((rc = lg_npy_read(path, &ins[i], op->err, sizeof op->err)) < 0)
+            lg_errf(op->err, sizeof op->err, rc, "input '%s': %s", name,
+                    op->err);
+    }
+    if (rc == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = lg_exec_run(op->e, ins, op->tens, op->err, sizeof op->err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        op->exec_s = (double)(t1.tv_sec - t0.tv_sec) +
+                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    }
+    for (int i = 0; i < g->n_outputs && rc == 0; i++) {
+        void *buf;
+        if (!op->tens[i]) {
+            rc = lg_errf(op->err, sizeof op->err, -EIO, "output %d missing",
+                         i);
+            break;
+        }
+        if ((rc = lg_npy_encode(op->tens[i], &buf, &op->enc_len[i], op->err,
+                                sizeof op->err)) < 0)
+            break;
+        op->enc[i] = buf;
+    }
+    for (int i = 0; i < g->n_inputs; i++)
+        lg_tensor_unref(ins[i]);
+    free(ins);
+    op->rc = rc;
+}
+
+static void task_sent(void *arg, int rc, const char *err)
+{
+    dtask *t = arg;
+    dsched *s = t->s;
+    const Lagrange__V1__Task *k = t->t;
+    char key[160];
+    t->sends--;
+    if (rc < 0 && !t->send_failed++)
+        log_err("task %s/%u: an output was not stored: %s", k->job,
+                k->part + 1, err ? err : "?");
+    if (t->sends > 0)
+        return;
+    if (t->send_failed) {
+        /* Stopping, or the spool refused: the task bundle stays, and the
+         * task runs again at the next start. */
+        t->state = TK_WAIT;
+        return;
+    }
+    task_key(k, key, sizeof key);
+    remember_done(s, key);
+    task_status(s, k, LAGRANGE__V1__TASK_STATUS__STATE__DONE, NULL,
+                t->exec_s);
+    dnet_control_done(s->d, t->bid);
+    log_info("task %s/%u/%u done: partition %u/%u, outputs stored (executor "
+             "%.3f s)", k->job, k->epoch, k->part + 1, k->part + 1,
+             k->n_parts, t->exec_s);
+    task_remove(s, t);
+    sched_dist_kick(s);
+}
+
+static void after_task(sop *op)
+{
+    dsched *s = op->s;
+    dtask *t = op->task;
+    const Lagrange__V1__Task *k = t->t;
+    const lg_graph *g = op->x ? op->x->g : op->g;
+    s->running--;
+    sched_keep_exec(s, op, k->partition_sha256);
+    if (op->rc < 0 || op->cancelled) {
+        if (op->cancelled) {
+            t->state = TK_WAIT;
+            return;
+        }
+        log_info("task %s/%u: partition %u failed: %s", k->job, k->part + 1,
+                 k->part + 1, op->err);
+        task_status(s, k, LAGRANGE__V1__TASK_STATUS__STATE__FAILED, op->err,
+                    0);
+        dnet_control_done(s->d, t->bid);
+        task_remove(s, t);
+        return;
+    }
+    t->exec_s = op->exec_s;
+    t->state = TK_SEND;
+    t->sends = 1;
+    t->send_failed = 0;
+    for (int i = 0; i < op->n_tens && g; i++) {
+        const char *name = g->values[g->outputs[i]].name;
+        const Lagrange__V1__TaskOutput *to = NULL;
+        for (size_t o = 0; o < k->n_outputs; o++)
+            if (!strcmp(k->outputs[o]->name, name))
+                to = k->outputs[o];
+        if (!to)
+            continue;            /* nobody reads it */
+        for (size_t d = 0; d < to->n_dst; d++) {
+            char bname[WIRE_NAME_MAX];
+            uint8_t oid[WIRE_ID_LEN], *copy;
+            dnet_object o;
+            if (!(copy = malloc(op->enc_len[i] ? op->enc_len[i] : 1))) {
+                t->send_failed++;
+                continue;
+            }
+            memcpy(copy, op->enc[i], op->enc_len[i]);
+            snprintf(bname, sizeof bname, "t/%s/%u/%s", k->job, k->epoch,
+                     name);
+            tensor_oid(k->job, k->epoch, name, to->dst[d], oid);
+            memset(&o, 0, sizeof o);
+            o.dst = to->dst[d];
+            o.name = bname;
+            o.kind = WIRE_KIND_TENSOR_CHUNK;
+            o.object_id = oid;
+            o.priority = k->priority;
+            o.lifetime_ms = TASK_LIFETIME_MS;
+            o.data = copy;
+            o.len = op->enc_len[i];
+            if (dnet_send_object(s->d, &o, task_sent, t) < 0)
+                t->send_failed++;
+            else
+                t->sends++;
+        }
+    }
+    task_sent(t, 0, NULL);
+}
+
+/* A "task" bundle: take it (it stays in the spool until the task ends). */
+static int on_task(dsched *s, const wire_bundle *b)
+{
+    Lagrange__V1__Task *k =
+        lagrange__v1__task__unpack(NULL, b->payload_len, b->payload);
+    char key[160], why[200] = "";
+    dtask *t;
+    if (!k)
+        snprintf(why, sizeof why, "payload is not a Task");
+    else if (!sched_valid_name(k->job) || strlen(k->job) > JOB_ID_LEN)
+        snprintf(why, sizeof why, "bad job id");
+    else if (k->n_parts == 0 || k->n_parts > JOBPLAN_MAX_PARTS ||
+             k->part >= k->n_parts)
+        snprintf(why, sizeof why, "part %u of %u", k->part, k->n_parts);
+    else if (strcmp(k->node, self_name(s)) != 0)
+        snprintf(why, sizeof why, "it is for node '%.63s'", k->node);
+    else if (node_index(s, k->controller) < 0)
+        snprintf(why, sizeof why, "controller '%.63s' is not a node",
+                 k->controller);
+    else if (!valid_sha(k->partition_sha256))
+        snprintf(why, sizeof why, "partition id is not a SHA-256");
+    else if (k->n_inputs > 256 || k->n_outputs > 256 || k->priority > 7)
+        snprintf(why, sizeof why, "too many inputs or outputs");
+    else {
+        for (size_t i = 0; i < k->n_outputs && !*why; i++) {
+            if (k->outputs[i]->n_dst > 64)
+                snprintf(why, sizeof why, "output %zu: too many nodes", i);
+            for (size_t d = 0; d < k->outputs[i]->n_dst && !*why; d++)
+                if (node_index(s, k->outputs[i]->dst[d]) < 0)
+                    snprintf(why, sizeof why, "output %zu goes to '%.63s', "
+                             "not a node", i, k->outputs[i]->dst[d]);
+        }
+        for (size_t i = 0; i < k->n_inputs && !*why; i++)
+            if (strlen(k->inputs[i]) > 200)
+                snprintf(why, sizeof why, "input %zu: name too long", i);
+    }
+    if (*why) {
+        log_err("task from %s refused: %s", b->src, why);
+        if (k)
+            lagrange__v1__task__free_unpacked(k, NULL);
+        return 0;
+    }
+    task_key(k, key, sizeof key);
+    for (t = s->tasks; t; t = t->next) {
+        char k2[160];
+        task_key(t->t, k2, sizeof k2);
+        if (!strcmp(k2, key))
+            break;
+    }
+    if (t || done_before(s, key)) {
+        if (!t || memcmp(t->bid, b->id, WIRE_ID_LEN) != 0)
+            dnet_control_done(s->d, b->id); /* a second copy */
+        lagrange__v1__task__free_unpacked(k, NULL);
+        return 1;
+    }
+    if (s->n_tasks >= SCHED_MAX_TASKS || !(t = calloc(1, sizeof *t))) {
+        log_err("task %s from %s: too many tasks here; it stays in the spool "
+                "until the next start", key, b->src);
+        lagrange__v1__task__free_unpacked(k, NULL);
+        return 1;
+    }
+    t->s = s;
+    t->t = k;
+    memcpy(t->bid, b->id, WIRE_ID_LEN);
+    t->state = TK_WAIT;
+    t->next = s->tasks;
+    s->tasks = t;
+    s->n_tasks++;
+    log_info("task %s/%u/%u from %s: partition %u/%u (%.12s), %zu inputs",
+             k->job, k->epoch, k->part + 1, k->controller, k->part + 1,
+             k->n_parts, k->partition_sha256, k->n_inputs);
+    task_poke(s, t);
+    return 1;
+}
+
+static int hook_control(void *arg, const wire_bundle *b)
+{
+    dsched *s = arg;
+    if (!strcmp(b->name, "task"))
+        return on_task(s, b);
+    if (!strcmp(b->name, "task.status")) {
+        Lagrange__V1__TaskStatus *st =
+            lagrange__v1__task_status__unpack(NULL, b->payload_len,
+                                              b->payload);
+        if (!st) {
+            log_err("task.status from %s does not parse; dropped", b->src);
+            return 0;
+        }
+        on_status(s, st);
+        lagrange__v1__task_status__free_unpacked(st, NULL);
+        dnet_control_done(s->d, b->id);
+        return 1;
+    }
+    return 0;
+}
+
+/* A partition arrived: into ModelDir under its SHA-256. */
+static void work_import(sop *op)
+{
+    dsched *s = op->s;
+    int fd = -1;
+    uint64_t size = 0;
+    struct stat st;
+    blobw *w = NULL;
+    uint8_t *buf = NULL;
+    if ((fd = open(op->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+        fstat(fd, &st) < 0) {
+        op->rc = lg_errf(op->err, sizeof op->err, -errno, "%s: %s", op->path,
+                         strerror(errno));
+        goto out;
+    }
+    size = (uint64_t)st.st_size;
+    if ((op->rc = blobstore_begin(s->models, size, op->id, &w, op->err,
+                                  sizeof op->err)) < 0)
+        goto out;
+    if (!(buf = malloc(1 << 20))) {
+        op->rc = lg_errf(op->err, sizeof op->err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf, 1 << 20);
+        if (r < 0) {
+            op->rc = lg_errf(op->err, sizeof op->err, -errno, "%s: %s",
+                             op->path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        if ((op->rc = blobw_write(w, buf, (size_t)r, op->err,
+                                  sizeof op->err)) < 0)
+            goto out;
+    }
+    op->bw = w;
+    w = NULL;
+    op->is_model = 1;
+    snprintf(op->name, sizeof op->name, "part-%.12s", op->id);
+    {
+        char want[65];
+        snprintf(want, sizeof want, "%s", op->id);
+        sched_work_put_commit(op);
+        if (op->rc == 0 && strcmp(op->id, want) != 0)
+            op->rc = lg_errf(op->err, sizeof op->err, -EBADMSG,
+                             "partition bytes hash to %.12s, not %.12s",
+                             op->id, want);
+    }
+    if (op->rc == 0)
+        unlink(op->path);
+out:
+    blobw_abort(w);
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void after_import(sop *op)
+{
+    dsched *s = op->s;
+    if (op->rc < 0) {
+        log_err("partition %.12s not imported: %s", op->id, op->err);
+        return;
+    }
+    sched_add_model(s, op->id, op->meta, op->meta_len);
+    log_info("partition %.12s stored in ModelDir", op->id);
+    sched_dist_kick(s);
+}
+
+static void hook_delivered(void *arg, const inbox_object *o, int again)
+{
+    dsched *s = arg;
+    if (!strncmp(o->name, "p/", 2) && valid_sha(o->name + 2) && !again) {
+        sop *op;
+        char hex[33];
+        if (sched_find_model_id(s, o->name + 2))
+            return;
+        if (!(op = sched_op_new(s, OP_PART_IMPORT, NULL, NULL)))
+            return;
+        wire_bundle_id_hex(o->object_id, hex);
+        snprintf(op->id, sizeof op->id, "%s", o->name + 2);
+        snprintf(op->path, sizeof op->path, "%s/%s",
+                 s->d->conf->inbox_dir.path, hex);
+        if (sched_op_queue(op) < 0)
+            sched_op_free(op);
+        return;
+    }
+    if (!strncmp(o->name, "t/", 2)) {
+        char job[JOB_ID_LEN + 2];
+        const char *p = o->name + 2, *sl = strchr(p, '/');
+        djob *j;
+        if (!sl || (size_t)(sl - p) > JOB_ID_LEN)
+            return;
+        memcpy(job, p, (size_t)(sl - p));
+        job[sl - p] = 0;
+        if ((j = sched_find_job(s, job)) && j->dist)
+            check_outputs(j);
+        sched_dist_kick(s);
+    }
+}
+
+/* ---- life -------------------------------------------------------------------------- */
+
+void sched_dist_start(dsched *s)
+{
+    dnet_hooks h = { hook_control, hook_delivered, s };
+    dnet_set_hooks(s->d, &h);
+}
+
+/* A job loaded from JobDir: its plan, if it had one. */
+int sched_dist_load(djob *j, const Lagrange__V1__JobRecord *r)
+{
+    djdist *x;
+    if (r->n_placement) {
+        if (!(j->place = calloc(r->n_placement, sizeof *j->place)))
+            return -ENOMEM;
+        for (size_t i = 0; i < r->n_placement; i++) {
+            if (!(j->place[i] = strdup(r->placement[i])))
+                return -ENOMEM;
+            j->n_place = (int)i + 1;
+        }
+    }
+    if (!r->plan || sched_is_final(j->state) || !r->plan->n_tasks ||
+        r->plan->n_tasks > JOBPLAN_MAX_PARTS)
+        return 0;
+    if (!(x = calloc(1, sizeof *x)))
+        return -ENOMEM;
+    if (!(x->plan = plan_own(r->plan))) {
+        free(x);
+        return -ENOMEM;
+    }
+    x->n_parts = (int)x->plan->n_tasks;
+    x->epoch = x->plan->epoch;
+    j->dist = x;
+    return 0;
+}
+
+/* At start, after every job is loaded: distributed jobs not final go on
+ * (the node indices come from the task order of the plan). */
+void sched_dist_resume(dsched *s)
+{
+    for (int i = 0; i < s->n_jobs; i++) {
+        djob *j = s->jv[i];
+        djdist *x = j->dist;
+        int bad = 0;
+        if (!x || !x->plan || sched_is_final(j->state))
+            continue;
+        /* Node of each part: recorded as the destination of its task,
+         * which the record does not hold; the placement or the plan's
+         * outputs do not either, so the tasks carry it. */
+        for (size_t k = 0; k < x->plan->n_tasks; k++) {
+            int n = node_index(s, x->plan->tasks[k]->node);
+            if (n < 0)
+                bad = 1;
+            else
+                x->node[k] = n;
+        }
+        if (bad) {
+            job_fail(j, "after a restart: its plan names a node the "
+                     "topology no longer has");
+            continue;
+        }
+        if (x->plan->dispatched) {
+            x->phase = DJ_WAIT;
+            sched_set_state(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                            "Resumed after restart: waiting for outputs");
+            log_info("job %s resumes: plan dispatched, waiting for its "
+                     "outputs", j->id);
+            check_outputs(j);
+        } else {
+            log_info("job %s resumes: dispatching its plan again", j->id);
+            dispatch(j);
+        }
+    }
+}
+
+void sched_dist_after(sop *op)
+{
+    switch (op->kind) {
+    case OP_DIST_PREP: after_prep(op); break;
+    case OP_DIST_BUILD: after_build(op); break;
+    case OP_DIST_FINISH: after_finish(op); break;
+    case OP_TASK_RUN: after_task(op); break;
+    case OP_PART_IMPORT: after_import(op); break;
+    default: break;
+    }
+}
+
+void sched_dist_work(sop *op)
+{
+    switch (op->kind) {
+    case OP_DIST_PREP: work_prep(op); break;
+    case OP_DIST_BUILD: work_build(op); break;
+    case OP_DIST_FINISH: work_finish(op); break;
+    case OP_TASK_RUN: work_task(op); break;
+    case OP_PART_IMPORT: work_import(op); break;
+    default: break;
+    }
+}
+
+void sched_dist_stop(dsched *s)
+{
+    for (int i = 0; i < PMCACHE; i++) {
+        plan_model_free(s->pmc[i].pm);
+        s->pmc[i].pm = NULL;
+    }
+    dtask *t = s->tasks;
+    while (t) {
+        dtask *n = t->next;
+        task_free(t);
+        t = n;
+    }
+    s->tasks = NULL;
+    s->n_tasks = 0;
+}
+
+/* Fill the DistPlan for the job record (NULL: none). */
+const Lagrange__V1__DistPlan *sched_dist_record(const djob *j)
+{
+    return j->dist && j->dist->plan ? j->dist->plan : NULL;
+}
