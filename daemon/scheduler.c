@@ -170,11 +170,12 @@ void sched_fill_job(const djob *j, Lagrange__V1__Job *p,
         const Lagrange__V1__DistPlan *dp = j->dist->plan;
         p->partitions = (uint32_t)dp->n_tasks;
         p->predicted_s = dp->predicted_s;
+        /* The job's own array: callers share their nodes[] between jobs. */
         for (size_t i = 0; i < dp->n_tasks && i < SCHED_MAX_PARTS; i++)
-            nodes[i] = dp->tasks[i]->node;
+            j->dist->nodev[i] = dp->tasks[i]->node;
         p->n_nodes = dp->n_tasks < SCHED_MAX_PARTS ? dp->n_tasks
                                                    : SCHED_MAX_PARTS;
-        p->nodes = nodes;
+        p->nodes = j->dist->nodev;
     } else if (self && j->state != LAGRANGE__V1__JOB_STATE__PENDING &&
         j->state != LAGRANGE__V1__JOB_STATE__CANCELLED &&
         j->state != LAGRANGE__V1__JOB_STATE__EXPIRED) {
@@ -204,7 +205,7 @@ uint8_t *sched_pack_job(const dsched *s, const djob *j, size_t *len)
     Lagrange__V1__TensorInfo *ti = calloc((size_t)j->n_out + 1, sizeof *ti);
     Lagrange__V1__TensorInfo **tip = calloc((size_t)j->n_out + 1,
                                             sizeof *tip);
-    char *nodes[SCHED_MAX_PARTS];
+    char *nodes[1];
     uint8_t *buf = NULL;
     if (ti && tip) {
         sched_fill_job(j, &p, ti, tip, nodes, s->d->conf->node_id);
@@ -227,7 +228,7 @@ uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len)
     Lagrange__V1__Tensor *in = calloc((size_t)j->n_in + 1, sizeof *in);
     Lagrange__V1__Tensor **inp = calloc((size_t)j->n_in + 1, sizeof *inp);
     char (*files)[24] = calloc((size_t)j->n_in + 1, sizeof *files);
-    char *nodes[SCHED_MAX_PARTS];
+    char *nodes[1];
     uint8_t *buf = NULL;
     (void)s;
     if (ti && tip && in && inp && files) {
@@ -931,7 +932,7 @@ void sched_notify(djob *j, const char *event)
     Lagrange__V1__Job p;
     Lagrange__V1__TensorInfo *ti;
     Lagrange__V1__TensorInfo **tip;
-    char *nodes[SCHED_MAX_PARTS];
+    char *nodes[1];
     uint8_t *buf;
     size_t len;
     if (j->n_watch == 0)

@@ -63,6 +63,7 @@
 #include "nodehealth.h"
 #include "npy.h"
 #include "onnx_load.h"
+#include "partition.h"
 #include "plan.h"
 #include "report.h"
 
@@ -323,7 +324,10 @@ static void work_prep(sop *op)
     if ((op->rc = lg_model_open(path, NULL, &op->g, op->err,
                                 sizeof op->err)) < 0)
         return;
-    op->rc = plan_model_from_graph(op->g, 1, &op->pm, op->err, sizeof op->err);
+    /* An explicit placement cuts at any graph node: one group per node,
+     * so that the prediction follows its cuts exactly. */
+    op->rc = plan_model_from_graph(op->g, op->job->n_place ? 0 : 1, &op->pm,
+                                   op->err, sizeof op->err);
 }
 
 /* Threadpool: cut the partitions and keep each in ModelDir. */
@@ -342,12 +346,8 @@ static void work_build(sop *op)
         op->rc = rc;
         return;
     }
-    if (x->n_place)
-        rc = jobplan_build_balanced(op->g, x->node, x->n_parts, x->ctl, &jp,
-                                    op->err, sizeof op->err);
-    else
-        rc = jobplan_build(op->g, x->first, x->last, x->node, x->n_parts,
-                           x->ctl, &jp, op->err, sizeof op->err);
+    rc = jobplan_build(op->g, x->first, x->last, x->node, x->n_parts,
+                       x->ctl, &jp, op->err, sizeof op->err);
     if (rc < 0) {
         op->rc = rc;
         return;
@@ -492,6 +492,47 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
     return 0;
 }
 
+/* The planner's completion time (s after now) for j's ranges and nodes
+ * (an explicit placement): each group goes where its first graph node
+ * does. 0 when it cannot say. */
+static double predict(dsched *s, djob *j, const plan_model *pm)
+{
+    djdist *x = j->dist;
+    plan_problem p;
+    plan_sched ps;
+    int *assign = malloc(sizeof *assign * (size_t)(pm->n_grp + 1));
+    double r = 0;
+    if (!assign)
+        return 0;
+    for (int g = 0; g < pm->n_grp; g++) {
+        int k = 0;
+        while (k + 1 < x->n_parts && pm->grp[g].first > x->last[k])
+            k++;
+        assign[g] = x->node[k];
+    }
+    memset(&p, 0, sizeof p);
+    p.m = pm;
+    p.t = s->d->conf->topo;
+    p.t0 = report_topo_now(s->d);
+    p.src = p.dst = s->d->conf->node;
+    p.deadline = INFINITY;
+    plan_sched_init(&ps);
+    if (plan_eval(&p, assign, &ps) == 0 && ps.feasible) {
+        r = ps.completion - p.t0;
+        for (int i = 0; i < ps.n_parts; i++)
+            log_debug("job %s: predicted part on %s, groups %d-%d, %.3f to "
+                      "%.3f s", j->id, p.t->nodes[ps.parts[i].node].name,
+                      ps.parts[i].g0, ps.parts[i].g1,
+                      ps.parts[i].start - p.t0, ps.parts[i].finish - p.t0);
+    }
+    else
+        log_info("job %s: no prediction for its placement: %s", j->id,
+                 ps.reason);
+    plan_sched_free(&ps);
+    free(assign);
+    return r;
+}
+
 /* Back on the loop after PREP: plan, then BUILD or LOCAL. */
 static void after_prep(sop *op)
 {
@@ -519,13 +560,26 @@ static void after_prep(sop *op)
                      "graph nodes to split", j->n_place, op->g->n_nodes);
             return;
         }
+        int bounds[JOBPLAN_MAX_PARTS];
+        char err[256];
         x->n_parts = j->n_place;
         x->n_place = j->n_place;
         for (int i = 0; i < j->n_place; i++)
             x->node[i] = node_index(s, j->place[i]);
-        x->predicted_s = 0;
+        if (lg_partition_balanced(op->g, j->n_place, bounds, err,
+                                  sizeof err) < 0) {
+            job_fail(j, "cannot split the model in %d: %s", j->n_place, err);
+            return;
+        }
+        for (int i = 0; i < j->n_place; i++) {
+            x->first[i] = bounds[i];
+            x->last[i] = i + 1 < j->n_place ? bounds[i + 1] - 1
+                                            : op->g->n_nodes - 1;
+        }
+        x->predicted_s = predict(s, j, op->pm);
         snprintf(x->summary, sizeof x->summary, "placed by the submitter on "
-                 "%d nodes", j->n_place);
+                 "%d nodes, completion predicted in %.3g s", j->n_place,
+                 x->predicted_s);
         start_build(s, j, op->g);
         op->g = NULL;
         return;

@@ -62,6 +62,7 @@ typedef struct djdist {
     size_t meta_len[JOBPLAN_MAX_PARTS];
     double predicted_s;
     char summary[160];
+    char *nodev[JOBPLAN_MAX_PARTS]; /* Job.nodes (into plan's tasks) */
     int sends, send_failed;        /* DISPATCH: sends not yet durable */
     char send_err[256];
 } djdist;
