@@ -472,6 +472,7 @@ void sched_set_state(djob *j, jstate st, const char *reason)
     if (sched_is_final(st) && !was_final && j->accepted) {
         jobcomp_job(j);
         hook_job(j);
+        sched_dist_final(j);
     }
 }
 
@@ -1075,6 +1076,8 @@ static void on_expire(uv_timer_t *t)
                                                      : (unsigned)per;
     if (++s->ticks % every == 0 && !s->stopping)
         sweep(s, now);
+    if (!s->stopping)
+        sched_dist_tick(s, now);
     /* Running jobs tell their watchers how far the executor is, by 1%. */
     for (int i = 0; i < s->n_jobs; i++) {
         djob *j = s->jv[i];

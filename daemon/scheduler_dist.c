@@ -627,7 +627,7 @@ static void after_build(sop *op)
         }
         return;
     }
-    dp.epoch = x->epoch = 1;
+    dp.epoch = x->epoch = j->next_epoch ? j->next_epoch : 1;
     dp.n_tasks = (size_t)jp->n_parts;
     dp.tasks = tkp;
     dp.n_outputs = (size_t)jp->n_outputs;
@@ -925,6 +925,8 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
     if (!x || !x->plan || st->epoch != x->plan->epoch ||
         st->part >= x->plan->n_tasks || sched_is_final(j->state))
         return;
+    if (st->state > x->heard[st->part])
+        x->heard[st->part] = (unsigned char)st->state;
     switch (st->state) {
     case LAGRANGE__V1__TASK_STATUS__STATE__NEED_PARTITION: {
         const Lagrange__V1__Task *k = x->plan->tasks[st->part];
@@ -984,6 +986,177 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
         break;
     default:
         break;
+    }
+}
+
+/* Tell every node of j's plan that (epoch of) the job is over. */
+static void send_end(dsched *s, djob *j, unsigned epoch, const char *why)
+{
+    djdist *x = j->dist;
+    Lagrange__V1__JobEnd e = LAGRANGE__V1__JOB_END__INIT;
+    uint8_t buf[256];
+    size_t len;
+    if (!x || !x->plan)
+        return;
+    e.job = j->id;
+    e.epoch = epoch;
+    e.why = (char *)why;
+    len = lagrange__v1__job_end__get_packed_size(&e);
+    if (len > sizeof buf)
+        return;
+    lagrange__v1__job_end__pack(&e, buf);
+    for (size_t i = 0; i < x->plan->n_tasks; i++) {
+        const char *node = x->plan->tasks[i]->node;
+        int seen = 0;
+        for (size_t k = 0; k < i; k++)
+            seen |= !strcmp(x->plan->tasks[k]->node, node);
+        if (!seen && dnet_send_control(s->d, node, "job.end", buf, len,
+                                       TASK_LIFETIME_MS) < 0)
+            log_debug("job %s: cannot tell %s it ended", j->id, node);
+    }
+}
+
+/* The controller's own copies of the outputs (in JobDir by now, or
+ * useless). */
+static void drop_outputs(dsched *s, djob *j)
+{
+    djdist *x = j->dist;
+    char path[4096];
+    for (size_t i = 0; x && x->plan && i < x->plan->n_outputs; i++) {
+        tensor_path(s, j->id, x->plan->epoch, x->plan->outputs[i], path,
+                    sizeof path);
+        unlink(path);
+    }
+}
+
+void sched_dist_final(djob *j)
+{
+    dsched *s = j->s;
+    djdist *x = j->dist;
+    if (!x || !x->plan)
+        return;
+    send_end(s, j, 0, sched_state_name(j->state));
+    drop_outputs(s, j);
+}
+
+/* Re-plan j without the nodes now dead: a new epoch from the job's
+ * inputs (the tensors of the old one are dropped where they lie). */
+static void replan(dsched *s, djob *j, const char *why)
+{
+    djdist *x = j->dist;
+    unsigned old = x->plan ? x->plan->epoch : (unsigned)x->epoch;
+    log_info("job %s: re-planned (epoch %u -> %u): %s", j->id, old,
+             old + 1, why);
+    send_end(s, j, old, "re-planned");
+    drop_outputs(s, j);
+    if (j->n_place) {
+        log_info("job %s: its placement no longer holds; the planner places "
+                 "it", j->id);
+        for (int i = 0; i < j->n_place; i++)
+            free(j->place[i]);
+        free(j->place);
+        j->place = NULL;
+        j->n_place = 0;
+    }
+    dist_free(x);
+    j->dist = NULL;
+    j->next_epoch = old + 1;
+    set_reason(j, LAGRANGE__V1__JOB_STATE__PENDING, "Re-planning: %s", why);
+    sched_persist(j);
+}
+
+static int node_dead(dsched *s, int n)
+{
+    dhealth_view v;
+    return n != s->d->conf->node && dhealth_node(s->d, n, &v) == 0 &&
+           !strcmp(v.state, "dead");
+}
+
+/* Part k is the first not done and has not started: if what it waits
+ * for must cross a link whose window is closed now, say so. */
+static void waiting_reason(dsched *s, djob *j, size_t k)
+{
+    djdist *x = j->dist;
+    const plan_topology *t = s->d->conf->topo;
+    int to = x->node[k];
+    int from = k == 0 ? s->d->conf->node : x->node[k - 1];
+    double now = report_topo_now(s->d);
+    dhealth_view v;
+    if (x->heard[k] >= LAGRANGE__V1__TASK_STATUS__STATE__RUNNING)
+        return;
+    if (to != s->d->conf->node && dhealth_node(s->d, to, &v) == 0 &&
+        strcmp(v.state, "up") != 0) {
+        set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                   "WaitingNode(%s: %s)", t->nodes[to].name, v.state);
+        return;
+    }
+    if (from == to)
+        return;
+    for (int l = t->out_first[from]; l < t->out_first[from + 1]; l++) {
+        const plan_link *lk = &t->links[t->out_links[l]];
+        const plan_window *w;
+        if (lk->to != to || lk->always)
+            continue;
+        w = report_window_at(lk, now);
+        if (w && w->start > now)
+            set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                       "WaitingContact(%s->%s, %.0fs)", t->nodes[from].name,
+                       t->nodes[to].name, w->start - now);
+        else if (!w)
+            set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                       "WaitingContact(%s->%s, no window before the "
+                       "horizon)", t->nodes[from].name, t->nodes[to].name);
+        return;
+    }
+}
+
+void sched_dist_tick(dsched *s, uint64_t now)
+{
+    for (int i = 0; i < s->n_jobs; i++) {
+        djob *j = s->jv[i];
+        djdist *x = j->dist;
+        size_t first = SIZE_MAX;
+        if (!x || !x->plan || sched_is_final(j->state) ||
+            (x->phase != DJ_WAIT && x->phase != DJ_DISPATCH))
+            continue;
+        for (size_t k = 0; k < x->plan->n_tasks && first == SIZE_MAX; k++) {
+            int done = 0;
+            for (size_t d = 0; d < x->plan->n_done; d++)
+                done |= x->plan->done[d] == k;
+            if (!done)
+                first = k;
+        }
+        if (j->deadline && j->deadline <= now) {
+            if (first != SIZE_MAX)
+                snprintf(j->error, sizeof j->error, "deadline passed with "
+                         "partition %zu/%zu on %s not done", first + 1,
+                         x->plan->n_tasks, x->plan->tasks[first]->node);
+            else
+                snprintf(j->error, sizeof j->error, "deadline passed while "
+                         "the outputs travelled to %s", self_name(s));
+            log_info("job %s expired: %s", j->id, j->error);
+            sched_set_state(j, LAGRANGE__V1__JOB_STATE__EXPIRED, "");
+            sched_persist(j);
+            sched_notify(j, "state");
+            continue;
+        }
+        if (x->phase != DJ_WAIT)
+            continue;
+        if (first != SIZE_MAX)
+            waiting_reason(s, j, first);
+        for (size_t k = first; k != SIZE_MAX && k < x->plan->n_tasks; k++) {
+            int done = 0;
+            for (size_t d = 0; d < x->plan->n_done; d++)
+                done |= x->plan->done[d] == k;
+            if (!done && node_dead(s, x->node[k])) {
+                char why[160];
+                snprintf(why, sizeof why, "node %s is dead with partition "
+                         "%zu/%zu not done", x->plan->tasks[k]->node, k + 1,
+                         x->plan->n_tasks);
+                replan(s, j, why);
+                break;
+            }
+        }
     }
 }
 
@@ -1053,6 +1226,58 @@ static void remember_done(dsched *s, const char *key)
     s->done_next = (s->done_next + 1) % DONE_MEMORY;
     if (s->n_done_keys < DONE_MEMORY)
         s->n_done_keys++;
+}
+
+static int ended(dsched *s, const char *job, unsigned epoch)
+{
+    for (int i = 0; i < s->n_ended; i++)
+        if (!strcmp(s->ended[i].job, job) &&
+            (s->ended[i].epoch == 0 || s->ended[i].epoch == epoch))
+            return 1;
+    return 0;
+}
+
+/* Drop t's input tensors from the inbox. */
+static void task_drop_inputs(dsched *s, const Lagrange__V1__Task *k)
+{
+    char path[4096];
+    for (size_t i = 0; i < k->n_inputs; i++) {
+        tensor_path(s, k->job, k->epoch, k->inputs[i], path, sizeof path);
+        unlink(path);
+    }
+}
+
+static void on_end(dsched *s, const Lagrange__V1__JobEnd *e, const char *src)
+{
+    int n = 0;
+    if (!sched_valid_name(e->job) || strlen(e->job) > JOB_ID_LEN)
+        return;
+    snprintf(s->ended[s->ended_next].job, sizeof s->ended[0].job, "%s",
+             e->job);
+    s->ended[s->ended_next].epoch = e->epoch;
+    s->ended_next = (s->ended_next + 1) % 1024;
+    if (s->n_ended < 1024)
+        s->n_ended++;
+    for (dtask *t = s->tasks, *nx; t; t = nx) {
+        nx = t->next;
+        if (strcmp(t->t->job, e->job) ||
+            (e->epoch && t->t->epoch != e->epoch))
+            continue;
+        n++;
+        if (t->state != TK_WAIT) {
+            t->ended = 1;        /* after_task / task_sent finish it */
+            continue;
+        }
+        task_drop_inputs(s, t->t);
+        dnet_control_done(s->d, t->bid);
+        task_remove(s, t);
+    }
+    if (e->epoch)
+        log_info("job %s epoch %u ended at %s (%s): %d task%s dropped here",
+                 e->job, e->epoch, src, e->why, n, n == 1 ? "" : "s");
+    else
+        log_info("job %s ended at %s (%s): %d task%s dropped here", e->job,
+                 src, e->why, n, n == 1 ? "" : "s");
 }
 
 /* Start t if it can: partition here, inputs here, an executor free. */
@@ -1213,6 +1438,13 @@ static void after_task(sop *op)
     const lg_graph *g = op->x ? op->x->g : op->g;
     s->running--;
     sched_keep_exec(s, op, k->partition_sha256);
+    if (t->ended) {
+        task_drop_inputs(s, k);
+        dnet_control_done(s->d, t->bid);
+        task_remove(s, t);
+        sched_dist_kick(s);
+        return;
+    }
     if (op->rc < 0 || op->cancelled) {
         if (op->cancelled) {
             t->state = TK_WAIT;
@@ -1310,6 +1542,13 @@ static int on_task(dsched *s, const wire_bundle *b)
             lagrange__v1__task__free_unpacked(k, NULL);
         return 0;
     }
+    if (ended(s, k->job, k->epoch)) {
+        log_info("task %s/%u/%u from %s: its job has ended; dropped", k->job,
+                 k->epoch, k->part + 1, k->controller);
+        dnet_control_done(s->d, b->id);
+        lagrange__v1__task__free_unpacked(k, NULL);
+        return 1;
+    }
     task_key(k, key, sizeof key);
     for (t = s->tasks; t; t = t->next) {
         char k2[160];
@@ -1348,6 +1587,18 @@ static int hook_control(void *arg, const wire_bundle *b)
     dsched *s = arg;
     if (!strcmp(b->name, "task"))
         return on_task(s, b);
+    if (!strcmp(b->name, "job.end")) {
+        Lagrange__V1__JobEnd *e =
+            lagrange__v1__job_end__unpack(NULL, b->payload_len, b->payload);
+        if (!e) {
+            log_err("job.end from %s does not parse; dropped", b->src);
+            return 0;
+        }
+        on_end(s, e, b->src);
+        lagrange__v1__job_end__free_unpacked(e, NULL);
+        dnet_control_done(s->d, b->id);
+        return 1;
+    }
     if (!strcmp(b->name, "task.status")) {
         Lagrange__V1__TaskStatus *st =
             lagrange__v1__task_status__unpack(NULL, b->payload_len,
@@ -1460,6 +1711,15 @@ static void hook_delivered(void *arg, const inbox_object *o, int again)
             return;
         memcpy(job, p, (size_t)(sl - p));
         job[sl - p] = 0;
+        if (ended(s, job, (unsigned)strtoul(sl + 1, NULL, 10))) {
+            char hex[33], path[4096];
+            wire_bundle_id_hex(o->object_id, hex);
+            snprintf(path, sizeof path, "%s/%s", s->d->conf->inbox_dir.path,
+                     hex);
+            unlink(path);
+            log_debug("%s: its job has ended; dropped", o->name);
+            return;
+        }
         if ((j = sched_find_job(s, job)) && j->dist)
             check_outputs(j);
         sched_dist_kick(s);

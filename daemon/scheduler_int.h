@@ -63,6 +63,8 @@ typedef struct djdist {
     double predicted_s;
     char summary[160];
     char *nodev[JOBPLAN_MAX_PARTS]; /* Job.nodes (into plan's tasks) */
+    unsigned char heard[JOBPLAN_MAX_PARTS]; /* TaskStatus state last heard
+                                    per part (0: nothing) */
     int sends, send_failed;        /* DISPATCH: sends not yet durable */
     char send_err[256];
 } djdist;
@@ -76,6 +78,7 @@ typedef struct dtask {
     uint8_t bid[16];               /* its bundle, deleted when done */
     enum dtask_state state;
     int need_sent;                 /* NEED_PARTITION sent */
+    int ended;                     /* job.end came while it ran */
     int sends, send_failed;        /* SEND: outputs not yet durable */
     double exec_s;
 } dtask;
@@ -128,6 +131,7 @@ typedef struct djob {
     char **place;                  /* SubmitJobRequest.placement */
     int n_place;
     djdist *dist;                  /* planned across nodes, or NULL */
+    uint32_t next_epoch;           /* a re-plan's epoch (0: 1) */
 } djob;
 
 typedef struct xentry {
@@ -171,6 +175,8 @@ struct dsched {
     int n_res;                     /* partitions known on other nodes */
     struct { char id[65]; plan_model *pm; uint64_t used; } pmc[PMCACHE];
                                    /* the planner's view of recent models */
+    struct { char job[JOB_ID_LEN + 1]; uint32_t epoch; } ended[1024];
+    int n_ended, ended_next;       /* job.end seen lately (0: all epochs) */
     char done_keys[1024][160];      /* tasks finished lately (job/epoch/part) */
     int n_done_keys, done_next;
     char jc_err[512];              /* its last failure ("" once it works) */
@@ -312,6 +318,11 @@ void sched_dist_resume(dsched *s);
 void sched_dist_stop(dsched *s);
 int sched_dist_local(dsched *s, djob *j);
 void sched_dist_kick(dsched *s);
+/* Every EXPIRE_MS: re-plan jobs whose partitions sit on dead nodes,
+ * expire distributed jobs past their deadline. */
+void sched_dist_tick(dsched *s, uint64_t now);
+/* j just became final: tell the nodes of its plan (job.end). */
+void sched_dist_final(djob *j);
 void sched_dist_work(sop *op);
 void sched_dist_after(sop *op);
 void sched_dist_free_job(djob *j);

@@ -76,7 +76,8 @@ Link=geo<>moon Delay=${LUNAR}s Rate=10M
 Link=moon<>gs2 Delay=${LUNAR}s Rate=10M
 Link=gs2<>gs Delay=5ms Rate=100M
 EOF
-conf gs $P_gs "Peer=geo Address=127.0.0.1:$P_geo" "Peer=gs2 Address=127.0.0.1:$P_gs2"
+conf gs $P_gs "Peer=geo Address=127.0.0.1:$P_geo" "Peer=gs2 Address=127.0.0.1:$P_gs2" \
+    "SuspectAfter=2s" "DeadAfter=4s"
 conf geo $P_geo "Peer=gs Address=127.0.0.1:$P_gs" "Peer=moon Address=127.0.0.1:$P_moon"
 conf moon $P_moon "Peer=geo Address=127.0.0.1:$P_geo" "Peer=gs2 Address=127.0.0.1:$P_gs2"
 conf gs2 $P_gs2 "Peer=moon Address=127.0.0.1:$P_moon" "Peer=gs Address=127.0.0.1:$P_gs"
@@ -383,6 +384,32 @@ if job_ok 4 "job 4 (no --place)"; then
     show_py "$J4" "job 4: show --json" 'assert j["state"] == "COMPLETED", j["state"]
 print(j.get("nodes"))'
     note "job 4 $J4 ran on $(cat "$T/showpy.out")"
+fi
+
+# ---- 9. moon lost for good while job 5 is in flight: re-planned ----------------
+
+if [ "$DIST" = yes ]; then
+cp "$T/x1.npy" "$T/x5.npy"; cp "$T/e1.npy" "$T/e5.npy"; cp "$T/r1.npy" "$T/r5.npy"
+sub 5 "$T/out5" --place "$PLACE" &
+subpid=$!
+sleep 0.5
+kill9 moon
+LG_NODES="gs geo gs2"
+note "moon killed -9 0.5 s after job 5's submit, for good"
+wait $subpid
+rc=$(cat "$T/sub5.rc" 2>/dev/null || echo 1)
+J5=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["job"]["id"])' \
+    "$T/sub5.json" 2>/dev/null)
+if job_ok 5 "job 5 (moon lost for good mid-job)"; then
+    show_py "$J5" "job 5: show --json" '
+assert j["state"] == "COMPLETED", j["state"]
+assert "moon" not in j.get("nodes", []), "still placed on moon: %r" % j.get("nodes")
+assert j.get("attempts", 0) >= 2, "attempts %r, want >= 2 (a re-plan)" % j.get("attempts")
+print(j.get("nodes"))'
+    note "job 5 $J5 re-planned onto $(cat "$T/showpy.out")"
+    grep -q "job $J5: re-planned (epoch 1 -> 2): node moon is dead" "$T/gs/log" && ok ||
+        bad "job 5: gs's log has no re-plan line naming moon"
+fi
 fi
 
 # ---- the daemons stop cleanly, their logs are clean ----------------------------
