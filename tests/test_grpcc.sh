@@ -333,7 +333,7 @@ grep -qx "$J1|m" "$tmp/out" || bad "queue -o ID,Model --parsable: $(cat "$tmp/ou
 expect 0 "" "$L" queue --json
 "$PY" -c 'import json,sys
 d=json.load(open(sys.argv[1])); n=int(sys.argv[2])
-keys=["id","name","model","model_id","state","reason","age","nodes","progress","priority","objective","attempts","created","started","finished","updated","deadline","error","idempotency_key","outputs"]
+keys=["id","name","model","model_id","state","reason","age","nodes","progress","priority","objective","attempts","created","started","finished","updated","deadline","error","idempotency_key","outputs","partitions","predicted_s"]
 assert len(d)==n, (len(d), n)
 for j in d: assert list(j)==keys, list(j)
 s=[j for j in d if j["id"]==sys.argv[3]][0]
