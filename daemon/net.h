@@ -157,6 +157,12 @@ typedef struct dnet_hooks {
     void *arg;
 } dnet_hooks;
 void dnet_set_hooks(struct lagranged *d, const dnet_hooks *h);
+/* How a bundle for node leaves this node now: 0, with the first hop's
+ * name, whether its window is open, and when the next one opens (s from
+ * now, INFINITY: none before the horizon); -ENOENT if node is this one or
+ * has no route. */
+int dnet_first_hop(struct lagranged *d, const char *node, char *hop,
+                   size_t hoplen, int *open, double *opens_in);
 /* Delete a CONTROL bundle taken by on_control (durable at the next batch). */
 void dnet_control_done(struct lagranged *d, const uint8_t id[16]);
 

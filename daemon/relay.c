@@ -1576,3 +1576,23 @@ void dnet_control_done(lagranged *d, const uint8_t id[WIRE_ID_LEN])
     if (d->net)
         delete_bundle(d->net, id);
 }
+
+int dnet_first_hop(lagranged *d, const char *node, char *hop, size_t hoplen,
+                   int *open, double *opens_in)
+{
+    dnet *n = d->net;
+    int idx = -1, pi;
+    double rate, delay, opens = INFINITY, closes;
+    if (!n || !n->next_hop)
+        return -ENOENT;
+    for (int i = 0; i < d->conf->topo->n_nodes && i < n->n_route_nodes; i++)
+        if (!strcmp(d->conf->topo->nodes[i].name, node))
+            idx = i;
+    if (idx < 0 || idx == d->conf->node || (pi = n->next_hop[idx]) < 0 ||
+        pi >= n->n_peers)
+        return -ENOENT;
+    snprintf(hop, hoplen, "%s", n->peers[pi]->name);
+    *open = peer_window(n->peers[pi], &rate, &delay, &opens, &closes);
+    *opens_in = *open ? 0 : opens - report_topo_now(d);
+    return 0;
+}

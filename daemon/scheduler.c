@@ -176,6 +176,11 @@ void sched_fill_job(const djob *j, Lagrange__V1__Job *p,
         p->n_nodes = dp->n_tasks < SCHED_MAX_PARTS ? dp->n_tasks
                                                    : SCHED_MAX_PARTS;
         p->nodes = j->dist->nodev;
+    } else if (j->n_place) {
+        /* Placed by the submitter, not yet planned: where it will run. */
+        p->partitions = (uint32_t)j->n_place;
+        p->n_nodes = (size_t)j->n_place;
+        p->nodes = j->place;
     } else if (self && j->state != LAGRANGE__V1__JOB_STATE__PENDING &&
         j->state != LAGRANGE__V1__JOB_STATE__CANCELLED &&
         j->state != LAGRANGE__V1__JOB_STATE__EXPIRED) {

@@ -278,6 +278,24 @@ static void pm_keep(dsched *s, const char *model, plan_model *pm)
 }
 
 static int decide(dsched *s, djob *j, const plan_model *pm);
+static double predict(dsched *s, djob *j, const plan_model *pm);
+static dbuilt *built_find(dsched *s, const char *model, int n,
+                          const int *first, const int *last);
+static int built_usable(dsched *s, const dbuilt *e);
+static dbuilt *built_get(dsched *s, const char *model, int n,
+                         const int *first, const int *last);
+static void use_built(dsched *s, djob *j, const dbuilt *e);
+
+/* A cached placement of model in n parts (made by an earlier job). */
+static dbuilt *built_place(dsched *s, const char *model, int n)
+{
+    for (int i = 0; i < BUILT_MAX; i++) {
+        dbuilt *e = &s->built[i];
+        if (e->pm0 && e->jp && e->n_parts == n && !strcmp(e->model, model))
+            return e;
+    }
+    return NULL;
+}
 
 /* Kick's question for the next PENDING job: 1 if it may run on the
  * local executor now, 0 if the distributed path has it (or is planning
@@ -296,6 +314,24 @@ int sched_dist_local(dsched *s, djob *j)
     j->dist = x;
     if (!j->n_place && (pm = pm_cached(s, j->model)))
         return decide(s, j, pm);
+    if (j->n_place) {
+        dbuilt *e = built_place(s, j->model, j->n_place);
+        if (built_usable(s, e)) {
+            x->ctl = s->d->conf->node;
+            x->n_parts = x->n_place = j->n_place;
+            for (int i = 0; i < j->n_place; i++) {
+                x->node[i] = node_index(s, j->place[i]);
+                x->first[i] = e->first[i];
+                x->last[i] = e->last[i];
+            }
+            x->predicted_s = predict(s, j, e->pm0);
+            snprintf(x->summary, sizeof x->summary, "placed by the "
+                     "submitter on %d nodes, completion predicted in %.3g s",
+                     j->n_place, x->predicted_s);
+            use_built(s, j, e);
+            return 0;
+        }
+    }
     if (!(op = sched_op_new(s, OP_DIST_PREP, NULL, j))) {
         x->phase = DJ_LOCAL;
         return 1;
@@ -488,7 +524,13 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
              "planner, completion in %.3g s", ps.n_parts, ps.strategy,
              x->predicted_s);
     plan_sched_free(&ps);
-    start_build(s, j, NULL);
+    {
+        dbuilt *e = built_find(s, j->model, x->n_parts, x->first, x->last);
+        if (built_usable(s, e))
+            use_built(s, j, e);
+        else
+            start_build(s, j, NULL);
+    }
     return 0;
 }
 
@@ -580,6 +622,13 @@ static void after_prep(sop *op)
         snprintf(x->summary, sizeof x->summary, "placed by the submitter on "
                  "%d nodes, completion predicted in %.3g s", j->n_place,
                  x->predicted_s);
+        {
+            dbuilt *e = built_get(s, j->model, j->n_place, x->first,
+                                  x->last);
+            plan_model_free(e->pm0);
+            e->pm0 = op->pm;
+            op->pm = NULL;
+        }
         start_build(s, j, op->g);
         op->g = NULL;
         return;
@@ -589,19 +638,185 @@ static void after_prep(sop *op)
     decide(s, j, pm_cached(s, j->model));
 }
 
-/* After BUILD: the plan into the record, then dispatch. */
-static void after_build(sop *op)
+static void dispatch(djob *j);
+
+/* ---- built plans, cached per (model, ranges) ----------------------------------- */
+
+static dbuilt *built_find(dsched *s, const char *model, int n,
+                          const int *first, const int *last)
 {
-    dsched *s = op->s;
-    djob *j = op->job;
+    for (int i = 0; i < BUILT_MAX; i++) {
+        dbuilt *e = &s->built[i];
+        if (!e->model[0] || e->n_parts != n || strcmp(e->model, model))
+            continue;
+        if (first && (memcmp(e->first, first, sizeof *first * (size_t)n) ||
+                      memcmp(e->last, last, sizeof *last * (size_t)n)))
+            continue;
+        e->used = ++s->xclock;
+        return e;
+    }
+    return NULL;
+}
+
+/* The entry for (model, ranges), made (replacing the oldest) if new. */
+static dbuilt *built_get(dsched *s, const char *model, int n,
+                         const int *first, const int *last)
+{
+    dbuilt *e = built_find(s, model, n, first, last);
+    if (e)
+        return e;
+    e = &s->built[0];
+    for (int i = 1; i < BUILT_MAX; i++)
+        if (s->built[i].used < e->used)
+            e = &s->built[i];
+    jobplan_free(e->jp);
+    plan_model_free(e->pm0);
+    memset(e, 0, sizeof *e);
+    snprintf(e->model, sizeof e->model, "%s", model);
+    e->n_parts = n;
+    memcpy(e->first, first, sizeof *first * (size_t)n);
+    memcpy(e->last, last, sizeof *last * (size_t)n);
+    e->used = ++s->xclock;
+    return e;
+}
+
+/* A cached plan is usable if every partition is still in ModelDir. */
+static int built_usable(dsched *s, const dbuilt *e)
+{
+    if (!e || !e->jp)
+        return 0;
+    for (int i = 0; i < e->jp->n_parts; i++)
+        if (!sched_find_model_id(s, e->jp->parts[i].sha256))
+            return 0;
+    return 1;
+}
+
+/* jp's partitions on j's nodes (x->node): the plan into the record (the
+ * destinations of each output follow the nodes, not jp's), then dispatch.
+ * jp is only read. */
+static void make_plan(djob *j, const jobplan *jp)
+{
+    dsched *s = j->s;
     djdist *x = j->dist;
     const plan_topology *t = s->d->conf->topo;
-    jobplan *jp = op->jp;
     Lagrange__V1__DistPlan dp = LAGRANGE__V1__DIST_PLAN__INIT;
     Lagrange__V1__Task tk[JOBPLAN_MAX_PARTS], *tkp[JOBPLAN_MAX_PARTS];
     Lagrange__V1__TaskOutput **outs[JOBPLAN_MAX_PARTS] = { 0 };
     Lagrange__V1__TaskOutput *outv[JOBPLAN_MAX_PARTS] = { 0 };
     char ***dsts[JOBPLAN_MAX_PARTS] = { 0 };
+    int ok = 1;
+    dp.epoch = x->epoch = j->next_epoch ? j->next_epoch : 1;
+    dp.n_tasks = (size_t)jp->n_parts;
+    dp.tasks = tkp;
+    dp.n_outputs = (size_t)jp->n_outputs;
+    dp.outputs = jp->outputs;
+    dp.predicted_s = x->predicted_s;
+    dp.summary = x->summary;
+    for (int i = 0; i < jp->n_parts && ok; i++) {
+        const jp_part *p = &jp->parts[i];
+        Lagrange__V1__Task *k = &tk[i];
+        lagrange__v1__task__init(k);
+        tkp[i] = k;
+        k->job = j->id;
+        k->epoch = x->epoch;
+        k->part = (uint32_t)i;
+        k->n_parts = (uint32_t)jp->n_parts;
+        k->controller = (char *)self_name(s);
+        k->node = t->nodes[x->node[i]].name;
+        k->partition_sha256 = (char *)p->sha256;
+        k->partition_size = p->onnx_len;
+        k->n_inputs = (size_t)p->n_in;
+        k->inputs = p->in;
+        k->priority = j->priority;
+        k->deadline_unix_ms = j->deadline;
+        if (!(outs[i] = calloc((size_t)p->n_out + 1, sizeof *outs[i])) ||
+            !(outv[i] = calloc((size_t)p->n_out + 1, sizeof *outv[i])) ||
+            !(dsts[i] = calloc((size_t)p->n_out + 1, sizeof *dsts[i]))) {
+            ok = 0;
+            break;
+        }
+        for (int o = 0; o < p->n_out && ok; o++) {
+            Lagrange__V1__TaskOutput *to = &outv[i][o];
+            const char *v = p->out[o].name;
+            int nd = 0;
+            lagrange__v1__task_output__init(to);
+            outs[i][o] = to;
+            to->name = (char *)v;
+            if (!(dsts[i][o] = calloc((size_t)jp->n_parts + 2,
+                                      sizeof *dsts[i][o]))) {
+                ok = 0;
+                break;
+            }
+            /* Later parts that read v, then the controller for a graph
+             * output; each node once. */
+            for (int q = i + 1; q <= jp->n_parts; q++) {
+                const char *node = NULL;
+                int reads = 0, seen = 0;
+                if (q < jp->n_parts) {
+                    for (int in = 0; in < jp->parts[q].n_in; in++)
+                        reads |= !strcmp(jp->parts[q].in[in], v);
+                    node = t->nodes[x->node[q]].name;
+                } else {
+                    for (int g = 0; g < jp->n_outputs; g++)
+                        reads |= !strcmp(jp->outputs[g], v);
+                    node = self_name(s);
+                }
+                for (int d = 0; d < nd; d++)
+                    seen |= !strcmp(dsts[i][o][d], node);
+                if (reads && !seen)
+                    dsts[i][o][nd++] = (char *)node;
+            }
+            to->n_dst = (size_t)nd;
+            to->dst = dsts[i][o];
+        }
+        k->n_outputs = (size_t)p->n_out;
+        k->outputs = outs[i];
+    }
+    if (ok && !(x->plan = plan_own(&dp)))
+        ok = 0;
+    for (int i = 0; i < jp->n_parts; i++) {
+        for (int o = 0; o < jp->parts[i].n_out && dsts[i]; o++)
+            free(dsts[i][o]);
+        free(dsts[i]);
+        free(outs[i]);
+        free(outv[i]);
+    }
+    if (!ok) {
+        job_fail(j, "out of memory making the plan");
+        return;
+    }
+    log_info("job %s: %s", j->id, x->summary);
+    for (size_t i = 0; i < x->plan->n_tasks; i++) {
+        const Lagrange__V1__Task *k = x->plan->tasks[i];
+        log_info("job %s: partition %zu/%zu on %s: %.12s (%llu bytes), %zu "
+                 "inputs, %zu outputs", j->id, i + 1, x->plan->n_tasks,
+                 t->nodes[x->node[i]].name, k->partition_sha256,
+                 (unsigned long long)k->partition_size, k->n_inputs,
+                 k->n_outputs);
+    }
+    dispatch(j);
+}
+
+/* Use a cached plan: STAGING at once, no PREP or BUILD. */
+static void use_built(dsched *s, djob *j, const dbuilt *e)
+{
+    djdist *x = j->dist;
+    x->phase = DJ_BUILD;
+    j->started = sched_now_ms();
+    j->attempts++;
+    log_debug("job %s: partitions cached (%d)", j->id, e->n_parts);
+    (void)s;
+    make_plan(j, e->jp);
+}
+
+/* After BUILD: the partitions' metadata, the plan, the cache. */
+static void after_build(sop *op)
+{
+    dsched *s = op->s;
+    djob *j = op->job;
+    djdist *x = j->dist;
+    jobplan *jp = op->jp;
+    dbuilt *e;
     for (int i = 0; i < JOBPLAN_MAX_PARTS; i++)
         if (x->meta[i]) {
             sched_add_model(s, jp ? jp->parts[i].sha256 : "", x->meta[i],
@@ -610,10 +825,8 @@ static void after_build(sop *op)
             x->meta[i] = NULL;
         }
     if (sched_is_final(j->state) || s->stopping) {
-        jobplan_free(jp);
-        op->jp = NULL;
         x->phase = DJ_LOCAL;
-        return;
+        return;                  /* op_free frees jp */
     }
     if (op->rc < 0) {
         if (j->n_place || op->rc != LG_EUNSUP) {
@@ -627,83 +840,18 @@ static void after_build(sop *op)
         }
         return;
     }
-    dp.epoch = x->epoch = j->next_epoch ? j->next_epoch : 1;
-    dp.n_tasks = (size_t)jp->n_parts;
-    dp.tasks = tkp;
-    dp.n_outputs = (size_t)jp->n_outputs;
-    dp.outputs = jp->outputs;
-    dp.predicted_s = x->predicted_s;
-    dp.summary = x->summary;
-    for (int i = 0; i < jp->n_parts; i++) {
-        jp_part *p = &jp->parts[i];
-        Lagrange__V1__Task *k = &tk[i];
-        lagrange__v1__task__init(k);
-        tkp[i] = k;
-        k->job = j->id;
-        k->epoch = x->epoch;
-        k->part = (uint32_t)i;
-        k->n_parts = (uint32_t)jp->n_parts;
-        k->controller = (char *)self_name(s);
-        k->node = t->nodes[x->node[i]].name;
-        k->partition_sha256 = p->sha256;
-        k->partition_size = p->onnx_len;
-        k->n_inputs = (size_t)p->n_in;
-        k->inputs = p->in;
-        k->priority = j->priority;
-        k->deadline_unix_ms = j->deadline;
-        if (!(outs[i] = calloc((size_t)p->n_out + 1, sizeof *outs[i])) ||
-            !(outv[i] = calloc((size_t)p->n_out + 1, sizeof *outv[i])) ||
-            !(dsts[i] = calloc((size_t)p->n_out + 1, sizeof *dsts[i])))
-            goto oom;
-        for (int o = 0; o < p->n_out; o++) {
-            Lagrange__V1__TaskOutput *to = &outv[i][o];
-            lagrange__v1__task_output__init(to);
-            outs[i][o] = to;
-            to->name = p->out[o].name;
-            if (!(dsts[i][o] = calloc((size_t)p->out[o].n_dst + 1,
-                                      sizeof *dsts[i][o])))
-                goto oom;
-            for (int d = 0; d < p->out[o].n_dst; d++)
-                dsts[i][o][d] = t->nodes[p->out[o].dst[d]].name;
-            to->n_dst = (size_t)p->out[o].n_dst;
-            to->dst = dsts[i][o];
+    make_plan(j, jp);
+    /* Keep it for the next job on the same model and cuts (without the
+     * ONNX bytes, which are in ModelDir). */
+    if ((e = built_get(s, j->model, jp->n_parts, x->first, x->last))) {
+        for (int i = 0; i < jp->n_parts; i++) {
+            free(jp->parts[i].onnx);
+            jp->parts[i].onnx = NULL;
         }
-        k->n_outputs = (size_t)p->n_out;
-        k->outputs = outs[i];
+        jobplan_free(e->jp);
+        e->jp = jp;
+        op->jp = NULL;
     }
-    if (!(x->plan = plan_own(&dp)))
-        goto oom;
-    for (int i = 0; i < jp->n_parts; i++) {
-        for (int o = 0; o < jp->parts[i].n_out && dsts[i]; o++)
-            free(dsts[i][o]);
-        free(dsts[i]);
-        free(outs[i]);
-        free(outv[i]);
-    }
-    jobplan_free(jp);
-    op->jp = NULL;
-    log_info("job %s: %s", j->id, x->summary);
-    for (size_t i = 0; i < x->plan->n_tasks; i++) {
-        const Lagrange__V1__Task *k = x->plan->tasks[i];
-        log_info("job %s: partition %zu/%zu on %s: %.12s (%llu bytes), %zu "
-                 "inputs, %zu outputs", j->id, i + 1, x->plan->n_tasks,
-                 t->nodes[x->node[i]].name, k->partition_sha256,
-                 (unsigned long long)k->partition_size, k->n_inputs,
-                 k->n_outputs);
-    }
-    dispatch(j);
-    return;
-oom:
-    for (int i = 0; i < jp->n_parts; i++) {
-        for (int o = 0; o < jp->parts[i].n_out && dsts[i]; o++)
-            free(dsts[i][o]);
-        free(dsts[i]);
-        free(outs[i]);
-        free(outv[i]);
-    }
-    jobplan_free(jp);
-    op->jp = NULL;
-    job_fail(j, "out of memory making the plan");
 }
 
 /* Node of part i of j's plan (the name in the task's order). */
@@ -1072,6 +1220,19 @@ static int node_dead(dsched *s, int n)
            !strcmp(v.state, "dead");
 }
 
+/* A wait in whole seconds, by 5 s above 10 s and by 60 s above 5 min, so
+ * that a watcher gets an event every few seconds, not every tick. */
+static double coarse_s(double s)
+{
+    if (s <= 0)
+        return 0;
+    if (s <= 10)
+        return ceil(s);
+    if (s <= 300)
+        return ceil(s / 5) * 5;
+    return ceil(s / 60) * 60;
+}
+
 /* Part k is the first not done and has not started: if what it waits
  * for must cross a link whose window is closed now, say so. */
 static void waiting_reason(dsched *s, djob *j, size_t k)
@@ -1085,13 +1246,36 @@ static void waiting_reason(dsched *s, djob *j, size_t k)
     if (x->heard[k] >= LAGRANGE__V1__TASK_STATUS__STATE__RUNNING)
         return;
     if (to != s->d->conf->node && dhealth_node(s->d, to, &v) == 0 &&
-        strcmp(v.state, "up") != 0) {
+        (!strcmp(v.state, "suspect") || !strcmp(v.state, "dead"))) {
         set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
                    "WaitingNode(%s: %s)", t->nodes[to].name, v.state);
         return;
     }
     if (from == to)
         return;
+    if (from == s->d->conf->node) {
+        /* From here: the route this node's relay uses now. */
+        char hop[64];
+        int open;
+        double in;
+        if (dnet_first_hop(s->d, t->nodes[to].name, hop, sizeof hop, &open,
+                           &in) == 0 && open)
+            set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                       "Transferring(%s->%s, to %s)", t->nodes[from].name,
+                       hop, t->nodes[to].name);
+        else if (dnet_first_hop(s->d, t->nodes[to].name, hop, sizeof hop,
+                                &open, &in) == 0 && !open) {
+            if (isfinite(in))
+                set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                           "WaitingContact(%s->%s, %.0fs)",
+                           t->nodes[from].name, hop, coarse_s(in));
+            else
+                set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                           "WaitingContact(%s->%s, no window before the "
+                           "horizon)", t->nodes[from].name, hop);
+        }
+        return;
+    }
     for (int l = t->out_first[from]; l < t->out_first[from + 1]; l++) {
         const plan_link *lk = &t->links[t->out_links[l]];
         const plan_window *w;
@@ -1101,7 +1285,7 @@ static void waiting_reason(dsched *s, djob *j, size_t k)
         if (w && w->start > now)
             set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
                        "WaitingContact(%s->%s, %.0fs)", t->nodes[from].name,
-                       t->nodes[to].name, w->start - now);
+                       t->nodes[to].name, coarse_s(w->start - now));
         else if (!w)
             set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
                        "WaitingContact(%s->%s, no window before the "
@@ -1827,6 +2011,11 @@ void sched_dist_work(sop *op)
 
 void sched_dist_stop(dsched *s)
 {
+    for (int i = 0; i < BUILT_MAX; i++) {
+        jobplan_free(s->built[i].jp);
+        plan_model_free(s->built[i].pm0);
+        memset(&s->built[i], 0, sizeof s->built[i]);
+    }
     for (int i = 0; i < PMCACHE; i++) {
         plan_model_free(s->pmc[i].pm);
         s->pmc[i].pm = NULL;

@@ -69,6 +69,20 @@ typedef struct djdist {
     char send_err[256];
 } djdist;
 
+/* A plan already cut (scheduler_dist.c): the partitions of a model at
+ * given graph-node ranges (without their ONNX bytes, kept in ModelDir),
+ * and for an explicit placement the planner's view with one group per
+ * graph node. */
+#define BUILT_MAX 8
+typedef struct dbuilt {
+    char model[65];
+    int n_parts;
+    int first[JOBPLAN_MAX_PARTS], last[JOBPLAN_MAX_PARTS];
+    jobplan *jp;                   /* NULL until cut */
+    plan_model *pm0;               /* placement entries only */
+    uint64_t used;
+} dbuilt;
+
 /* A partition to run here (scheduler_dist.c). */
 enum dtask_state { TK_WAIT = 0, TK_RUN, TK_SEND };
 typedef struct dtask {
@@ -174,6 +188,7 @@ struct dsched {
     struct { char node[64]; char sha[65]; } res[SCHED_MAX_RESIDENT];
     int n_res;                     /* partitions known on other nodes */
     struct { char id[65]; plan_model *pm; uint64_t used; } pmc[PMCACHE];
+    dbuilt built[BUILT_MAX];       /* plans cut lately */
                                    /* the planner's view of recent models */
     struct { char job[JOB_ID_LEN + 1]; uint32_t epoch; } ended[1024];
     int n_ended, ended_next;       /* job.end seen lately (0: all epochs) */

@@ -2,9 +2,11 @@
 # test_demo.sh - `lagrange demo`: the default constellation as six real
 # lagranged processes on loopback, toured and stopped.
 #  - a plain run exits 0: every daemon serves, the pings cross the GEO
-#    relay, the tensor for leo-gpu-1 is delivered once a pass comes, the
-#    job's result equals the local run bit for bit, every daemon exits 0
-#    at SIGTERM, and the scratch directory is removed;
+#    relay, the job's result equals the local run bit for bit, the job
+#    split over leo-gpu-1 and leo-gpu-2 (GEO link down: it waits for a
+#    pass, or finds one open) runs on both, COMPLETED, its result equal to
+#    the local run's bit for bit, every daemon exits 0 at SIGTERM, and the
+#    scratch directory is removed;
 #  - --keep --dir: the daemons stay up and answer; the job's result is
 #    checked against torch's output for the example model
 #    (examples/tinynet-expected.npy); --stop stops them all, exit 0;
@@ -41,8 +43,10 @@ rc=$?
 [ $rc -eq 0 ] && ok || bad "demo exited $rc: $(tail -20 "$T/out") $(cat "$T/err")"
 for want in "starting 6 lagranged processes" \
         "bundle round trip to geo-relay: " "bundle round trip to leo-gpu-2: " \
-        "delivered into leo-gpu-1/inbox/ after" \
         "result/logits.npy and local/logits.npy are identical, bit for bit" \
+        "Nodes=leo-gpu-1,leo-gpu-2" "Partitions=2" \
+        "Running(leo-gpu-1: part 1/2)" "Running(leo-gpu-2: part 2/2)" \
+        "result-dist/logits.npy and local/logits.npy are identical, bit for bit" \
         "demo done; $T/lagrange-demo."; do
     grep -qF "$want" "$T/out" && ok || bad "demo output lacks '$want'"
 done
@@ -52,6 +56,16 @@ n=$(grep -c "stopped (exit 0)" "$T/out")
 awk '/bundle round trip to geo-relay: / { if ($6 + 0 < 252) bad = 1; n++ }
      END { exit !(n == 2 && !bad) }' "$T/out" && ok ||
     bad "geo-relay round trips under 252 ms: $(grep 'to geo-relay' "$T/out")"
+# The distributed job either waited for a pass (and said so while it
+# waited) or found one open.
+if grep -qF "it waited for a pass, then ran on both satellites" "$T/out"; then
+    grep -q "WaitingContact(gs-mad->leo-gpu-1, [0-9]*s)" "$T/out" && ok ||
+        bad "the job waited for a pass but no WaitingContact reason was shown"
+else
+    grep -qF "a pass was open: no wait this time" "$T/out" && ok ||
+        bad "the demo says neither that the job waited nor that a pass was open"
+fi
+grep -q "COMPLETED - 100%" "$T/out" && ok || bad "watch did not show the job COMPLETED"
 ls -d "$T"/lagrange-demo.* >/dev/null 2>&1 && bad "scratch directory left behind" || ok
 
 # ---- --keep, then --stop ------------------------------------------------------
@@ -67,9 +81,15 @@ for f in "$T"/keep/*/pid; do kill -0 "$(cat "$f")" 2>/dev/null && alive=$((alive
     grep -q "^gs-mad->geo-relay  *up " "$T/links" && ok ||
     bad "links of the kept constellation: $(cat "$T/links")"
 LAGRANGE_SERVER=unix:$T/keep/gs-mad/api.sock "$L" queue -o state --noheader >"$T/q" 2>&1 &&
-    [ "$(cat "$T/q")" = COMPLETED ] && ok || bad "queue of the kept constellation: $(cat "$T/q")"
+    [ "$(cat "$T/q" | tr '\n' ' ')" = "COMPLETED COMPLETED " ] && ok ||
+    bad "queue of the kept constellation: $(cat "$T/q")"
 # The job's output against torch's for the example model.
 "$PY" - "$T/keep/result/logits.npy" "$src/examples/tinynet-expected.npy" <<'PYEOF' && ok || bad "the demo job's result differs from torch's"
+import sys, numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+sys.exit(0 if a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-5) else 1)
+PYEOF
+"$PY" - "$T/keep/result-dist/logits.npy" "$src/examples/tinynet-expected.npy" <<'PYEOF' && ok || bad "the distributed job's result differs from torch's"
 import sys, numpy as np
 a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
 sys.exit(0 if a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-5) else 1)
