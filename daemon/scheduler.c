@@ -821,6 +821,8 @@ static void op_after(uv_work_t *w, int status)
         if (j->io_dirty)         /* also while stopping: the last state
                                     must reach the disk */
             sched_persist(j);
+        if (!j->io_busy && j->dist)
+            sched_dist_persisted(j, op->rc);
         break;
     case OP_RUN:
         after_run(op);

@@ -895,10 +895,16 @@ static void dispatch(djob *j)
     Lagrange__V1__DistPlan *dp = x->plan;
     char path[4096];
     int shipped = 0;
+    if (!x->plan_durable) {
+        /* The plan reaches the disk before any of it leaves: a restart
+         * then finds the plan its tasks belong to. */
+        x->phase = DJ_PERSIST;
+        sched_persist(j);
+        return;
+    }
     x->phase = DJ_DISPATCH;
     x->sends = 1;                /* held until the loop below ends */
     x->send_failed = 0;
-    sched_persist(j);            /* the plan first */
     for (size_t i = 0; i < dp->n_tasks; i++) {
         Lagrange__V1__Task *k = dp->tasks[i];
         const char *node = part_node(s, j, i);
@@ -1175,6 +1181,20 @@ static void drop_outputs(dsched *s, djob *j)
                     sizeof path);
         unlink(path);
     }
+}
+
+void sched_dist_persisted(djob *j, int rc)
+{
+    djdist *x = j->dist;
+    if (x->phase != DJ_PERSIST || sched_is_final(j->state))
+        return;
+    if (rc < 0) {
+        job_fail(j, "cannot write its plan to JobDir");
+        return;
+    }
+    x->plan_durable = 1;
+    if (!j->s->stopping)
+        dispatch(j);
 }
 
 void sched_dist_final(djob *j)
@@ -1942,6 +1962,7 @@ int sched_dist_load(djob *j, const Lagrange__V1__JobRecord *r)
     }
     x->n_parts = (int)x->plan->n_tasks;
     x->epoch = x->plan->epoch;
+    x->plan_durable = 1;
     j->dist = x;
     return 0;
 }

@@ -48,8 +48,8 @@ typedef Lagrange__V1__JobState jstate;
 #define PMCACHE 8                  /* plan_models kept, by model id */
 
 /* A distributed job at its controller (scheduler_dist.c). */
-enum dj_phase { DJ_NONE = 0, DJ_PREP, DJ_LOCAL, DJ_BUILD, DJ_DISPATCH,
-                DJ_WAIT, DJ_FINISH, DJ_DONE };
+enum dj_phase { DJ_NONE = 0, DJ_PREP, DJ_LOCAL, DJ_BUILD, DJ_PERSIST,
+                DJ_DISPATCH, DJ_WAIT, DJ_FINISH, DJ_DONE };
 typedef struct djdist {
     enum dj_phase phase;
     Lagrange__V1__DistPlan *plan;  /* owned (unpacked); NULL before BUILD */
@@ -66,6 +66,8 @@ typedef struct djdist {
     unsigned char heard[JOBPLAN_MAX_PARTS]; /* TaskStatus state last heard
                                     per part (0: nothing) */
     int sends, send_failed;        /* DISPATCH: sends not yet durable */
+    int plan_durable;              /* the record with this plan is synced:
+                                      only then is anything sent */
     char send_err[256];
 } djdist;
 
@@ -338,6 +340,9 @@ void sched_dist_kick(dsched *s);
 void sched_dist_tick(dsched *s, uint64_t now);
 /* j just became final: tell the nodes of its plan (job.end). */
 void sched_dist_final(djob *j);
+/* A record write of j ended (rc) and no other is due: a plan waiting to
+ * be durable (PERSIST) is dispatched now. */
+void sched_dist_persisted(djob *j, int rc);
 void sched_dist_work(sop *op);
 void sched_dist_after(sop *op);
 void sched_dist_free_job(djob *j);
