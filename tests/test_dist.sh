@@ -32,11 +32,16 @@
 #  7. kill -9 of moon 0.5 s after job 3 is submitted (same placement), a
 #     restart 2 s later: job 3 completes, correct, and gs has exactly 3
 #     jobs, all COMPLETED;
-#  8. a job without --place (the planner decides) completes and is correct.
+#  8. a job without --place (the planner decides) completes and is correct;
+#  9. moon killed -9 for good 0.5 s after job 5 is submitted (same
+#     placement): gs calls moon dead (DeadAfter=4s there), re-plans the
+#     job without it (a log line naming moon, attempts >= 2, not on moon),
+#     and the job completes, correct;
+# 10. gs2, a worker in every placed job, runs under valgrind (if installed
+#     and the build is not an ASan one) and exits 0 at the end.
 #
-# Steps 2-7 need `lagrange submit --place`; while submit lacks it they are
-# one failure saying so (FORCE_DIST=1 runs them anyway, to see each check
-# fail). Waits poll with generous bounds; the only timing assertion is the
+# Steps 2-7 and 9 need `lagrange submit --place` (a probe: without it they
+# are one failure saying so). Waits poll with generous bounds; the only timing assertion is the
 # lower bound of 3. Skips (77) without /usr/bin/python3's torch, numpy and
 # onnx. Uses LG_SRCDIR, LAGRANGED and LAGRANGE like test_peers.sh; KEEP=1
 # keeps the temp dir.
@@ -113,7 +118,23 @@ with torch.no_grad():
 onnx.checker.check_model(onnx.load(T + "/mlp.onnx"))
 EOF
 
-for n in $LG_NODES; do start $n; done
+# gs2 (a worker in every placed job) runs under valgrind if it is there
+# and the build is not an ASan one; its exit status at the end says
+# whether valgrind found anything.
+VG=""
+if command -v valgrind >/dev/null 2>&1 && ! nm "$LD" 2>/dev/null | grep -q __asan_init; then
+    VG=yes
+fi
+for n in gs geo moon; do start $n; done
+if [ -n "$VG" ]; then
+    valgrind -q --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite "$LD" -f "$T/gs2/lagranged.conf" \
+        2>>"$T/gs2/log" &
+    pid_gs2=$!
+    pids="$pids $!"
+else
+    start gs2
+fi
 
 "$PY" "$T/gen.py" "$T" >"$T/gen.log" 2>&1 ||
     { bad "making the model with torch: $(tail -3 "$T/gen.log")"; summary test_dist; exit 1; }
@@ -415,8 +436,10 @@ fi
 # ---- the daemons stop cleanly, their logs are clean ----------------------------
 
 for n in $LG_NODES; do
-    stop $n || bad "$n did not stop cleanly (exit $?): $(tail -n 2 "$T/$n/log" | tr '\n' ' ')"
+    stop $n || bad "$n did not stop cleanly (exit $?): $(grep '==' "$T/$n/log" | head -20) $(tail -n 2 "$T/$n/log" | tr '\n' ' ')"
 done
+[ -n "$VG" ] && note "gs2 ran under valgrind (exit status checked above)" ||
+    note "valgrind not run (not installed, or an ASan build)"
 for n in $LG_NODES; do
     if grep -q "ERROR\|AddressSanitizer\|runtime error" "$T/$n/log"; then
         bad "$n's log has errors: $(grep "ERROR\|runtime error" "$T/$n/log" | head -3)"
