@@ -613,7 +613,8 @@ static void submit_help(FILE *f)
 "usage: lagrange submit MODEL -i [NAME=]FILE.npy... [--wait] [-O DIR]\n"
 "                       [--deadline D] [--priority 0-7]\n"
 "                       [--objective time|energy] [--idempotency-key K]\n"
-"                       [--name LABEL] [--place NODE,...] [--json]\n\n"
+"                       [--name LABEL] [--place NODE,...] [--replicas 2]\n"
+"                       [--json]\n\n"
 "Submit a job: run MODEL (an id, an id prefix of 8+ hex digits, or a\n"
 "name, as `lagrange model push` gave it) on the inputs. Each -i feeds the\n"
 "graph input NAME from a .npy file; NAME= may be left out when there is\n"
@@ -637,6 +638,8 @@ static void submit_help(FILE *f)
 "                            on the i-th NODE; tensors travel between them\n"
 "                            by store-and-forward (default: the planner of\n"
 "                            the lagranged that takes the job places it)\n"
+"  --replicas 2              run each partition of a distributed job on a\n"
+"                            second node too; the first result wins\n"
 "  --json                    print the job as a JSON object (with --wait:\n"
 "                            {\"job\":{...},\"files\":[...]})\n"
 GRPCC_OPTIONS_HELP
@@ -659,9 +662,10 @@ typedef struct submit_args {
     char *place[64];
     int n_place;
     char place_buf[4096];
+    unsigned replicas;
 } submit_args;
 
-enum { SO_DEADLINE = 0x6a01, SO_OBJECTIVE, SO_KEY, SO_PLACE };
+enum { SO_DEADLINE = 0x6a01, SO_OBJECTIVE, SO_KEY, SO_PLACE, SO_REPLICAS };
 
 static int submit_opt(void *ctx, int c, const char *arg)
 {
@@ -700,6 +704,13 @@ static int submit_opt(void *ctx, int c, const char *arg)
         }
         return 0;
     }
+    case SO_REPLICAS:
+        if (strcmp(arg, "1") && strcmp(arg, "2")) {
+            cli_err("submit", "--replicas wants 1 or 2, got '%s'", arg);
+            return EXIT_USAGE;
+        }
+        a->replicas = (unsigned)(arg[0] - '0');
+        return 0;
     case SO_KEY:
         if (strlen(arg) > 128) {
             cli_err("submit", "--idempotency-key: at most 128 bytes");
@@ -750,6 +761,7 @@ int cmd_submit(int argc, char **argv)
         { "idempotency-key", required_argument, 0, SO_KEY },
         { "name", required_argument, 0, 'n' },
         { "place", required_argument, 0, SO_PLACE },
+        { "replicas", required_argument, 0, SO_REPLICAS },
         { 0, 0, 0, 0 },
     };
     submit_args a = { .n_in = 0 };
@@ -850,6 +862,7 @@ int cmd_submit(int argc, char **argv)
     req.name = (char *)(a.name ? a.name : "");
     req.n_placement = (size_t)a.n_place;
     req.placement = a.place;
+    req.replicas = a.replicas;
     ex = grpcc_call(g, "submit", NULL, GRPCC_API "SubmitJob", &req.base,
                     &lagrange__v1__job__descriptor, (ProtobufCMessage **)&job,
                     unary_ms(&v));

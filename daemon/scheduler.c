@@ -170,11 +170,14 @@ void sched_fill_job(const djob *j, Lagrange__V1__Job *p,
         const Lagrange__V1__DistPlan *dp = j->dist->plan;
         p->partitions = (uint32_t)dp->n_tasks;
         p->predicted_s = dp->predicted_s;
-        /* The job's own array: callers share their nodes[] between jobs. */
-        for (size_t i = 0; i < dp->n_tasks && i < SCHED_MAX_PARTS; i++)
-            j->dist->nodev[i] = dp->tasks[i]->node;
-        p->n_nodes = dp->n_tasks < SCHED_MAX_PARTS ? dp->n_tasks
-                                                   : SCHED_MAX_PARTS;
+        /* The job's own array: callers share their nodes[] between jobs.
+         * The partitions' nodes, then their replicas'. */
+        size_t n = 0;
+        for (size_t i = 0; i < dp->n_tasks && n < 2 * SCHED_MAX_PARTS; i++)
+            j->dist->nodev[n++] = dp->tasks[i]->node;
+        for (size_t i = 0; i < dp->n_replicas && n < 2 * SCHED_MAX_PARTS; i++)
+            j->dist->nodev[n++] = dp->replicas[i]->node;
+        p->n_nodes = n;
         p->nodes = j->dist->nodev;
     } else if (j->n_place) {
         /* Placed by the submitter, not yet planned: where it will run. */
@@ -252,6 +255,7 @@ uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len)
         r.n_placement = (size_t)j->n_place;
         r.placement = j->place;
         r.plan = (Lagrange__V1__DistPlan *)sched_dist_record(j);
+        r.replicas = (uint32_t)j->replicas;
         *len = lagrange__v1__job_record__get_packed_size(&r);
         if ((buf = malloc(*len ? *len : 1)))
             lagrange__v1__job_record__pack(&r, buf);

@@ -691,6 +691,48 @@ static int built_usable(dsched *s, const dbuilt *e)
     return 1;
 }
 
+static int node_alive(dsched *s, int n)
+{
+    dhealth_view v;
+    return n == s->d->conf->node ||
+           (dhealth_node(s->d, n, &v) == 0 && !strcmp(v.state, "up"));
+}
+
+/* With replicas 2: a second node for each part, alive and not the
+ * part's own; a node that runs no primary part first, then one with a
+ * direct link to the primary, then any (x->node2, -1: none found). */
+static void choose_replicas(dsched *s, djob *j, int n)
+{
+    djdist *x = j->dist;
+    const plan_topology *t = s->d->conf->topo;
+    for (int i = 0; i < n; i++) {
+        int best = -1, best_score = -1;
+        x->node2[i] = -1;
+        if (j->replicas < 2)
+            continue;
+        for (int c = 0; c < t->n_nodes; c++) {
+            int score = 0, primary = 0;
+            if (c == x->node[i] || !node_alive(s, c))
+                continue;
+            for (int k = 0; k < n; k++)
+                primary |= x->node[k] == c;
+            score += primary ? 0 : 2;
+            for (int l = t->out_first[x->node[i]];
+                 l < t->out_first[x->node[i] + 1]; l++)
+                if (t->links[t->out_links[l]].to == c)
+                    score += 1;
+            if (score > best_score) {
+                best = c;
+                best_score = score;
+            }
+        }
+        x->node2[i] = best;
+        if (best < 0)
+            log_info("job %s: no second node for partition %d's replica",
+                     j->id, i + 1);
+    }
+}
+
 /* jp's partitions on j's nodes (x->node): the plan into the record (the
  * destinations of each output follow the nodes, not jp's), then dispatch.
  * jp is only read. */
@@ -701,10 +743,12 @@ static void make_plan(djob *j, const jobplan *jp)
     const plan_topology *t = s->d->conf->topo;
     Lagrange__V1__DistPlan dp = LAGRANGE__V1__DIST_PLAN__INIT;
     Lagrange__V1__Task tk[JOBPLAN_MAX_PARTS], *tkp[JOBPLAN_MAX_PARTS];
+    Lagrange__V1__Task rk[JOBPLAN_MAX_PARTS], *rkp[JOBPLAN_MAX_PARTS];
     Lagrange__V1__TaskOutput **outs[JOBPLAN_MAX_PARTS] = { 0 };
     Lagrange__V1__TaskOutput *outv[JOBPLAN_MAX_PARTS] = { 0 };
     char ***dsts[JOBPLAN_MAX_PARTS] = { 0 };
-    int ok = 1;
+    int ok = 1, nr = 0;
+    choose_replicas(s, j, jp->n_parts);
     dp.epoch = x->epoch = j->next_epoch ? j->next_epoch : 1;
     dp.n_tasks = (size_t)jp->n_parts;
     dp.tasks = tkp;
@@ -742,36 +786,49 @@ static void make_plan(djob *j, const jobplan *jp)
             lagrange__v1__task_output__init(to);
             outs[i][o] = to;
             to->name = (char *)v;
-            if (!(dsts[i][o] = calloc((size_t)jp->n_parts + 2,
+            if (!(dsts[i][o] = calloc(2 * (size_t)jp->n_parts + 2,
                                       sizeof *dsts[i][o]))) {
                 ok = 0;
                 break;
             }
-            /* Later parts that read v, then the controller for a graph
-             * output; each node once. */
+            /* Later parts that read v (and their replicas), then the
+             * controller for a graph output; each node once. */
             for (int q = i + 1; q <= jp->n_parts; q++) {
-                const char *node = NULL;
-                int reads = 0, seen = 0;
+                const char *node[2] = { NULL, NULL };
+                int reads = 0;
                 if (q < jp->n_parts) {
                     for (int in = 0; in < jp->parts[q].n_in; in++)
                         reads |= !strcmp(jp->parts[q].in[in], v);
-                    node = t->nodes[x->node[q]].name;
+                    node[0] = t->nodes[x->node[q]].name;
+                    if (x->node2[q] >= 0)
+                        node[1] = t->nodes[x->node2[q]].name;
                 } else {
                     for (int g = 0; g < jp->n_outputs; g++)
                         reads |= !strcmp(jp->outputs[g], v);
-                    node = self_name(s);
+                    node[0] = self_name(s);
                 }
-                for (int d = 0; d < nd; d++)
-                    seen |= !strcmp(dsts[i][o][d], node);
-                if (reads && !seen)
-                    dsts[i][o][nd++] = (char *)node;
+                for (int r = 0; r < 2 && reads && node[r]; r++) {
+                    int seen = 0;
+                    for (int d = 0; d < nd; d++)
+                        seen |= !strcmp(dsts[i][o][d], node[r]);
+                    if (!seen)
+                        dsts[i][o][nd++] = (char *)node[r];
+                }
             }
             to->n_dst = (size_t)nd;
             to->dst = dsts[i][o];
         }
         k->n_outputs = (size_t)p->n_out;
         k->outputs = outs[i];
+        if (x->node2[i] >= 0) {
+            rk[nr] = *k;         /* the same task, for another node */
+            rk[nr].node = t->nodes[x->node2[i]].name;
+            rkp[nr] = &rk[nr];
+            nr++;
+        }
     }
+    dp.n_replicas = (size_t)nr;
+    dp.replicas = rkp;
     if (ok && !(x->plan = plan_own(&dp)))
         ok = 0;
     for (int i = 0; i < jp->n_parts; i++) {
@@ -788,11 +845,12 @@ static void make_plan(djob *j, const jobplan *jp)
     log_info("job %s: %s", j->id, x->summary);
     for (size_t i = 0; i < x->plan->n_tasks; i++) {
         const Lagrange__V1__Task *k = x->plan->tasks[i];
-        log_info("job %s: partition %zu/%zu on %s: %.12s (%llu bytes), %zu "
-                 "inputs, %zu outputs", j->id, i + 1, x->plan->n_tasks,
-                 t->nodes[x->node[i]].name, k->partition_sha256,
-                 (unsigned long long)k->partition_size, k->n_inputs,
-                 k->n_outputs);
+        log_info("job %s: partition %zu/%zu on %s%s%s: %.12s (%llu bytes), "
+                 "%zu inputs, %zu outputs", j->id, i + 1, x->plan->n_tasks,
+                 t->nodes[x->node[i]].name, x->node2[i] >= 0 ? " and " : "",
+                 x->node2[i] >= 0 ? t->nodes[x->node2[i]].name : "",
+                 k->partition_sha256, (unsigned long long)k->partition_size,
+                 k->n_inputs, k->n_outputs);
     }
     dispatch(j);
 }
@@ -905,9 +963,10 @@ static void dispatch(djob *j)
     x->phase = DJ_DISPATCH;
     x->sends = 1;                /* held until the loop below ends */
     x->send_failed = 0;
-    for (size_t i = 0; i < dp->n_tasks; i++) {
-        Lagrange__V1__Task *k = dp->tasks[i];
-        const char *node = part_node(s, j, i);
+    for (size_t i = 0; i < dp->n_tasks + dp->n_replicas; i++) {
+        Lagrange__V1__Task *k = i < dp->n_tasks ? dp->tasks[i]
+                                                : dp->replicas[i - dp->n_tasks];
+        const char *node = k->node;
         uint8_t *buf;
         size_t len;
         int rc;
@@ -983,7 +1042,7 @@ static void dispatch(djob *j)
             }
     }
     set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Staging(%zu tasks, %d "
-               "partitions shipped)", dp->n_tasks, shipped);
+               "partitions shipped)", dp->n_tasks + dp->n_replicas, shipped);
     dispatch_sent(j, 0, NULL);   /* let go of the hold */
 }
 
@@ -1143,6 +1202,13 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
     }
 }
 
+/* Task i of a plan's tasks then replicas. */
+static const Lagrange__V1__Task *task_at(const Lagrange__V1__DistPlan *p,
+                                         size_t i)
+{
+    return i < p->n_tasks ? p->tasks[i] : p->replicas[i - p->n_tasks];
+}
+
 /* Tell every node of j's plan that (epoch of) the job is over. */
 static void send_end(dsched *s, djob *j, unsigned epoch, const char *why)
 {
@@ -1159,11 +1225,11 @@ static void send_end(dsched *s, djob *j, unsigned epoch, const char *why)
     if (len > sizeof buf)
         return;
     lagrange__v1__job_end__pack(&e, buf);
-    for (size_t i = 0; i < x->plan->n_tasks; i++) {
-        const char *node = x->plan->tasks[i]->node;
+    for (size_t i = 0; i < x->plan->n_tasks + x->plan->n_replicas; i++) {
+        const char *node = task_at(x->plan, i)->node;
         int seen = 0;
         for (size_t k = 0; k < i; k++)
-            seen |= !strcmp(x->plan->tasks[k]->node, node);
+            seen |= !strcmp(task_at(x->plan, k)->node, node);
         if (!seen && dnet_send_control(s->d, node, "job.end", buf, len,
                                        TASK_LIFETIME_MS) < 0)
             log_debug("job %s: cannot tell %s it ended", j->id, node);
@@ -1352,7 +1418,8 @@ void sched_dist_tick(dsched *s, uint64_t now)
             int done = 0;
             for (size_t d = 0; d < x->plan->n_done; d++)
                 done |= x->plan->done[d] == k;
-            if (!done && node_dead(s, x->node[k])) {
+            if (!done && node_dead(s, x->node[k]) &&
+                (x->node2[k] < 0 || node_dead(s, x->node2[k]))) {
                 char why[160];
                 snprintf(why, sizeof why, "node %s is dead with partition "
                          "%zu/%zu not done", x->plan->tasks[k]->node, k + 1,
@@ -1951,6 +2018,7 @@ int sched_dist_load(djob *j, const Lagrange__V1__JobRecord *r)
             j->n_place = (int)i + 1;
         }
     }
+    j->replicas = r->replicas == 2 ? 2 : 1;
     if (!r->plan || sched_is_final(j->state) || !r->plan->n_tasks ||
         r->plan->n_tasks > JOBPLAN_MAX_PARTS)
         return 0;
@@ -1986,6 +2054,15 @@ void sched_dist_resume(dsched *s)
                 bad = 1;
             else
                 x->node[k] = n;
+            x->node2[k] = -1;
+        }
+        for (size_t k = 0; k < x->plan->n_replicas; k++) {
+            const Lagrange__V1__Task *r = x->plan->replicas[k];
+            int n = node_index(s, r->node);
+            if (n < 0)
+                bad = 1;
+            else if (r->part < x->plan->n_tasks)
+                x->node2[r->part] = n;
         }
         if (bad) {
             job_fail(j, "after a restart: its plan names a node the "

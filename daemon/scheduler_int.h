@@ -58,11 +58,12 @@ typedef struct djdist {
     int n_parts, n_place, ctl, epoch;
     int first[JOBPLAN_MAX_PARTS], last[JOBPLAN_MAX_PARTS];
     int node[JOBPLAN_MAX_PARTS];   /* topology index per part */
+    int node2[JOBPLAN_MAX_PARTS];  /* its replica's node, -1: none */
     uint8_t *meta[JOBPLAN_MAX_PARTS]; /* BUILD: new partitions' metadata */
     size_t meta_len[JOBPLAN_MAX_PARTS];
     double predicted_s;
     char summary[160];
-    char *nodev[JOBPLAN_MAX_PARTS]; /* Job.nodes (into plan's tasks) */
+    char *nodev[2 * JOBPLAN_MAX_PARTS]; /* Job.nodes (into the plan) */
     unsigned char heard[JOBPLAN_MAX_PARTS]; /* TaskStatus state last heard
                                     per part (0: nothing) */
     int sends, send_failed;        /* DISPATCH: sends not yet durable */
@@ -148,6 +149,7 @@ typedef struct djob {
     int n_place;
     djdist *dist;                  /* planned across nodes, or NULL */
     uint32_t next_epoch;           /* a re-plan's epoch (0: 1) */
+    int replicas;                  /* 1 or 2 */
 } djob;
 
 typedef struct xentry {

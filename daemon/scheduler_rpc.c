@@ -254,6 +254,9 @@ static enum h2rpc_status check_submit(dsched *s,
     if (*q->name && !sched_valid_name(q->name))
         return snprintf(why, whylen, "job name '%.80s' must be 1-63 of "
                         "[A-Za-z0-9._-]", q->name), H2RPC_INVALID_ARGUMENT;
+    if (q->replicas > 2)
+        return snprintf(why, whylen, "replicas %u: 1 or 2", q->replicas),
+               H2RPC_INVALID_ARGUMENT;
     if (q->n_placement > SCHED_MAX_PARTS)
         return snprintf(why, whylen, "placement names %zu nodes; at most %d "
                         "partitions", q->n_placement, SCHED_MAX_PARTS),
@@ -463,6 +466,7 @@ int sched_submit_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
             if ((j->place[i] = strdup(q->placement[i])))
                 j->n_place = (int)i + 1;
     }
+    j->replicas = q->replicas ? (int)q->replicas : 1;
     j->priority = q->priority;
     j->objective = q->objective ? q->objective
                                 : LAGRANGE__V1__OBJECTIVE__MIN_TIME;

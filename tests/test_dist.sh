@@ -38,7 +38,10 @@
 #     job without it (a log line naming moon, attempts >= 2, not on moon),
 #     and the job completes, correct;
 # 10. gs2, a worker in every placed job, runs under valgrind (if installed
-#     and the build is not an ASan one) and exits 0 at the end.
+#     and the build is not an ASan one) and exits 0 at the end;
+# 11. --replicas 2 (moon dead by now): 2 partitions on geo and gs2, their
+#     replicas on gs; each partition done, the result right, the output
+#     delivered once at gs, and one more COMPLETED job, not two.
 #
 # Steps 2-7 and 9 need `lagrange submit --place` (a probe: without it they
 # are one failure saying so). Waits poll with generous bounds; the only timing assertion is the
@@ -430,6 +433,34 @@ print(j.get("nodes"))'
     note "job 5 $J5 re-planned onto $(cat "$T/showpy.out")"
     grep -q "job $J5: re-planned (epoch 1 -> 2): node moon is dead" "$T/gs/log" && ok ||
         bad "job 5: gs's log has no re-plan line naming moon"
+fi
+fi
+
+# ---- 11. --replicas 2: each partition runs twice, the first copy wins ----------
+
+if [ "$DIST" = yes ]; then
+cp "$T/x2.npy" "$T/x6.npy"; cp "$T/e2.npy" "$T/e6.npy"; cp "$T/r2.npy" "$T/r6.npy"
+sub 6 "$T/out6" --place geo,gs2 --replicas 2
+J6=$J
+if job_ok 6 "job 6 (--place geo,gs2 --replicas 2)"; then
+    # moon is dead by now: both replicas go to a live node that runs no
+    # primary partition, gs itself.
+    show_py "$J6" "job 6: show --json" '
+assert j["state"] == "COMPLETED", j["state"]
+assert j.get("partitions") == 2, j.get("partitions")
+assert j.get("nodes") == ["geo", "gs2", "gs", "gs"], j.get("nodes")'
+    # Each partition was done by one of its two nodes; the output was
+    # delivered into gs's inbox once (a late copy is dropped by the inbox
+    # or, same chunk ids, by the spool; the copy that lost the race may
+    # also never run: job.end drops it).
+    for k in 1 2; do
+        grep -q "task $J6/1/$k done" "$T/gs/log" "$T/geo/log" "$T/gs2/log" &&
+            ok || bad "job 6: partition $k done nowhere"
+    done
+    n=$(grep -c "t/$J6/1/y delivered: [0-9]* bytes from [a-z0-9]*\$" "$T/gs/log")
+    [ "$n" = 1 ] && ok || bad "job 6: its output delivered $n times at gs, want 1"
+    n=$(njobs COMPLETED)
+    [ "$n" = 6 ] && ok || bad "gs has $n COMPLETED jobs after job 6, want 6"
 fi
 fi
 
