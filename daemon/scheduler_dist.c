@@ -1164,6 +1164,12 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
         break;
     }
     case LAGRANGE__V1__TASK_STATUS__STATE__WAITING:
+        if (!strncmp(st->detail, "WaitingPower(", 13)) {
+            snprintf(x->power[st->part], sizeof x->power[0], "%s",
+                     st->detail);
+            set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING, "%s",
+                       st->detail);
+        }
         break;
     case LAGRANGE__V1__TASK_STATUS__STATE__RUNNING:
         set_resident(s, node, x->plan->tasks[st->part]->partition_sha256);
@@ -1331,6 +1337,10 @@ static void waiting_reason(dsched *s, djob *j, size_t k)
     dhealth_view v;
     if (x->heard[k] >= LAGRANGE__V1__TASK_STATUS__STATE__RUNNING)
         return;
+    if (x->power[k][0]) {
+        set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING, "%s", x->power[k]);
+        return;
+    }
     if (to != s->d->conf->node && dhealth_node(s->d, to, &v) == 0 &&
         (!strcmp(v.state, "suspect") || !strcmp(v.state, "dead"))) {
         set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
@@ -1382,6 +1392,7 @@ static void waiting_reason(dsched *s, djob *j, size_t k)
 
 void sched_dist_tick(dsched *s, uint64_t now)
 {
+    sched_dist_kick(s);          /* a battery may allow a task now */
     for (int i = 0; i < s->n_jobs; i++) {
         djob *j = s->jv[i];
         djdist *x = j->dist;
@@ -1551,7 +1562,54 @@ static void on_end(dsched *s, const Lagrange__V1__JobEnd *e, const char *src)
                  src, e->why, n, n == 1 ? "" : "s");
 }
 
-/* Start t if it can: partition here, inputs here, an executor free. */
+/* Whether this node's battery allows running t (always on grid power):
+ * the run, at BusyW for the time this node's profile gives the
+ * partition's FLOPs, must leave the state of charge at MinSoc or above.
+ * If not, the task waits, and the controller hears WaitingPower once per
+ * change of what is missing. */
+static int power_ok(dsched *s, dtask *t)
+{
+    const plan_topology *tp = s->d->conf->topo;
+    const plan_node *me = &tp->nodes[s->d->conf->node];
+    const plan_power *pw = &me->power;
+    const dmodel *m = sched_find_model_id(s, t->t->partition_sha256);
+    double flops = tp->profiles[me->profile].flops[PLAN_OC_GEMM] * me->scale;
+    double run_s, need_wh, have_wh;
+    dhealth_view v;
+    char why[200];
+    if (!pw->solar || pw->battery_wh <= 0 ||
+        dhealth_node(s->d, s->d->conf->node, &v) < 0 || !v.have ||
+        v.rec.battery_soc < 0)
+        return 1;
+    run_s = m && flops > 0 ? m->m->gflops * 1e9 / flops : 0;
+    need_wh = pw->busy_w * run_s / 3600 + pw->min_soc * pw->battery_wh;
+    have_wh = v.rec.battery_soc * pw->battery_wh;
+    if (have_wh >= need_wh && v.rec.battery_soc > pw->min_soc) {
+        if (t->power_wait) {
+            t->power_wait = 0;
+            log_info("task %s/%u/%u: the battery allows it now (soc %.3f)",
+                     t->t->job, t->t->epoch, t->t->part + 1,
+                     v.rec.battery_soc);
+        }
+        return 1;
+    }
+    snprintf(why, sizeof why, "WaitingPower(%s: soc %.2f, needs %.2f)",
+             s->d->conf->node_id, v.rec.battery_soc,
+             need_wh / pw->battery_wh);
+    if (!t->power_wait) {
+        t->power_wait = 1;
+        log_info("task %s/%u/%u: waits for power: state of charge %.3f, the "
+                 "run needs %.3f (MinSoc %.2f)", t->t->job, t->t->epoch,
+                 t->t->part + 1, v.rec.battery_soc,
+                 need_wh / pw->battery_wh, pw->min_soc);
+        task_status(s, t->t, LAGRANGE__V1__TASK_STATUS__STATE__WAITING, why,
+                    0);
+    }
+    return 0;
+}
+
+/* Start t if it can: partition here, inputs here, an executor free, the
+ * battery willing. */
 static void task_poke(dsched *s, dtask *t)
 {
     const Lagrange__V1__Task *k = t->t;
@@ -1573,6 +1631,8 @@ static void task_poke(dsched *s, dtask *t)
             return;
     }
     if (s->running >= s->d->conf->job_workers)
+        return;
+    if (!power_ok(s, t))
         return;
     if (!(op = sched_op_new(s, OP_TASK_RUN, NULL, NULL)))
         return;

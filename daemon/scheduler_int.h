@@ -66,6 +66,7 @@ typedef struct djdist {
     char *nodev[2 * JOBPLAN_MAX_PARTS]; /* Job.nodes (into the plan) */
     unsigned char heard[JOBPLAN_MAX_PARTS]; /* TaskStatus state last heard
                                     per part (0: nothing) */
+    char power[JOBPLAN_MAX_PARTS][80]; /* a worker's WaitingPower(...) */
     int sends, send_failed;        /* DISPATCH: sends not yet durable */
     int plan_durable;              /* the record with this plan is synced:
                                       only then is anything sent */
@@ -96,6 +97,7 @@ typedef struct dtask {
     enum dtask_state state;
     int need_sent;                 /* NEED_PARTITION sent */
     int ended;                     /* job.end came while it ran */
+    int power_wait;                /* the battery holds it (WaitingPower) */
     int sends, send_failed;        /* SEND: outputs not yet durable */
     double exec_s;
 } dtask;
