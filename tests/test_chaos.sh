@@ -85,7 +85,7 @@ NJOBS=100                        # jobs under worker chaos
 NCRASH=20                        # jobs across the controller's crash
 NIN=20                           # distinct inputs
 KILLS=${CHAOS_KILLS:-24}         # kill -9 in the schedule (at least 20)
-FINAL_LIMIT=3000                 # tenths of a second for all jobs final
+FINAL_LIMIT=300                  # seconds for all jobs to be final
 SEED=${CHAOS_SEED:-$$}
 note "chaos seed $SEED (CHAOS_SEED=$SEED replays the schedule)"
 PLACES="geo,moon,gs2 leo1,leo2,gs2 geo,leo1,gs2 leo2,geo,moon,gs2 gs2,leo1,leo2 geo,leo2,leo1,gs2"
@@ -292,17 +292,18 @@ sys.exit(0 if len(q) >= '"$1"' and all(j["state"] in final for j in q) else 1)'
 # wait_final N WHAT: wait for all_final N; on timeout, fail naming the jobs
 # not final and their reasons.
 wait_final() {
-    i=0
+    i=$(( $(date +%s) + FINAL_LIMIT ))
     until all_final $1 >/dev/null 2>&1; do
-        i=$((i+1))
-        if [ $i -gt $FINAL_LIMIT ]; then
+        if [ "$(date +%s)" -gt $i ]; then
             queue_py '
 final = ("COMPLETED", "FAILED", "CANCELLED", "EXPIRED")
 left = [j for j in q if j["state"] not in final]
+pl = {l[1]: "job %s, x%s, --place %s" % (l[0], l[2], l[3]) for l in jobs}
 print("%d of %d jobs not final:" % (len(left), len(q)), "; ".join(
-    "%s %s (%s)" % (j["id"], j["state"], j.get("reason", "")) for j in left[:20]))' \
+    "%s (%s) %s %s" % (j["id"], pl.get(j["id"], "?"), j["state"], j.get("reason", ""))
+    for j in left[:20]))' \
                 >"$T/notfinal.out" 2>&1
-            bad "$2: not all final after $((FINAL_LIMIT / 10)) s: $(cat "$T/notfinal.out")"
+            bad "$2: not all final after $FINAL_LIMIT s: $(cat "$T/notfinal.out")"
             return 1
         fi
         sleep 0.1
