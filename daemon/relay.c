@@ -8,7 +8,8 @@
  * Routing: every second, and when links change, plan_route over the
  * topology's contact plan from this node at topology time now gives each
  * destination's first hop (next_hop[]). Links that the operator took down
- * are avoided when another route exists. A bundle for a destination with
+ * are avoided when another route exists, one that does not come straight
+ * back here (avoid_loops). A bundle for a destination with
  * no route (or unknown here) stays in the spool until one appears or it
  * expires.
  *
@@ -45,6 +46,102 @@ static const char *node_self(const dnet *n)
 
 /* ---- routing ------------------------------------------------------------- */
 
+/* 1 if the route in via[] (from one neighbour) to dst passes through node
+ * self, or there is none. */
+static int route_back(const plan_topology *t, const int *via, int dst,
+                      int self)
+{
+    int path[64];
+    int h = plan_route_path(t, via, dst, path, 64);
+    if (h < 0)
+        return 1;
+    for (int k = 0; k < h && k < 64; k++)
+        if (t->links[path[k]].to == self)
+            return 1;
+    return 0;
+}
+
+/* Around a link the operator took down, hop[] may send a bundle to a
+ * neighbour whose own route (the contact plan's: it does not know the
+ * link is down) leads straight back here. The bundle would bounce, and
+ * this node, having passed custody on, would take the copy coming back
+ * for a duplicate (the spool remembers the id it acked), ack it and drop
+ * it: lost. So keep a first hop only if that neighbour's route to the
+ * destination avoids this node; otherwise take the neighbour, among those
+ * whose route avoids it, that gets the bundle there first, or none (the
+ * bundle waits in the spool for the link). One level only: a neighbour
+ * that took a link down itself may still reroute. */
+static void avoid_loops(dnet *n, plan_router *r, int *hop, double now)
+{
+    const dconf *c = n->d->conf;
+    const plan_topology *t = c->topo;
+    int nn = t->n_nodes, self = c->node, nb = 0;
+    int *nbl = malloc((size_t)t->n_links * sizeof *nbl);
+    int *via = malloc((size_t)t->n_links * (size_t)nn * sizeof *via);
+    double *arr = malloc((size_t)t->n_links * (size_t)nn * sizeof *arr);
+    double *ready = malloc((size_t)nn * sizeof *ready);
+    if (!nbl || !via || !arr || !ready) {
+        log_err("out of memory checking routes for loops; keeping them");
+        goto out;
+    }
+    /* Each usable neighbour's own routes, the bundle there over the link
+     * from here. */
+    for (int l = 0; l < t->n_links; l++) {
+        dpeer *p;
+        double at;
+        if (t->links[l].from != self ||
+            !(p = net_peer_by_node(n, t->links[l].to)) || p->admin_down)
+            continue;
+        at = plan_link_send(&t->links[l], now, WIRE_CHUNK_DEFAULT, NULL,
+                            NULL, 0, NULL);
+        if (!isfinite(at))
+            continue;
+        for (int i = 0; i < nn; i++)
+            ready[i] = INFINITY;
+        ready[t->links[l].to] = at;
+        if (plan_route(r, WIRE_CHUNK_DEFAULT, ready, NULL, NULL,
+                       arr + (size_t)nb * (size_t)nn,
+                       via + (size_t)nb * (size_t)nn) < 0) {
+            log_err("out of memory checking routes for loops; keeping them");
+            goto out;
+        }
+        nbl[nb++] = l;
+    }
+    for (int dst = 0; dst < nn; dst++) {
+        int best = -1, cur = -1;
+        if (dst == self || hop[dst] < 0)
+            continue;
+        for (int k = 0; k < nb; k++) {
+            dpeer *p = net_peer_by_node(n, t->links[nbl[k]].to);
+            const int *v = via + (size_t)k * (size_t)nn;
+            const double *a = arr + (size_t)k * (size_t)nn;
+            if (p->idx == hop[dst])
+                cur = k;
+            if (route_back(t, v, dst, self))
+                continue;
+            if (best < 0 || a[dst] < arr[(size_t)best * (size_t)nn +
+                                         (size_t)dst])
+                best = k;
+        }
+        if (cur >= 0 && !route_back(t, via + (size_t)cur * (size_t)nn, dst,
+                                    self))
+            continue;
+        log_debug("route to %s: %s would send it back here; %s%s",
+                  t->nodes[dst].name,
+                  cur >= 0 ? t->nodes[t->links[nbl[cur]].to].name : "the hop",
+                  best >= 0 ? "via " : "no loop-free route, it waits",
+                  best >= 0 ? t->nodes[t->links[nbl[best]].to].name : "");
+        hop[dst] = best >= 0
+                       ? net_peer_by_node(n, t->links[nbl[best]].to)->idx
+                       : -1;
+    }
+out:
+    free(nbl);
+    free(via);
+    free(arr);
+    free(ready);
+}
+
 void relay_routes(dnet *n)
 {
     const dconf *c = n->d->conf;
@@ -56,6 +153,7 @@ void relay_routes(dnet *n)
     int *via = malloc((size_t)t->n_nodes * sizeof *via);
     int *hop = malloc((size_t)t->n_nodes * sizeof *hop);
     double now = report_topo_now(n->d);
+    int any_down = 0;
     if (!r || !ready || !arrive || !via || !hop || !link_free) {
         log_err("out of memory computing routes; keeping the old ones");
         goto out;
@@ -67,6 +165,7 @@ void relay_routes(dnet *n)
         dpeer *p = t->links[l].from == c->node
                        ? net_peer_by_node(n, t->links[l].to) : NULL;
         link_free[l] = p && p->admin_down ? INFINITY : -INFINITY;
+        any_down |= p && p->admin_down;
     }
     if (plan_route(r, WIRE_CHUNK_DEFAULT, ready, link_free, NULL, arrive,
                    via) < 0) {
@@ -84,6 +183,8 @@ void relay_routes(dnet *n)
             hop[dst] = p ? p->idx : -1;
         }
     }
+    if (any_down)
+        avoid_loops(n, r, hop, now);
     free(n->next_hop);
     n->next_hop = hop;
     n->n_route_nodes = t->n_nodes;
