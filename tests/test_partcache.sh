@@ -225,7 +225,7 @@ fi
 if [ -n "$PA" ]; then
     if wait_for "w evicts A's partition $PA" evicted "$PA"; then
         ok
-        note "w: $(grep "partition $PA evicted" "$T/w/log" | head -n 1 | sed 's/.*\(partition $PA\)/\1/')"
+        note "w: $(grep "partition $PA evicted" "$T/w/log" | head -n 1 | sed "s/.*\\(partition $PA\\)/\\1/")"
     fi
     wait_for "A's partition $PA gone from w's ModelDir" sh -c "! ls '$T/w/models' | grep -q '^$PA'" && ok
 fi
