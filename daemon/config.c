@@ -40,7 +40,8 @@ enum key {
     K_APITOKENFILE, K_APIMAXMESSAGE, K_JOBDIR, K_MODELDIR, K_BLOBDIR,
     K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG,
     K_STOPTIMEOUT, K_SUSPECTAFTER, K_DEADAFTER, K_EVENTDIR,
-    K_WEBHOOKTIMEOUT, K_WEBHOOKRETRYFOR, K_DISTRIBUTE, K_N
+    K_WEBHOOKTIMEOUT, K_WEBHOOKRETRYFOR, K_DISTRIBUTE, K_PARTITIONCACHEMAX,
+    K_N
 };
 
 /* Also the order of the normal form. */
@@ -55,6 +56,7 @@ static const char *const key_names[K_N] = {
     "StopTimeout",
     "SuspectAfter", "DeadAfter",
     "EventDir", "WebhookTimeout", "WebhookRetryFor", "Distribute",
+    "PartitionCacheMax",
 };
 
 const char *const dconf_event_names[DCONF_EV_N] = {
@@ -357,6 +359,14 @@ static int set_key(parser *p, enum key k, const char *v)
             c->distribute = 0;
         else
             rc = perr(p, "Distribute must be yes or no, got '%s'", v);
+        break;
+    case K_PARTITIONCACHEMAX:
+        /* 0 or none: unbounded. */
+        if (!strcasecmp(v, "none") || !strcmp(v, "0"))
+            c->partition_cache_max = 0;
+        else
+            rc = val_size(p, name, v, 1ull << 10, 1ull << 50,
+                          &c->partition_cache_max);
         break;
     case K_TLSCERT: rc = set_path(p, &c->tls_cert, v); break;
     case K_TLSKEY: rc = set_path(p, &c->tls_key, v); break;
@@ -878,6 +888,7 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->api_max_message = DCONF_DEF_API_MAX_MESSAGE;
     c->job_workers = 1;
     c->distribute = 1;
+    c->partition_cache_max = DCONF_DEF_PARTITION_CACHE_MAX;
     c->job_retention = DCONF_DEF_JOB_RETENTION;
     c->stop_timeout = DCONF_DEF_STOP_TIMEOUT;
     c->webhook_timeout = DCONF_DEF_WEBHOOK_TIMEOUT;
@@ -1149,6 +1160,8 @@ int dconf_print(const dconf *c, FILE *f)
     fprintf(f, "WebhookRetryFor=%s\n",
             dconf_fmt_duration(a, sizeof a, c->webhook_retry_for));
     fprintf(f, "Distribute=%s\n", c->distribute ? "yes" : "no");
+    fprintf(f, "PartitionCacheMax=%s\n", c->partition_cache_max
+            ? dconf_fmt_size(a, sizeof a, c->partition_cache_max) : "none");
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

@@ -48,6 +48,7 @@
 #define DCONF_DEF_LISTEN "0.0.0.0:7400"
 #define DCONF_DEF_SPOOL_DIR "/var/lib/lagrange/spool"
 #define DCONF_DEF_SPOOL_MAX_BYTES (10ull << 30)
+#define DCONF_DEF_PARTITION_CACHE_MAX (4ull << 30)
 #define DCONF_DEF_SPOOL_MAX_BUNDLES 100000ull /* the spool's own default */
 #define DCONF_DEF_INBOX_DIR "/var/lib/lagrange/inbox"
 #define DCONF_DEF_TLS_CERT "/etc/lagrange/tls/node.crt"
@@ -164,6 +165,8 @@ typedef struct dconf {
     dconf_path blob_dir;         /* BlobDir: uploaded input blobs */
     int job_workers;             /* JobWorkers: jobs running at once */
     int distribute;              /* Distribute: plan jobs across nodes */
+    uint64_t partition_cache_max; /* PartitionCacheMax: bytes of partitions
+                                    kept in ModelDir, 0: unbounded */
     char metrics_listen[DCONF_ADDR_MAX]; /* MetricsListen: /metrics over
                                     HTTP/1.1; "" = none */
     int metrics_listen_set;      /* written in the file (else the default,

@@ -273,6 +273,12 @@ int metrics_render(lagranged *d, int openmetrics, char **out, size_t *len)
         bput(&b, "\",model_id=\"%.12s\"} ", ss.models[i].id);
         num(&b, (double)ss.models[i].runs);
     }
+    one(&b, "lagrange_partition_cache_bytes", "gauge",
+        "Bytes of distributed-job partitions kept in ModelDir.",
+        (double)ss.partition_bytes);
+    one(&b, "lagrange_partition_evictions", "counter",
+        "Partitions evicted from ModelDir (PartitionCacheMax) since the "
+        "daemon started.", (double)ss.partition_evictions);
 
     if (have_net) {
         one(&b, "lagrange_spool_bundles", "gauge",

@@ -881,6 +881,9 @@ static void op_after(uv_work_t *w, int status)
                 r.id = op->id;
                 sched_reply(op->call, &r.base);
             }
+        } else if (op->rc < 0 && op->rc != -ENOENT) {
+            log_warn("model %.12s: cannot remove it from ModelDir: %s",
+                     op->id, op->err);  /* an eviction */
         }
         break;
     case OP_REMOVE_JOB:
@@ -1280,6 +1283,7 @@ int sched_start(lagranged *d, char *err, size_t errlen)
              s->n_jobs, resumed, c->job_dir.path);
     sched_dist_start(s);
     sched_dist_resume(s);
+    sched_partition_evict(s);
     kick(s);
     return 0;
 }
@@ -1421,4 +1425,6 @@ void sched_get_stats(lagranged *d, sched_stats *out)
         out->n_models = s->n_models;
         out->models = s->mstat;
     }
+    out->partition_evictions = s->part_evictions;
+    out->partition_bytes = sched_partition_bytes(s);
 }

@@ -79,6 +79,8 @@ typedef struct sched_stats {
     double lat_sum_s;
     int n_models;
     const sched_model_stat *models; /* valid until the next loop turn */
+    uint64_t partition_evictions;  /* PartitionCacheMax evictions */
+    uint64_t partition_bytes;      /* partitions in ModelDir now */
 } sched_stats;
 void sched_get_stats(lagranged *d, sched_stats *out);
 

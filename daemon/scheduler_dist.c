@@ -910,6 +910,7 @@ static void after_build(sop *op)
         e->jp = jp;
         op->jp = NULL;
     }
+    sched_partition_evict(s);
 }
 
 /* Node of part i of j's plan (the name in the task's order). */
@@ -970,6 +971,7 @@ static void dispatch(djob *j)
         uint8_t *buf;
         size_t len;
         int rc;
+        sched_model_touch(s, k->partition_sha256);
         k->partition_follows = !resident(s, node, k->partition_sha256) &&
                                strcmp(node, self_name(s)) != 0;
         if (k->partition_follows) {
@@ -1618,6 +1620,8 @@ static void task_poke(dsched *s, dtask *t)
     if (t->state != TK_WAIT || s->stopping)
         return;
     if (!sched_find_model_id(s, k->partition_sha256)) {
+        if (sched_partition_evicted(s, k->partition_sha256))
+            t->t->partition_follows = 0; /* it came and was evicted: ask */
         if (!k->partition_follows && !t->need_sent) {
             t->need_sent = 1;
             task_status(s, k, LAGRANGE__V1__TASK_STATUS__STATE__NEED_PARTITION,
@@ -1634,6 +1638,7 @@ static void task_poke(dsched *s, dtask *t)
         return;
     if (!power_ok(s, t))
         return;
+    sched_model_touch(s, k->partition_sha256);
     if (!(op = sched_op_new(s, OP_TASK_RUN, NULL, NULL)))
         return;
     op->task = t;
@@ -2013,6 +2018,7 @@ static void after_import(sop *op)
     }
     sched_add_model(s, op->id, op->meta, op->meta_len);
     log_info("partition %.12s stored in ModelDir", op->id);
+    sched_partition_evict(s);
     sched_dist_kick(s);
 }
 

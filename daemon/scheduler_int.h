@@ -107,6 +107,9 @@ typedef struct dmodel {
     Lagrange__V1__Model *m;        /* its metadata (unpacked, owned) */
     uint64_t runs;
     double exec_s;
+    uint64_t last_used;            /* ms: stored, imported or run (a
+                                      partition's LRU key; at start the
+                                      blob's mtime) */
 } dmodel;
 
 typedef struct outinfo {
@@ -201,6 +204,10 @@ struct dsched {
     char done_keys[1024][160];      /* tasks finished lately (job/epoch/part) */
     int n_done_keys, done_next;
     char jc_err[512];              /* its last failure ("" once it works) */
+    uint64_t part_evictions;       /* partitions evicted since start */
+    char evicted[64][65];          /* partitions evicted lately (a task
+                                      told one follows asks for it) */
+    int evicted_next;
 };
 
 enum op_kind {
@@ -361,6 +368,20 @@ int sched_describe_into(sop *op);
 
 int sched_add_model(dsched *s, const char *id, const uint8_t *meta,
                      size_t len);
+/* The partition cache (PartitionCacheMax): partitions are the models the
+ * daemon made (named part-<12 hex of the id>); models pushed by users
+ * are pinned. A task used partition id now: its LRU time (and the blob's
+ * mtime, so that the order survives a restart). Unknown ids are ignored. */
+void sched_model_touch(dsched *s, const char *id);
+/* While the partitions in ModelDir hold more than PartitionCacheMax bytes,
+ * evict the least recently used one that no task here waits for or runs
+ * and no plan (cached, or of a job still going) names; one log line each.
+ * Eviction is always safe: a node lacking a partition asks for it. */
+void sched_partition_evict(dsched *s);
+/* 1 if partition id was evicted here lately. */
+int sched_partition_evicted(const dsched *s, const char *id);
+/* Bytes of partitions in ModelDir now. */
+uint64_t sched_partition_bytes(const dsched *s);
 int sched_deletemodel_msg(h2rpc_call *c, const uint8_t *msg, size_t len);
 dmodel *sched_find_model_id(dsched *s, const char *id);
 int sched_listmodels_msg(h2rpc_call *c, const uint8_t *msg, size_t len);

@@ -2,17 +2,21 @@
  * scheduler_models.c - models and blobs behind lagrange.v1.Scheduler:
  * PutModel and PutBlob (client streaming into lib/store/blobstore, the
  * commit and, for a model, parsing it to describe its inputs, outputs and
- * cost, on the threadpool), ListModels, DeleteModel, and the model table
- * loaded at start. An upload cut short (RST_STREAM, deadline, a bad
- * message) leaves nothing behind.
+ * cost, on the threadpool), ListModels, DeleteModel, the model table
+ * loaded at start, and the partition cache (PartitionCacheMax: the
+ * partitions of distributed jobs, evicted least recently used first). An
+ * upload cut short (RST_STREAM, deadline, a bad message) leaves nothing
+ * behind.
  */
 #include "scheduler_int.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lgerr.h"
 #include "log.h"
@@ -84,8 +88,150 @@ int sched_add_model(dsched *s, const char *id, const uint8_t *meta,
     s->mv = nv;
     snprintf(m->id, sizeof m->id, "%s", id);
     m->m = u;
+    m->last_used = sched_now_ms();
     s->mv[s->n_models++] = m;
     return 0;
+}
+
+/* Out of the table at once (no new job can take it), its prepared
+ * executor never matched again; the blob goes with an OP_DELETE_MODEL. */
+static void model_drop(dsched *s, dmodel *m)
+{
+    for (int i = 0; i < s->n_models; i++)
+        if (s->mv[i] == m) {
+            s->mv[i] = s->mv[--s->n_models];
+            break;
+        }
+    for (int i = 0; i < XCACHE; i++)
+        if (!strcmp(s->xc[i].id, m->id))
+            s->xc[i].id[0] = '\0';
+    lagrange__v1__model__free_unpacked(m->m, NULL);
+    free(m);
+}
+
+/* ---- the partition cache -------------------------------------------------------- */
+
+static int is_partition(const dmodel *m)
+{
+    char want[32];
+    snprintf(want, sizeof want, "part-%.12s", m->id);
+    return m->m->name && !strcmp(m->m->name, want);
+}
+
+void sched_model_touch(dsched *s, const char *id)
+{
+    dmodel *m = sched_find_model_id(s, id);
+    char path[4096];
+    struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_NOW } };
+    if (!m)
+        return;
+    m->last_used = sched_now_ms();
+    /* The mtime is the LRU time after a restart; a metadata write, no
+     * data (and a failure only costs the order after a restart). */
+    if (blobstore_path(s->models, id, path, sizeof path) == 0)
+        (void)utimensat(AT_FDCWD, path, ts, 0);
+}
+
+/* A task here waits for or runs it, a cached plan names it, or a job
+ * still going has it in its plan. */
+static int partition_busy(const dsched *s, const char *id)
+{
+    for (const dtask *t = s->tasks; t; t = t->next)
+        if (!strcmp(t->t->partition_sha256, id))
+            return 1;
+    for (int i = 0; i < BUILT_MAX; i++) {
+        const jobplan *jp = s->built[i].jp;
+        for (int k = 0; jp && k < jp->n_parts; k++)
+            if (!strcmp(jp->parts[k].sha256, id))
+                return 1;
+    }
+    for (int i = 0; i < s->n_jobs; i++) {
+        const djob *j = s->jv[i];
+        const Lagrange__V1__DistPlan *dp = j->dist ? j->dist->plan : NULL;
+        if (!dp || sched_is_final(j->state))
+            continue;
+        for (size_t k = 0; k < dp->n_tasks; k++)
+            if (!strcmp(dp->tasks[k]->partition_sha256, id))
+                return 1;
+    }
+    for (int i = 0; i < XCACHE; i++)
+        if (s->xc[i].busy && !strcmp(s->xc[i].id, id))
+            return 1;
+    return 0;
+}
+
+/* A job planning or cutting partitions (PREP, BUILD) may count on
+ * partitions already here that no plan names yet. */
+static int building(const dsched *s)
+{
+    for (int i = 0; i < s->n_jobs; i++) {
+        const djob *j = s->jv[i];
+        if (j->dist && !sched_is_final(j->state) &&
+            (j->dist->phase == DJ_PREP || j->dist->phase == DJ_BUILD))
+            return 1;
+    }
+    return 0;
+}
+
+uint64_t sched_partition_bytes(const dsched *s)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < s->n_models; i++)
+        if (is_partition(s->mv[i]))
+            n += s->mv[i]->m->size;
+    return n;
+}
+
+int sched_partition_evicted(const dsched *s, const char *id)
+{
+    for (size_t i = 0; i < sizeof s->evicted / sizeof s->evicted[0]; i++)
+        if (!strcmp(s->evicted[i], id))
+            return 1;
+    return 0;
+}
+
+void sched_partition_evict(dsched *s)
+{
+    uint64_t max = s->d->conf->partition_cache_max, total, now;
+    if (!max || s->stopping || building(s))
+        return;
+    while ((total = sched_partition_bytes(s)) > max) {
+        dmodel *v = NULL;
+        sop *op;
+        char a[32], b[32], c[32];
+        for (int i = 0; i < s->n_models; i++) {
+            dmodel *m = s->mv[i];
+            if (is_partition(m) && (!v || m->last_used < v->last_used) &&
+                !partition_busy(s, m->id))
+                v = m;
+        }
+        if (!v) {
+            log_debug("partition cache: %llu bytes above PartitionCacheMax, "
+                      "all in use", (unsigned long long)(total - max));
+            return;
+        }
+        if (!(op = sched_op_new(s, OP_DELETE_MODEL, NULL, NULL)))
+            return;
+        snprintf(op->id, sizeof op->id, "%s", v->id);
+        if (sched_op_queue(op) < 0) {
+            sched_op_free(op);
+            return;
+        }
+        now = sched_now_ms();
+        log_info("partition %.12s evicted from ModelDir: %llu bytes, last "
+                 "used %s ago (partitions %s > PartitionCacheMax %s)", v->id,
+                 (unsigned long long)v->m->size,
+                 dconf_fmt_duration(a, sizeof a, now > v->last_used
+                                    ? (double)(now - v->last_used) / 1e3 : 0),
+                 dconf_fmt_size(b, sizeof b, total),
+                 dconf_fmt_size(c, sizeof c, max));
+        snprintf(s->evicted[s->evicted_next], sizeof s->evicted[0], "%s",
+                 v->id);
+        s->evicted_next = (s->evicted_next + 1) %
+                          (int)(sizeof s->evicted / sizeof s->evicted[0]);
+        s->part_evictions++;
+        model_drop(s, v);
+    }
 }
 
 static int info_from_value(const lg_value *v, Lagrange__V1__TensorInfo *ti,
@@ -400,16 +546,7 @@ int sched_deletemodel_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
         return h2rpc_finish(c, H2RPC_INTERNAL, "cannot queue"), 0;
     }
     /* Gone from the table at once: no new job can take it. */
-    for (int i = 0; i < s->n_models; i++)
-        if (s->mv[i] == m) {
-            s->mv[i] = s->mv[--s->n_models];
-            break;
-        }
-    for (int i = 0; i < XCACHE; i++)
-        if (!strcmp(s->xc[i].id, m->id))
-            s->xc[i].id[0] = '\0';   /* never matched again */
-    lagrange__v1__model__free_unpacked(m->m, NULL);
-    free(m);
+    model_drop(s, m);
     return 0;
 }
 
@@ -428,6 +565,17 @@ int sched_load_model(void *arg, const char *id, uint64_t size)
     }
     if (sched_add_model(s, id, meta, len) < 0)
         log_warn("model %s: metadata does not parse; push it again", id);
+    else {
+        /* The partition cache's LRU time: the blob's mtime (touched at
+         * each use). */
+        dmodel *m = sched_find_model_id(s, id);
+        char path[4096];
+        struct stat st;
+        if (m && blobstore_path(s->models, id, path, sizeof path) == 0 &&
+            stat(path, &st) == 0)
+            m->last_used = (uint64_t)st.st_mtim.tv_sec * 1000 +
+                           (uint64_t)st.st_mtim.tv_nsec / 1000000;
+    }
     free(meta);
     return 0;
 }
