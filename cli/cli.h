@@ -70,6 +70,12 @@ struct Lagrange__V1__TensorInfo;
 int models_tinfo_cell(struct table *t, int col,
                       struct Lagrange__V1__TensorInfo *const *v, size_t n);
 
+/* lagrange model stage (cli/jobs.c): a stage-only job for model on
+ * nodes[0..n), followed to its end; prints where each partition went.
+ * Returns an exit code. */
+int jobs_stage(struct grpcc *g, const char *model, char **nodes, int n,
+               int json, int timeout_ms);
+
 /* Map a library error code to an exit code. */
 int cli_exit_code(int rc);
 /* Print "lagrange VERB: msg" to stderr. */

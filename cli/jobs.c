@@ -417,6 +417,46 @@ static int watch_job(grpcc *g, const char *verb, const char *id,
     return ex;
 }
 
+/* ---- lagrange model stage ------------------------------------------------- */
+
+int jobs_stage(grpcc *g, const char *model, char **nodes, int n, int json,
+               int timeout_ms)
+{
+    const char *verb = "model stage";
+    Lagrange__V1__SubmitJobRequest req =
+        LAGRANGE__V1__SUBMIT_JOB_REQUEST__INIT;
+    Job *job = NULL, *fin = NULL;
+    int ex;
+    req.model = (char *)model;
+    req.n_placement = (size_t)n;
+    req.placement = nodes;
+    req.stage_only = 1;
+    ex = grpcc_call(g, verb, NULL, GRPCC_API "SubmitJob", &req.base,
+                    &lagrange__v1__job__descriptor, (ProtobufCMessage **)&job,
+                    timeout_ms ? timeout_ms : RPC_TIMEOUT_MS);
+    if (ex != EXIT_OK)
+        return ex;
+    ex = watch_job(g, verb, job->id, isatty(2) && !json ? W_BAR : W_QUIET,
+                   stderr, timeout_ms, &fin);
+    if (ex == EXIT_OK && fin) {
+        if (json) {
+            job_json(stdout, fin);
+            putchar('\n');
+        } else {
+            printf("%s: %zu partitions of %s staged on", fin->id,
+                   (size_t)fin->partitions, fin->model_name);
+            for (size_t i = 0; i < fin->n_nodes; i++)
+                printf("%s%s", i ? "," : " ", fin->nodes[i]);
+            putchar('\n');
+        }
+        ex = out_flush(verb);
+    }
+    if (fin)
+        lagrange__v1__job__free_unpacked(fin, NULL);
+    lagrange__v1__job__free_unpacked(job, NULL);
+    return ex;
+}
+
 /* ---- results ------------------------------------------------------------- */
 
 typedef struct fetch {

@@ -356,13 +356,18 @@ static void help(FILE *f)
     fprintf(f,
 "usage: lagrange model push FILE.onnx [--name NAME] [--json]\n"
 "       lagrange model ls [--json | --parsable] [-o COLS] [--noheader]\n"
-"       lagrange model rm MODEL [--json]\n\n"
+"       lagrange model rm MODEL [--json]\n"
+"       lagrange model stage MODEL --nodes NODE,... [--json]\n\n"
 "The models lagranged holds. push uploads FILE (streamed in 1 MiB chunks,\n"
 "with its SHA-256; progress on stderr when it is a terminal) and prints\n"
 "the model's id, its SHA-256; pushing the same bytes again is a no-op that\n"
 "renames it. --name defaults to FILE's name without .onnx (1-63 of\n"
 "[A-Za-z0-9._-]). ls lists them; rm deletes MODEL: an id, a unique id\n"
-"prefix of at least 8 hex digits, or a name.\n\n"
+"prefix of at least 8 hex digits, or a name. stage cuts MODEL into one\n"
+"partition per NODE, as `lagrange submit --place` would, and sends each\n"
+"partition to its node ahead of time; it returns once every node has\n"
+"stored its partition, so that a job on the same model and nodes later\n"
+"ships no weights.\n\n"
 "Columns of ls (default: all but outputs): name, id, size, nodes (graph\n"
 "nodes), gflops (per inference), created, inputs, outputs.\n\n"
 "Options:\n"
@@ -513,13 +518,15 @@ int cmd_model(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "name", required_argument, 0, 'n' },
+        { "nodes", required_argument, 0, 'N' },
         { "help", no_argument, 0, 'h' },
         GRPCC_LONG_OPTIONS,
         TABLE_LONG_OPTIONS,
         { 0, 0, 0, 0 },
     };
     const char *sub, *name = NULL;
-    char verb[32];
+    char verb[32], nbuf[4096], *nodes[64];
+    int n_nodes = 0, stage;
     grpcc_opts go;
     table_opts to = { TABLE_TEXT, 0, NULL };
     grpcc *g = NULL;
@@ -537,12 +544,14 @@ int cmd_model(int argc, char **argv)
     push = !strcmp(sub, "push");
     ls = !strcmp(sub, "ls") || !strcmp(sub, "list");
     rm = !strcmp(sub, "rm") || !strcmp(sub, "delete");
-    if (!push && !ls && !rm) {
-        cli_err("model", "unknown command '%s' (push, ls or rm)", sub);
+    stage = !strcmp(sub, "stage");
+    if (!push && !ls && !rm && !stage) {
+        cli_err("model", "unknown command '%s' (push, ls, rm or stage)", sub);
         help(stderr);
         return EXIT_USAGE;
     }
-    snprintf(verb, sizeof verb, "model %s", push ? "push" : ls ? "ls" : "rm");
+    snprintf(verb, sizeof verb, "model %s",
+             push ? "push" : ls ? "ls" : rm ? "rm" : "stage");
     /* Uploads take as long as they take, unless --timeout says. */
     grpcc_opts_init(&go, 0);
     optind = 1;
@@ -556,6 +565,24 @@ int cmd_model(int argc, char **argv)
         }
         if (c == 'n' && push) {
             name = optarg;
+            continue;
+        }
+        if (c == 'N' && stage) {
+            char *p, *save = NULL;
+            if (strlen(optarg) >= sizeof nbuf) {
+                cli_err(verb, "--nodes: list too long");
+                return EXIT_USAGE;
+            }
+            snprintf(nbuf, sizeof nbuf, "%s", optarg);
+            n_nodes = 0;
+            for (p = strtok_r(nbuf, ",", &save); p;
+                 p = strtok_r(NULL, ",", &save)) {
+                if (n_nodes == 64) {
+                    cli_err(verb, "--nodes: at most 64 nodes");
+                    return EXIT_USAGE;
+                }
+                nodes[n_nodes++] = p;
+            }
             continue;
         }
         if (c == 'h') {
@@ -583,9 +610,17 @@ int cmd_model(int argc, char **argv)
         help(stderr);
         return EXIT_USAGE;
     }
+    if (stage && n_nodes == 0) {
+        cli_err(verb, "--nodes NODE[,NODE...] is required");
+        help(stderr);
+        return EXIT_USAGE;
+    }
     if ((ex = grpcc_connect(verb, &go, &g)) != EXIT_OK)
         return ex;
-    if (push)
+    if (stage)
+        ex = jobs_stage(g, argv[optind], nodes, n_nodes,
+                        to.mode == TABLE_JSON, go.timeout_ms);
+    else if (push)
         ex = model_push(g, argv[optind], name, to.mode == TABLE_JSON,
                         go.timeout_ms);
     else if (ls)

@@ -256,6 +256,7 @@ uint8_t *sched_pack_record(const dsched *s, const djob *j, size_t *len)
         r.placement = j->place;
         r.plan = (Lagrange__V1__DistPlan *)sched_dist_record(j);
         r.replicas = (uint32_t)j->replicas;
+        r.stage_only = j->stage_only;
         *len = lagrange__v1__job_record__get_packed_size(&r);
         if ((buf = malloc(*len ? *len : 1)))
             lagrange__v1__job_record__pack(&r, buf);

@@ -921,6 +921,59 @@ static const char *part_node(dsched *s, djob *j, size_t i)
 
 static void check_outputs(djob *j);
 
+/* Part k of j's plan is done (once). */
+static void mark_done(djob *j, uint32_t k)
+{
+    Lagrange__V1__DistPlan *p = j->dist->plan;
+    for (size_t i = 0; i < p->n_done; i++)
+        if (p->done[i] == k)
+            return;
+    if (p->n_done < p->n_tasks) {
+        p->done[p->n_done++] = k;   /* done[] holds n_tasks (plan_own) */
+        j->progress = (double)p->n_done / (double)p->n_tasks;
+        sched_persist(j);
+    }
+}
+
+/* A stage-only job: COMPLETED (no outputs) once every partition is
+ * stored where it belongs. */
+static void stage_check(djob *j)
+{
+    djdist *x = j->dist;
+    const Lagrange__V1__DistPlan *p = x->plan;
+    if (sched_is_final(j->state) || x->phase != DJ_WAIT)
+        return;
+    if (p->n_done < p->n_tasks) {
+        set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
+                   "Staging(%zu/%zu partitions stored)", p->n_done,
+                   p->n_tasks);
+        return;
+    }
+    x->phase = DJ_DONE;
+    if (sched_complete(j, NULL, 0, NULL) == 0)
+        log_info("job %s: %zu partitions staged", j->id, p->n_tasks);
+}
+
+/* A node stored a partition (part.stored): it holds it now; a stage-only
+ * job waiting for that (node, partition) moves on. */
+static void on_stored(dsched *s, const Lagrange__V1__PartitionStored *ps)
+{
+    if (!valid_sha(ps->sha256) || node_index(s, ps->node) < 0)
+        return;
+    set_resident(s, ps->node, ps->sha256);
+    for (int i = 0; i < s->n_jobs; i++) {
+        djob *j = s->jv[i];
+        djdist *x = j->dist;
+        if (!j->stage_only || !x || !x->plan || sched_is_final(j->state))
+            continue;
+        for (size_t k = 0; k < x->plan->n_tasks; k++)
+            if (!strcmp(x->plan->tasks[k]->node, ps->node) &&
+                !strcmp(x->plan->tasks[k]->partition_sha256, ps->sha256))
+                mark_done(j, (uint32_t)k);
+        stage_check(j);
+    }
+}
+
 static void dispatch_sent(void *arg, int rc, const char *err)
 {
     djob *j = arg;
@@ -939,6 +992,10 @@ static void dispatch_sent(void *arg, int rc, const char *err)
     x->plan->dispatched = 1;
     x->phase = DJ_WAIT;
     sched_persist(j);
+    if (j->stage_only) {
+        stage_check(j);
+        return;
+    }
     if (!sched_is_final(j->state))
         set_reason(j, LAGRANGE__V1__JOB_STATE__RUNNING,
                    "Transferring(inputs to %s)", part_node(j->s, j, 0));
@@ -972,8 +1029,11 @@ static void dispatch(djob *j)
         size_t len;
         int rc;
         sched_model_touch(s, k->partition_sha256);
-        k->partition_follows = !resident(s, node, k->partition_sha256) &&
+        k->partition_follows = (j->stage_only ||
+                                !resident(s, node, k->partition_sha256)) &&
                                strcmp(node, self_name(s)) != 0;
+        if (j->stage_only && !k->partition_follows)
+            mark_done(j, k->part);   /* here already (BUILD stored it) */
         if (k->partition_follows) {
             char name[80];
             dnet_object o;
@@ -999,6 +1059,8 @@ static void dispatch(djob *j)
                 set_resident(s, node, k->partition_sha256);
             }
         }
+        if (j->stage_only)
+            continue;            /* the partition only */
         len = lagrange__v1__task__get_packed_size(k);
         if (!(buf = malloc(len ? len : 1))) {
             x->send_failed++;
@@ -1043,8 +1105,14 @@ static void dispatch(djob *j)
                     x->sends++;
             }
     }
-    set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Staging(%zu tasks, %d "
-               "partitions shipped)", dp->n_tasks + dp->n_replicas, shipped);
+    if (j->stage_only)
+        set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Staging(%d "
+                   "partitions shipped, %zu/%zu stored)", shipped,
+                   dp->n_done, dp->n_tasks);
+    else
+        set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Staging(%zu tasks, "
+                   "%d partitions shipped)", dp->n_tasks + dp->n_replicas,
+                   shipped);
     dispatch_sent(j, 0, NULL);   /* let go of the hold */
 }
 
@@ -1055,7 +1123,8 @@ static void check_outputs(djob *j)
     djdist *x = j->dist;
     char path[4096];
     sop *op;
-    if (!x || !x->plan || x->phase != DJ_WAIT || sched_is_final(j->state))
+    if (!x || !x->plan || x->phase != DJ_WAIT || sched_is_final(j->state) ||
+        j->stage_only)
         return;
     for (size_t i = 0; i < x->plan->n_outputs; i++) {
         tensor_path(s, j->id, x->plan->epoch, x->plan->outputs[i], path,
@@ -1437,7 +1506,10 @@ void sched_dist_tick(dsched *s, uint64_t now)
                 snprintf(why, sizeof why, "node %s is dead with partition "
                          "%zu/%zu not done", x->plan->tasks[k]->node, k + 1,
                          x->plan->n_tasks);
-                replan(s, j, why);
+                if (j->stage_only)
+                    job_fail(j, "staging: %s", why);
+                else
+                    replan(s, j, why);
                 break;
             }
         }
@@ -1923,6 +1995,19 @@ static int hook_control(void *arg, const wire_bundle *b)
     dsched *s = arg;
     if (!strcmp(b->name, "task"))
         return on_task(s, b);
+    if (!strcmp(b->name, "part.stored")) {
+        Lagrange__V1__PartitionStored *ps =
+            lagrange__v1__partition_stored__unpack(NULL, b->payload_len,
+                                                   b->payload);
+        if (!ps) {
+            log_err("part.stored from %s does not parse; dropped", b->src);
+            return 0;
+        }
+        on_stored(s, ps);
+        lagrange__v1__partition_stored__free_unpacked(ps, NULL);
+        dnet_control_done(s->d, b->id);
+        return 1;
+    }
     if (!strcmp(b->name, "job.end")) {
         Lagrange__V1__JobEnd *e =
             lagrange__v1__job_end__unpack(NULL, b->payload_len, b->payload);
@@ -1949,6 +2034,25 @@ static int hook_control(void *arg, const wire_bundle *b)
         return 1;
     }
     return 0;
+}
+
+/* Tell node to (the sender of a partition) that this node holds it. */
+static void tell_stored(dsched *s, const char *sha, const char *to)
+{
+    Lagrange__V1__PartitionStored ps = LAGRANGE__V1__PARTITION_STORED__INIT;
+    uint8_t buf[256];
+    size_t len;
+    if (!*to || node_index(s, to) < 0)
+        return;
+    ps.sha256 = (char *)sha;
+    ps.node = (char *)self_name(s);
+    len = lagrange__v1__partition_stored__get_packed_size(&ps);
+    if (len > sizeof buf)
+        return;
+    lagrange__v1__partition_stored__pack(&ps, buf);
+    if (!strcmp(to, self_name(s)))
+        return;
+    dnet_send_control(s->d, to, "part.stored", buf, len, TASK_LIFETIME_MS);
 }
 
 /* A partition arrived: into ModelDir under its SHA-256. */
@@ -2018,6 +2122,7 @@ static void after_import(sop *op)
     }
     sched_add_model(s, op->id, op->meta, op->meta_len);
     log_info("partition %.12s stored in ModelDir", op->id);
+    tell_stored(s, op->id, op->src);
     sched_partition_evict(s);
     sched_dist_kick(s);
 }
@@ -2028,12 +2133,19 @@ static void hook_delivered(void *arg, const inbox_object *o, int again)
     if (!strncmp(o->name, "p/", 2) && valid_sha(o->name + 2) && !again) {
         sop *op;
         char hex[33];
-        if (sched_find_model_id(s, o->name + 2))
+        wire_bundle_id_hex(o->object_id, hex);
+        if (sched_find_model_id(s, o->name + 2)) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", s->d->conf->inbox_dir.path,
+                     hex);
+            unlink(path);
+            tell_stored(s, o->name + 2, o->src);
             return;
+        }
         if (!(op = sched_op_new(s, OP_PART_IMPORT, NULL, NULL)))
             return;
-        wire_bundle_id_hex(o->object_id, hex);
         snprintf(op->id, sizeof op->id, "%s", o->name + 2);
+        snprintf(op->src, sizeof op->src, "%s", o->src);
         snprintf(op->path, sizeof op->path, "%s/%s",
                  s->d->conf->inbox_dir.path, hex);
         if (sched_op_queue(op) < 0)
@@ -2085,6 +2197,7 @@ int sched_dist_load(djob *j, const Lagrange__V1__JobRecord *r)
         }
     }
     j->replicas = r->replicas == 2 ? 2 : 1;
+    j->stage_only = r->stage_only;
     if (!r->plan || sched_is_final(j->state) || !r->plan->n_tasks ||
         r->plan->n_tasks > JOBPLAN_MAX_PARTS)
         return 0;
@@ -2141,7 +2254,10 @@ void sched_dist_resume(dsched *s)
                             "Resumed after restart: waiting for outputs");
             log_info("job %s resumes: plan dispatched, waiting for its "
                      "outputs", j->id);
-            check_outputs(j);
+            if (j->stage_only)
+                stage_check(j);
+            else
+                check_outputs(j);
         } else {
             log_info("job %s resumes: dispatching its plan again", j->id);
             dispatch(j);

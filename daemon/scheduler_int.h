@@ -155,6 +155,7 @@ typedef struct djob {
     djdist *dist;                  /* planned across nodes, or NULL */
     uint32_t next_epoch;           /* a re-plan's epoch (0: 1) */
     int replicas;                  /* 1 or 2 */
+    int stage_only;                /* lagrange model stage: partitions only */
 } djob;
 
 typedef struct xentry {
@@ -267,6 +268,7 @@ typedef struct sop {
     uint8_t **enc;                 /* OP_TASK_RUN: outputs as .npy */
     size_t *enc_len;
     char path[4096];               /* OP_PART_IMPORT: the inbox file */
+    char src[64];                  /* OP_PART_IMPORT: who sent it */
 } sop;
 
 /* A PutModel / PutBlob in progress (the call's data). */

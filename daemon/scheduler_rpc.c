@@ -392,7 +392,18 @@ names_only:
             j->n_in = (int)i + 1;
         }
     }
-    for (size_t k = 0; k < md->n_inputs; k++)
+    if (q->stage_only) {
+        if (!q->n_placement) {
+            snprintf(why, whylen, "stage_only needs a placement (the nodes "
+                     "to stage the partitions on)");
+            goto bad;
+        }
+        if (q->n_inputs) {
+            snprintf(why, whylen, "stage_only takes no inputs");
+            goto bad;
+        }
+    }
+    for (size_t k = 0; k < md->n_inputs && !q->stage_only; k++)
         if (!seen[k]) {
             snprintf(why, whylen, "input '%.80s' of model %.40s is missing",
                      md->inputs[k]->name, md->name);
@@ -467,6 +478,7 @@ int sched_submit_msg(h2rpc_call *c, const uint8_t *msg, size_t len)
                 j->n_place = (int)i + 1;
     }
     j->replicas = q->replicas ? (int)q->replicas : 1;
+    j->stage_only = q->stage_only;
     j->priority = q->priority;
     j->objective = q->objective ? q->objective
                                 : LAGRANGE__V1__OBJECTIVE__MIN_TIME;

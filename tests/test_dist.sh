@@ -41,7 +41,11 @@
 #     and the build is not an ASan one) and exits 0 at the end;
 # 11. --replicas 2 (moon dead by now): 2 partitions on geo and gs2, their
 #     replicas on gs; each partition done, the result right, the output
-#     delivered once at gs, and one more COMPLETED job, not two.
+#     delivered once at gs, and one more COMPLETED job, not two;
+# 12. `lagrange model stage mlp --nodes gs2,geo` moves the weights (each
+#     node lacks the half it gets), returns once they are stored, and a
+#     job placed on gs2,geo next ships under 5% of the model; a stage on
+#     an unknown node and one without --nodes are refused.
 #
 # Steps 2-7 and 9 need `lagrange submit --place` (a probe: without it they
 # are one failure saying so). Waits poll with generous bounds; the only timing assertion is the
@@ -462,6 +466,37 @@ assert j.get("nodes") == ["geo", "gs2", "gs", "gs"], j.get("nodes")'
     n=$(njobs COMPLETED)
     [ "$n" = 6 ] && ok || bad "gs has $n COMPLETED jobs after job 6, want 6"
 fi
+fi
+
+# ---- 12. lagrange model stage, then a job that ships no weights -----------------
+
+if [ "$DIST" = yes ]; then
+cp "$T/x3.npy" "$T/x7.npy"; cp "$T/e3.npy" "$T/e7.npy"; cp "$T/r3.npy" "$T/r7.npy"
+ts0=$(txsum)
+if timeout "$JOB_LIMIT" "$L" model stage mlp --nodes gs2,geo >"$T/stage.out" 2>"$T/stage.err"; then
+    ok
+    grep -q "2 partitions of mlp staged on gs2,geo" "$T/stage.out" && ok ||
+        bad "model stage printed: $(cat "$T/stage.out")"
+else
+    bad "model stage mlp --nodes gs2,geo: $(errof "$T/stage.err")"
+fi
+ts1=$(txsum)
+# The halves swapped: each node gets the other half, which it lacks.
+[ -n "$ts0" ] && [ -n "$ts1" ] && [ $(((ts1 - ts0) * 10)) -ge $((MSIZE * 9)) ] && ok ||
+    bad "model stage moved $((ts1 - ts0)) bytes, under 0.9 x the model's $MSIZE"
+sub 7 "$T/out7" --place gs2,geo
+ts2=$(txsum)
+if job_ok 7 "job 7 (--place gs2,geo after model stage)"; then
+    note "job 7: links carried $((ts2 - ts1)) bytes after staging (model $MSIZE)"
+    [ $(((ts2 - ts1) * 20)) -lt "$MSIZE" ] && ok ||
+        bad "job 7 after model stage: links carried $((ts2 - ts1)) bytes, not under 5% of $MSIZE"
+fi
+"$L" model stage mlp --nodes nosuch-node >"$T/stage.out" 2>"$T/stage.err"
+[ $? -ne 0 ] && grep -q nosuch-node "$T/stage.err" && ok ||
+    bad "model stage on an unknown node: $(cat "$T/stage.err")"
+"$L" model stage mlp >"$T/stage.out" 2>"$T/stage.err"
+[ $? -eq 2 ] && grep -q -- "--nodes" "$T/stage.err" && ok ||
+    bad "model stage without --nodes: $(cat "$T/stage.err")"
 fi
 
 # ---- the daemons stop cleanly, their logs are clean ----------------------------
