@@ -694,6 +694,23 @@ void sched_keep_exec(dsched *s, sop *op, const char *id)
     op->g = NULL;
 }
 
+int sched_queue_exec(dsched *s, sop *op, const char *id)
+{
+    for (int i = 0; i < XCACHE; i++)
+        if (!s->xc[i].busy && s->xc[i].e && !strcmp(s->xc[i].id, id)) {
+            op->x = &s->xc[i];
+            op->x->busy = 1;
+            break;
+        }
+    if (sched_op_queue(op) < 0) {
+        if (op->x)
+            op->x->busy = 0;
+        sched_op_free(op);
+        return -1;
+    }
+    return 0;
+}
+
 int sched_complete(djob *j, lg_tensor **t, int n, const char *const *names)
 {
     dsched *s = j->s;
@@ -1014,19 +1031,8 @@ static void kick(dsched *s)
         }
         if (!(op = sched_op_new(s, OP_RUN, NULL, best)))
             break;
-        for (int i = 0; i < XCACHE; i++)
-            if (!s->xc[i].busy && s->xc[i].e &&
-                !strcmp(s->xc[i].id, best->model)) {
-                op->x = &s->xc[i];
-                op->x->busy = 1;
-                break;
-            }
-        if (sched_op_queue(op) < 0) {
-            if (op->x)
-                op->x->busy = 0;
-            sched_op_free(op);
+        if (sched_queue_exec(s, op, best->model) < 0)
             break;
-        }
         best->run_op = op;
         best->attempts++;
         best->started = sched_now_ms();

@@ -1249,17 +1249,9 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
                    x->plan->n_tasks);
         break;
     case LAGRANGE__V1__TASK_STATUS__STATE__DONE: {
-        size_t done = 0;
-        int seen = 0;
-        for (size_t i = 0; i < x->plan->n_done; i++)
-            seen |= x->plan->done[i] == st->part;
-        if (!seen && x->plan->n_done < x->plan->n_tasks) {
-            /* done[] holds n_tasks entries (plan_own). */
-            x->plan->done[x->plan->n_done++] = st->part;
-            sched_persist(j);
-        }
+        size_t done;
+        mark_done(j, st->part);
         done = x->plan->n_done;
-        j->progress = (double)done / (double)x->plan->n_tasks;
         if (done < x->plan->n_tasks) {
             size_t next = st->part + 1 < x->plan->n_tasks ? st->part + 1
                                                           : st->part;
@@ -1714,19 +1706,8 @@ static void task_poke(dsched *s, dtask *t)
     if (!(op = sched_op_new(s, OP_TASK_RUN, NULL, NULL)))
         return;
     op->task = t;
-    for (int i = 0; i < XCACHE; i++)
-        if (!s->xc[i].busy && s->xc[i].e &&
-            !strcmp(s->xc[i].id, k->partition_sha256)) {
-            op->x = &s->xc[i];
-            op->x->busy = 1;
-            break;
-        }
-    if (sched_op_queue(op) < 0) {
-        if (op->x)
-            op->x->busy = 0;
-        sched_op_free(op);
+    if (sched_queue_exec(s, op, k->partition_sha256) < 0)
         return;
-    }
     t->state = TK_RUN;
     s->running++;
     log_info("task %s/%u/%u: partition %u/%u running (%.12s)", k->job,

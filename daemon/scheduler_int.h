@@ -337,6 +337,9 @@ void sched_op_call_close(h2rpc_call *c, int cancelled);
  * t (n of them, named names): outputs recorded, kept in memory, stats,
  * COMPLETED written and told. 0, or -ENOMEM (then FAILED). */
 int sched_complete(djob *j, lg_tensor **t, int n, const char *const *names);
+/* Queue an executor op (OP_RUN, OP_TASK_RUN) for model id, with the
+ * prepared model from the cache if one is idle. 0, or -1: op freed. */
+int sched_queue_exec(dsched *s, sop *op, const char *id);
 /* An executor op is over: keep its prepared model for the next run of
  * model id (or give the cached entry back). */
 void sched_keep_exec(dsched *s, sop *op, const char *id);
