@@ -1156,8 +1156,10 @@ static void work_finish(sop *op)
         return;
     }
     op->n_tens = n;
+    op->bad_out = -1;
     for (int i = 0; i < n; i++) {
         char path[4096], rel[32];
+        op->bad_out = i;
         void *buf;
         size_t len;
         tensor_path(s, j->id, x->plan->epoch, x->plan->outputs[i], path,
@@ -1178,6 +1180,7 @@ static void work_finish(sop *op)
         if (op->rc < 0)
             return;
     }
+    op->bad_out = -1;
     op->rc = 0;
 }
 
@@ -1188,7 +1191,23 @@ static void after_finish(sop *op)
     if (sched_is_final(j->state))
         return;
     if (op->rc < 0) {
-        job_fail(j, "collecting the outputs: %s", op->err);
+        /* Name the partition and node that made the bad output. */
+        const char *node = "?";
+        size_t part = 0;
+        for (size_t k = 0; k < x->plan->n_tasks; k++)
+            for (size_t o = 0; o < x->plan->tasks[k]->n_outputs; o++)
+                if (op->bad_out >= 0 &&
+                    (size_t)op->bad_out < x->plan->n_outputs &&
+                    !strcmp(x->plan->tasks[k]->outputs[o]->name,
+                            x->plan->outputs[op->bad_out])) {
+                    node = x->plan->tasks[k]->node;
+                    part = k + 1;
+                }
+        if (part)
+            job_fail(j, "collecting the outputs: from partition %zu/%zu on "
+                     "%s: %s", part, x->plan->n_tasks, node, op->err);
+        else
+            job_fail(j, "collecting the outputs: %s", op->err);
         return;
     }
     x->phase = DJ_DONE;

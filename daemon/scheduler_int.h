@@ -269,6 +269,8 @@ typedef struct sop {
     size_t *enc_len;
     char path[4096];               /* OP_PART_IMPORT: the inbox file */
     char src[64];                  /* OP_PART_IMPORT: who sent it */
+    int bad_out;                   /* OP_DIST_FINISH: the output that
+                                      failed, -1: none */
 } sop;
 
 /* A PutModel / PutBlob in progress (the call's data). */
