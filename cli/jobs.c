@@ -251,9 +251,13 @@ static int job_row(table *t, const Job *j, uint64_t now_ms)
     table_set(t, JC_ERROR, j->error, NULL);
     table_set(t, JC_IDEMPOTENCY_KEY, j->idempotency_key, NULL);
     table_num(t, JC_PARTITIONS, NULL, j->partitions);
-    if (j->predicted_s > 0)
-        table_num(t, JC_PREDICTED, table_dur(a, sizeof a, j->predicted_s),
-                  j->predicted_s);
+    if (j->predicted_s > 0) {
+        if (j->predicted_s < 60)
+            snprintf(a, sizeof a, "%.3gs", j->predicted_s);
+        else
+            table_dur(a, sizeof a, j->predicted_s);
+        table_num(t, JC_PREDICTED, a, j->predicted_s);
+    }
     return models_tinfo_cell(t, JC_OUTPUTS, j->outputs, j->n_outputs);
 }
 
