@@ -247,7 +247,8 @@ static const char *part_wait(const view *v, int k, char *buf, size_t len)
             if (x->to_part == k && fabs(x->arrive - at) < 1e-6) {
                 if (x->wait != PLAN_WAIT_NONE)
                     return xfer_wait(v, x, buf, len);
-                snprintf(buf, len, "input from %s until %s",
+                snprintf(buf, len, "%s from %s until %s",
+                         x->producer == PLAN_XFER_WEIGHTS ? "weights" : "input",
                          node_name(v, x->from_node), rel(v, at, tb, sizeof tb));
                 return buf;
             }
@@ -394,7 +395,9 @@ static void print_text(const view *v, const char *model, const char *topo,
     for (int i = 0; i < s->n_xfers; i++) {
         const plan_xfer *x = &s->xfers[i];
         char fb[PLAN_NAME_MAX + 16], tb[PLAN_NAME_MAX + 16], bb[32];
-        if (x->from_part < 0)
+        if (x->producer == PLAN_XFER_WEIGHTS)
+            snprintf(fb, sizeof fb, "wts %s", node_name(v, x->from_node));
+        else if (x->from_part < 0)
             snprintf(fb, sizeof fb, "in  %s", node_name(v, x->from_node));
         else
             snprintf(fb, sizeof fb, "#%-2d %s", x->from_part,
@@ -558,7 +561,11 @@ static void print_json(const view *v, enum plan_strategy st,
         cli_json_str(stdout, part_wait(v, k, wb, sizeof wb));
         printf(",\"energy_j\":");
         jnum(pt->energy_j);
-        printf(",\"param_bytes\":%llu}", (unsigned long long)pt->param_bytes);
+        printf(",\"param_bytes\":%llu,\"weight_bytes\":%llu,"
+               "\"weights_arrive_s\":", (unsigned long long)pt->param_bytes,
+               (unsigned long long)pt->weight_bytes);
+        jrel(v, pt->weights_arrive);
+        putchar('}');
     }
     printf("],\"transfers\":[");
     for (int i = 0; i < s->n_xfers; i++) {
@@ -567,8 +574,10 @@ static void print_json(const view *v, enum plan_strategy st,
         cli_json_str(stdout, node_name(v, x->from_node));
         printf(",\"to\":");
         cli_json_str(stdout, node_name(v, x->to_node));
-        printf(",\"from_part\":%d,\"to_part\":%d,\"bytes\":%llu,"
-               "\"n_tensors\":%d,\"ready_s\":", x->from_part, x->to_part,
+        printf(",\"from_part\":%d,\"to_part\":%d,\"weights\":%s,"
+               "\"bytes\":%llu,\"n_tensors\":%d,\"ready_s\":",
+               x->from_part, x->to_part,
+               x->producer == PLAN_XFER_WEIGHTS ? "true" : "false",
                (unsigned long long)x->bytes, x->n_tensors);
         jrel(v, x->ready);
         printf(",\"first_send_s\":");

@@ -14,7 +14,12 @@
  *    never worse than any baseline;
  *  - hand-worked cases: a transfer waiting for the next pass, a relay via
  *    GEO beating the wait, a memory limit forcing a split, infeasibility
- *    reasons that name the node.
+ *    reasons that name the node;
+ *  - weights (plan_problem.resident): NULL and "all resident" give the
+ *    same schedules; a partition waits for its weights sent from the input
+ *    node (worked out by hand); auto prefers a slightly slower node that
+ *    holds the weights to shipping 100 MB over 20 Mbit/s; the DP is never
+ *    claimed optimal when exhaustive search does better.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -410,6 +415,316 @@ START_TEST(infeasible_reasons_name_the_node)
 }
 END_TEST
 
+/* --- weights not yet on a node (plan_problem.resident) ------------------- */
+
+static unsigned char *rand_resident(const plan_model *m,
+                                    const plan_topology *t, int all)
+{
+    size_t n = (size_t)m->n_grp * t->n_nodes;
+    unsigned char *r = malloc(n + 1);
+    ck_assert_ptr_nonnull(r);
+    for (size_t i = 0; i < n; i++)
+        r[i] = all ? 1 : (rnd() % 3) == 0;
+    return r;
+}
+
+/* resident = NULL and "every weight everywhere" are the same problem, for
+ * every strategy: same assignment, same times, no weight transfers */
+START_TEST(resident_null_is_all_resident)
+{
+    rng_state = 9191;
+    for (int it = 0; it < 16; it++) {
+        int dag = it & 1;
+        int G = 3 + (int)(rnd() % 8), N = 2 + (int)(rnd() % 3);
+        plan_model *m = rand_model(G, dag);
+        plan_topology *t = rand_topo(N, it % 3 == 0);
+        unsigned char *all = rand_resident(m, t, 1);
+        plan_problem p;
+        plan_sched a, b;
+        plan_sched_init(&a);
+        plan_sched_init(&b);
+        setup_problem(&p, m, t, urand(0, 60));
+        p.dst = (int)(rnd() % (unsigned)N);
+        for (int st = PLAN_STRAT_DP; st <= PLAN_STRAT_HEFT; st++) {
+            p.resident = NULL;
+            solve(&p, (enum plan_strategy)st, &a);
+            p.resident = all;
+            solve(&p, (enum plan_strategy)st, &b);
+            ck_assert_int_eq(a.feasible, b.feasible);
+            ck_assert_msg(a.completion == b.completion ||
+                              (!isfinite(a.completion) &&
+                               !isfinite(b.completion)),
+                          "it %d %s: %.9f != %.9f", it,
+                          plan_strategy_name((enum plan_strategy)st),
+                          a.completion, b.completion);
+            ck_assert_int_eq(a.proven_optimal, b.proven_optimal);
+            ck_assert_int_eq(a.n_xfers, b.n_xfers);
+            ck_assert_int_eq(a.n_parts, b.n_parts);
+            ck_assert(!memcmp(a.assign, b.assign, (size_t)G * sizeof *a.assign));
+            for (int k = 0; k < b.n_parts; k++) {
+                ck_assert_uint_eq(b.parts[k].weight_bytes, 0);
+                ck_assert_int_eq(b.parts[k].weight_xfer, -1);
+                ck_assert(b.parts[k].weights_arrive == p.t0);
+            }
+            for (int i = 0; i < b.n_xfers; i++)
+                ck_assert_int_ne(b.xfers[i].producer, PLAN_XFER_WEIGHTS);
+        }
+        plan_sched_free(&a);
+        plan_sched_free(&b);
+        free(all);
+        plan_topology_free(t);
+        plan_model_free(m);
+    }
+}
+END_TEST
+
+/* Two groups, each 1 GFLOP (10 ms at 100 GFLOP/s) on two equal nodes;
+ * 1000-byte tensors; gs<>sat at 1 MB/s with 0.5 s light time; g1 carries
+ * 10 MB of weights. Input at gs, output wanted at sat. */
+static const char wts_topo[] =
+    "Profile=p Conv=100G Gemm=100G Elem=1G Other=1G MemBW=10G "
+    "Overhead=0\n"
+    "Node=gs Kind=ground Profile=p Memory=64G\n"
+    "Node=sat Kind=leo Profile=p Memory=64G\n"
+    "Link=gs<>sat Delay=0.5 Rate=8M\n";
+
+static plan_model *chain_n(int G, double gflop, uint64_t tensor,
+                           uint64_t params)
+{
+    plan_model *m = plan_model_alloc(G, G + 1, G);
+    char err[128];
+    ck_assert_ptr_nonnull(m);
+    for (int g = 0; g < G; g++) {
+        snprintf(m->grp[g].name, sizeof m->grp[g].name, "op%d", g);
+        m->grp[g].first = m->grp[g].last = g;
+        m->grp[g].flops[PLAN_OC_CONV] = gflop * 1e9;
+        m->grp[g].n_ops = 1;
+        m->grp[g].param_bytes = params;
+    }
+    for (int x = 0; x <= G; x++) {
+        snprintf(m->ten[x].name, sizeof m->ten[x].name, "t%d", x);
+        m->ten[x].bytes = tensor;
+        m->ten[x].producer = x - 1;
+        m->ten[x].cons0 = x;
+        if (x < G) {
+            m->ten[x].n_cons = 1;
+            m->cons[x] = x;
+        } else {
+            m->ten[x].is_output = 1;
+        }
+    }
+    ck_assert_int_eq(plan_model_finish(m, err, sizeof err), 0);
+    return m;
+}
+
+START_TEST(weights_shipped_before_the_partition)
+{
+    char err[256];
+    plan_topology *t;
+    plan_problem p;
+    plan_sched s;
+    plan_model *m = chain_n(2, 1, 1000, 0);
+    unsigned char res[4] = {0, 1, 0, 1};   /* [g][node]: g0 on gs, g1 on sat */
+    int assign[2] = {0, 1};
+    const plan_part *pt;
+    const plan_xfer *w;
+    m->grp[1].param_bytes = 10000000;
+    ck_assert_int_eq(plan_topology_parse("wts", wts_topo,
+                                         sizeof wts_topo - 1, &t, err,
+                                         sizeof err), 0);
+    plan_sched_init(&s);
+    setup_problem(&p, m, t, 0);
+    p.dst = 1;
+    /* resident: g0 0-10 ms on gs; t1 1 ms + 0.5 s; g1 at 0.511 for 10 ms */
+    p.resident = res;
+    ck_assert_int_eq(plan_eval(&p, assign, &s), 0);
+    ck_assert(s.feasible);
+    ck_assert_double_eq_tol(s.completion, 0.521, 1e-9);
+    ck_assert_int_eq(s.n_xfers, 1);
+    /* not resident on sat: 10 MB leave gs at 0, at 1 MB/s: the link is
+     * busy until 10 s and they arrive at 10.5 s; t1, ready at 10 ms, goes
+     * after them: 10 s + 1 ms + 0.5 s = 10.501 s; g1 until 10.511 s. g0
+     * is not resident on sat either, but it runs on gs (the input node,
+     * which holds every weight): nothing shipped for it. */
+    res[3] = 0;
+    ck_assert_int_eq(plan_eval(&p, assign, &s), 0);
+    ck_assert(s.feasible);
+    ck_assert_int_eq(s.n_parts, 2);
+    ck_assert_int_eq(s.n_xfers, 2);
+    pt = &s.parts[1];
+    ck_assert_uint_eq(pt->weight_bytes, 10000000);
+    ck_assert_uint_eq(s.parts[0].weight_bytes, 0);
+    ck_assert_int_eq(s.parts[0].weight_xfer, -1);
+    ck_assert_int_ge(pt->weight_xfer, 0);
+    w = &s.xfers[pt->weight_xfer];
+    ck_assert_int_eq(w->producer, PLAN_XFER_WEIGHTS);
+    ck_assert_int_eq(w->from_node, 0);
+    ck_assert_int_eq(w->to_node, 1);
+    ck_assert_int_eq(w->from_part, -1);
+    ck_assert_int_eq(w->to_part, 1);
+    ck_assert_int_eq(w->n_tensors, 1);
+    ck_assert_uint_eq(w->bytes, 10000000);
+    ck_assert_double_eq_tol(w->ready, 0, 1e-12);
+    ck_assert_double_eq_tol(w->arrive, 10.5, 1e-9);
+    ck_assert_double_eq_tol(pt->weights_arrive, 10.5, 1e-9);
+    ck_assert(pt->ready >= w->arrive - 1e-12);
+    ck_assert_double_eq_tol(pt->ready, 10.501, 1e-9);
+    ck_assert_double_eq_tol(s.completion, 10.511, 1e-9);
+    /* the tensor transfer waited for the link the weights held */
+    for (int i = 0; i < s.n_xfers; i++)
+        if (s.xfers[i].producer == 0) {
+            ck_assert_int_eq(s.xfers[i].wait, PLAN_WAIT_LINK);
+            ck_assert_double_eq_tol(s.xfers[i].first_send, 10, 1e-9);
+        }
+    /* the weights arrive after 10 MB / 1 MB/s + 0.5 s light time; the
+     * plan grows by the 10 s the link is busy with them, less the 10 ms
+     * t1 waited for g0 anyway */
+    ck_assert_double_eq_tol(w->arrive - p.t0, 10000000 / 1e6 + 0.5, 1e-9);
+    ck_assert_double_eq_tol(s.completion - 0.521, 10.0 - 0.010, 1e-9);
+    /* the planner now keeps everything on gs (2 x 10 ms, then the output
+     * over the link: 20 ms + 1 ms + 0.5 s) and proves it optimal */
+    solve(&p, PLAN_STRAT_AUTO, &s);
+    ck_assert(s.feasible && s.proven_optimal);
+    ck_assert_int_eq(s.assign[0], 0);
+    ck_assert_int_eq(s.assign[1], 0);
+    ck_assert_double_eq_tol(s.completion, 0.521, 1e-9);
+    solve(&p, PLAN_STRAT_DP, &s);
+    ck_assert_int_eq(s.assign[1], 0);
+    plan_sched_free(&s);
+    plan_topology_free(t);
+    plan_model_free(m);
+}
+END_TEST
+
+/* The issue's example: a ground station computing slowly, a fast GPU and
+ * a slightly slower one that already holds the model's 100 MB of weights,
+ * both behind 20 Mbit/s links. Planning at request time keeps to the node
+ * holding the weights rather than move 100 MB (40 s) to the faster one. */
+static const char pick_topo[] =
+    "Profile=p Conv=100G Gemm=100G Elem=1G Other=1G MemBW=10G "
+    "Overhead=0\n"
+    "Node=gs Kind=ground Profile=p Scale=0.01 Memory=64G\n"
+    "Node=fast Kind=leo Profile=p Scale=2 Memory=64G\n"
+    "Node=warm Kind=leo Profile=p Scale=1.5 Memory=64G\n"
+    "Link=gs<>fast Delay=0.01 Rate=20M\n"
+    "Link=gs<>warm Delay=0.01 Rate=20M\n";
+
+START_TEST(auto_prefers_node_holding_weights)
+{
+    char err[256];
+    plan_topology *t;
+    plan_problem p;
+    plan_sched s;
+    plan_model *m = chain_n(2, 100, 1000, 50000000);
+    unsigned char res[6] = {0, 0, 1, 0, 0, 1}; /* both groups on warm */
+    ck_assert_int_eq(plan_topology_parse("pick", pick_topo,
+                                         sizeof pick_topo - 1, &t, err,
+                                         sizeof err), 0);
+    plan_sched_init(&s);
+    setup_problem(&p, m, t, 0);
+    /* today's model (everything everywhere): the fast node, 1 s of
+     * compute plus 2 x (1000 B at 2.5 MB/s + 10 ms) */
+    solve(&p, PLAN_STRAT_AUTO, &s);
+    ck_assert(s.feasible);
+    ck_assert_int_eq(s.assign[0], 1);
+    ck_assert_int_eq(s.assign[1], 1);
+    ck_assert_double_eq_tol(s.completion, 1.0208, 1e-9);
+    /* the warm node: 4/3 s of compute, no weights to move */
+    p.resident = res;
+    solve(&p, PLAN_STRAT_AUTO, &s);
+    ck_assert(s.feasible);
+    ck_assert_int_eq(s.assign[0], 2);
+    ck_assert_int_eq(s.assign[1], 2);
+    ck_assert_double_eq_tol(s.completion, 0.0208 + 200.0 / 150.0, 1e-9);
+    for (int i = 0; i < s.n_xfers; i++)
+        ck_assert_int_ne(s.xfers[i].producer, PLAN_XFER_WEIGHTS);
+    /* the fast node with the weights shipped would take 40 s more */
+    {
+        int a[2] = {1, 1};
+        plan_sched f;
+        plan_sched_init(&f);
+        ck_assert_int_eq(plan_eval(&p, a, &f), 0);
+        ck_assert_uint_eq(f.parts[0].weight_bytes, 100000000);
+        /* after the 1000-byte input (0.4 ms): 40 s + 10 ms */
+        ck_assert_double_eq_tol(f.parts[0].weights_arrive, 40.0104, 1e-9);
+        ck_assert(f.completion > s.completion + 30);
+        plan_sched_free(&f);
+    }
+    /* the DP alone finds it too */
+    solve(&p, PLAN_STRAT_DP, &s);
+    ck_assert_int_eq(s.assign[0], 2);
+    ck_assert_int_eq(s.assign[1], 2);
+    plan_sched_free(&s);
+    plan_topology_free(t);
+    plan_model_free(m);
+}
+END_TEST
+
+/* With random residency: exhaustive never loses, the DP is only claimed
+ * optimal when it is, auto finds exhaustive's optimum, every schedule
+ * keeps its properties and every partition waits for its weights. */
+START_TEST(resident_exhaustive_oracle)
+{
+    int proven = 0, auto_opt = 0, cases = 0, shipped = 0;
+    rng_state = 31337;
+    for (int it = 0; it < 60; it++) {
+        int dag = it % 4 == 3;
+        int G = 2 + (int)(rnd() % 4), N = 2 + (int)(rnd() % 2);
+        plan_model *m = rand_model(dag ? G + 2 : G, dag);
+        plan_topology *t = rand_topo(N, it % 3 == 2);
+        unsigned char *res = rand_resident(m, t, 0);
+        plan_problem p;
+        plan_sched a, b, c;
+        double tdp, tex, tau;
+        plan_sched_init(&a);
+        plan_sched_init(&b);
+        plan_sched_init(&c);
+        setup_problem(&p, m, t, urand(0, 50));
+        p.dst = (int)(rnd() % (unsigned)N);
+        p.resident = res;
+        tdp = solve(&p, PLAN_STRAT_DP, &a);
+        tex = solve(&p, PLAN_STRAT_EXHAUSTIVE, &b);
+        tau = solve(&p, PLAN_STRAT_AUTO, &c);
+        ck_assert_msg(tex <= tdp + 1e-9, "exhaustive %.9f > dp %.9f", tex,
+                      tdp);
+        ck_assert_msg(tex <= tau + 1e-9, "exhaustive %.9f > auto %.9f", tex,
+                      tau);
+        if (a.proven_optimal) {
+            ck_assert_msg(fabs(tdp - tex) <= 1e-9 * (1 + fabs(tex)),
+                          "it %d: dp %.9f claimed optimal, exhaustive %.9f",
+                          it, tdp, tex);
+            proven++;
+        }
+        if (c.proven_optimal)
+            ck_assert_msg(fabs(tau - tex) <= 1e-9 * (1 + fabs(tex)),
+                          "it %d: auto %.9f claimed optimal, exhaustive "
+                          "%.9f", it, tau, tex);
+        if (fabs(tau - tex) <= 1e-9 * (1 + fabs(tex)))
+            auto_opt++;
+        for (int k = 0; k < b.n_parts; k++) {
+            const plan_part *pt = &b.parts[k];
+            ck_assert(pt->ready >= pt->weights_arrive - 1e-9 ||
+                      !isfinite(pt->weights_arrive));
+            if (pt->weight_bytes) {
+                ck_assert_int_ne(pt->node, p.src);
+                ck_assert_int_eq(b.xfers[pt->weight_xfer].to_part, k);
+                shipped++;
+            }
+        }
+        cases++;
+        plan_sched_free(&a);
+        plan_sched_free(&b);
+        plan_sched_free(&c);
+        free(res);
+        plan_topology_free(t);
+        plan_model_free(m);
+    }
+    ck_assert_int_ge(auto_opt, cases * 9 / 10);
+    ck_assert_int_gt(shipped, 0);
+    ck_assert_int_gt(proven, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan");
@@ -419,6 +734,10 @@ static Suite *suite(void)
     tcase_add_test(tc, infeasible_reasons_name_the_node);
     tcase_add_test(tc, dp_equals_exhaustive_on_chains);
     tcase_add_test(tc, strategies_keep_properties);
+    tcase_add_test(tc, resident_null_is_all_resident);
+    tcase_add_test(tc, weights_shipped_before_the_partition);
+    tcase_add_test(tc, auto_prefers_node_holding_weights);
+    tcase_add_test(tc, resident_exhaustive_oracle);
     suite_add_tcase(s, tc);
     return s;
 }

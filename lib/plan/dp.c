@@ -21,9 +21,17 @@
  * limits (weights of the run + its largest working set) and forbidden
  * nodes bound i from below, monotonically in j.
  *
+ * Weights (plan_problem.resident): a run on n whose groups' weights are
+ * not all on n also waits for W_n(b), the uncontended earliest arrival at
+ * n of the b missing weight bytes sent from the input node at t0. b grows
+ * as the run extends to the left, and sending more never arrives
+ * earlier, so on such nodes i is searched explicitly from j - 1 down,
+ * stopping once the weights alone make a run too late to beat the best.
+ *
  * What it solves exactly: plans that cut at group boundaries, relaying
  * every crossing tensor through each run's node, with each node's
- * battery untouched by earlier runs of the same job. For a chain (every
+ * battery untouched by earlier runs of the same job, and each run's
+ * weights sent alone on the links. For a chain (every
  * cut carries only the previous group's outputs to the next group) that
  * is a relaxation of plan_eval's model, so when plan_eval reproduces the
  * DP's value the plan is optimal. The caller checks that.
@@ -50,6 +58,13 @@ typedef struct dp {
     double *arrive;
     int *rvia;
     uint64_t *pp;                /* prefix parameter bytes, G + 1 */
+    uint64_t *R;                 /* (G + 1) x N: prefix bytes to ship */
+    unsigned char *ships;        /* per node: some run there ships weights */
+    plan_router *wr;             /* weight routing (no cutoff) */
+    double *wready, *warr;       /* per node */
+    int *wvia;
+    struct wcache { uint64_t b; int n; double at; } *wc;
+    int oom;
     uint64_t **rmq;              /* sparse table over act_bytes */
     int lg;
 } dp;
@@ -70,6 +85,13 @@ static void dp_free(dp *d)
     free(d->arrive);
     free(d->rvia);
     free(d->pp);
+    free(d->R);
+    free(d->ships);
+    plan_router_free(d->wr);
+    free(d->wready);
+    free(d->warr);
+    free(d->wvia);
+    free(d->wc);
     if (d->rmq)
         for (int k = 0; k < d->lg; k++)
             free(d->rmq[k]);
@@ -86,7 +108,30 @@ static uint64_t act_max(const dp *d, int a, int b)
     return x > y ? x : y;
 }
 
-static int dp_alloc(dp *d, const plan_problem *p)
+#define WC_SIZE 4096
+
+/* W_n(b): earliest arrival at n of b weight bytes sent from the input
+ * node at t0 with the links to themselves; memoised. */
+static double dp_weights(dp *d, int n, uint64_t b)
+{
+    uint64_t h = (b * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)n * 0xC2B2AE35u);
+    struct wcache *c = &d->wc[(h >> 20) & (WC_SIZE - 1)];
+    if (c->n == n && c->b == b)
+        return c->at;
+    for (int k = 0; k < d->N; k++)
+        d->wready[k] = INFINITY;
+    d->wready[d->p->src] = d->p->t0;
+    if (plan_route(d->wr, b, d->wready, NULL, NULL, d->warr, d->wvia)) {
+        d->oom = 1;
+        return INFINITY;
+    }
+    c->n = n;
+    c->b = b;
+    c->at = d->warr[n];
+    return c->at;
+}
+
+static int dp_alloc(dp *d, const plan_problem *p, const uint64_t *ship)
 {
     size_t cells;
     memset(d, 0, sizeof *d);
@@ -110,12 +155,34 @@ static int dp_alloc(dp *d, const plan_problem *p)
     d->arrive = malloc((size_t)d->N * sizeof *d->arrive);
     d->rvia = malloc((size_t)d->N * sizeof *d->rvia);
     d->pp = calloc((size_t)d->G + 1, sizeof *d->pp);
+    d->ships = calloc((size_t)d->N, 1);
+    if (ship) {
+        d->R = calloc(cells, sizeof *d->R);
+        d->wr = plan_router_new(p->t);
+        d->wready = malloc((size_t)d->N * sizeof *d->wready);
+        d->warr = malloc((size_t)d->N * sizeof *d->warr);
+        d->wvia = malloc((size_t)d->N * sizeof *d->wvia);
+        d->wc = malloc(WC_SIZE * sizeof *d->wc);
+        if (!d->R || !d->wr || !d->wready || !d->warr || !d->wvia ||
+            !d->wc)
+            return -ENOMEM;
+        for (int k = 0; k < WC_SIZE; k++)
+            d->wc[k].n = -1;
+        for (int g = 0; g < d->G; g++)
+            for (int n = 0; n < d->N; n++) {
+                uint64_t b = ship[(size_t)g * d->N + n];
+                d->R[(size_t)(g + 1) * d->N + n] =
+                    d->R[(size_t)g * d->N + n] + b;
+                if (b)
+                    d->ships[n] = 1;
+            }
+    }
     while ((1 << d->lg) <= d->G)
         d->lg++;
     d->rmq = calloc((size_t)d->lg + 1, sizeof *d->rmq);
     if (!d->A || !d->S || !d->arg || !d->via || !d->dq || !d->dh ||
         !d->dt || !d->lo || !d->lop || !d->free_run || !d->F ||
-        !d->arrive || !d->rvia || !d->pp || !d->rmq)
+        !d->arrive || !d->rvia || !d->pp || !d->ships || !d->rmq)
         return -ENOMEM;
     for (int k = 0; k < d->lg; k++) {
         d->rmq[k] = malloc(((size_t)d->G + 1) * sizeof **d->rmq);
@@ -209,8 +276,8 @@ static double dp_upper_bound(const plan_problem *p, plan_router *r,
 
 #undef N_OF
 #define N_OF (d.N)
-int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
-            size_t errlen)
+int plan_dp(const plan_problem *p, const uint64_t *ship, int *assign,
+            double *bound, char *err, size_t errlen)
 {
     dp d;
     plan_router *r = NULL;
@@ -221,7 +288,7 @@ int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
     *bound = INFINITY;
     if (G == 0)
         return lg_errf(err, errlen, LG_EMODEL, "empty model");
-    if (dp_alloc(&d, p) != 0 || !(r = plan_router_new(t)))
+    if (dp_alloc(&d, p, ship) != 0 || !(r = plan_router_new(t)))
         goto out;
     /* Prune routing with an upper bound: data reaching a node after
      * ub - (the least compute still to do) cannot beat that plan. */
@@ -276,6 +343,42 @@ int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
                 d.lop[n]++;
             if (d.lop[n] < d.lo[n])
                 d.lop[n] = d.lo[n];
+            if (d.ships[n]) {
+                /* runs that may need weights shipped: from the shortest
+                 * run leftwards; W and the run only grow, so stop once
+                 * they alone cannot beat the best */
+                double wlast = -INFINITY;
+                for (int i = j - 1; i >= d.lo[n]; i--) {
+                    double a = CELL(d.A, i, n), r0, st;
+                    double run = CELL(d.S, j, n) - CELL(d.S, i, n);
+                    uint64_t b = CELL(d.R, j, n) - CELL(d.R, i, n);
+                    if (wlast + run >= best)
+                        break;
+                    if (!isfinite(a) || a + run >= best)
+                        continue;
+                    r0 = a;
+                    if (b) {
+                        wlast = dp_weights(&d, n, b);
+                        if (d.oom)
+                            goto out;
+                        if (wlast + run >= best)
+                            break;
+                        if (wlast > r0)
+                            r0 = wlast;
+                    }
+                    st = i < d.lop[n]
+                             ? plan_power_earliest(&nd->power, NULL, 0, r0,
+                                                   run, t->horizon)
+                             : r0;
+                    if (st + run < best) {
+                        best = st + run;
+                        bi = i;
+                    }
+                }
+                d.F[n] = best;
+                CELL(d.arg, j, n) = bi;
+                continue;
+            }
             /* short runs: the sliding-window minimum */
             while (d.dt[n] > d.dh[n] && q[d.dh[n]] < d.lop[n])
                 d.dh[n]++;

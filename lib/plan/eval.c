@@ -8,7 +8,9 @@
  * order) on their nodes; when group p finishes, the tensors it produced
  * are pushed eagerly, one bundle per destination node, along the
  * earliest-arrival route; transfers on a link are serialised in the order
- * they are pushed. Graph inputs are pushed from the input node at t0.
+ * they are pushed. Graph inputs are pushed from the input node at t0,
+ * then the weights each partition lacks on its node (plan_problem.
+ * resident), in partition order; a partition's groups wait for both.
  */
 #include <errno.h>
 #include <math.h>
@@ -396,7 +398,9 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     enum plan_wait *gwait = NULL;
     dest **dl = NULL;
     int *nd = NULL, *mark = NULL, *gpart = NULL, *pt0 = NULL, *ptl = NULL;
+    int *pwx = NULL;
     uint64_t *maxact = NULL;
+    double *pw = NULL;
 
     plan_sched_free(s);
     s->feasible = 1;
@@ -416,9 +420,11 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     nd = calloc((size_t)G + 1, sizeof *nd);
     mark = calloc((size_t)N, sizeof *mark);
     maxact = calloc((size_t)N, sizeof *maxact);
+    pw = malloc(((size_t)G + 1) * sizeof *pw);
+    pwx = malloc(((size_t)G + 1) * sizeof *pwx);
     if (!s->node_energy_j || !s->node_busy_s || !s->node_mem ||
         !s->assign || !gstart || !gfinish || !gready || !gwait || !gpart ||
-        !dl || !nd || !mark || !maxact)
+        !dl || !nd || !mark || !maxact || !pw || !pwx)
         goto out;
     for (int g = 0; g < G; g++)
         gstart[g] = gfinish[g] = INFINITY;
@@ -508,10 +514,57 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
             goto out_sim;
     }
 
+    /* then the weights each partition lacks leave the input node at t0:
+     * one bundle per partition of the missing groups' param_bytes */
+    {
+        int np = 0;
+        for (int g = 0; g < G; g++) {
+            if (g == 0 || assign[g] != assign[g - 1]) {
+                pw[np] = p->t0;
+                pwx[np] = -1;
+                np++;
+            }
+            gpart[g] = np - 1;
+        }
+        for (int g0 = 0, k = 0; g0 < G; k++) {
+            int n = assign[g0], g1 = g0, first = -1;
+            plan_xfer x = {0};
+            while (g1 + 1 < G && assign[g1 + 1] == n)
+                g1++;
+            for (int g = g0; g <= g1; g++)
+                if (!plan_resident(p, g, n) && m->grp[g].param_bytes) {
+                    x.bytes += m->grp[g].param_bytes;
+                    x.n_tensors++;
+                    if (first < 0)
+                        first = g;
+                }
+            g0 = g1 + 1;
+            if (!x.bytes)
+                continue;
+            x.from_part = -1;
+            x.to_part = k;
+            x.from_node = p->src;
+            x.to_node = n;
+            x.producer = PLAN_XFER_WEIGHTS;
+            x.ready = p->t0;
+            pw[k] = plan_sim_send(&sim, p->src, n, p->t0, x.bytes, &x, s);
+            if (!isfinite(pw[k]))
+                infeasible_at(s, 2, "no route from %s to %s for the weights "
+                           "of %d group%s from model node '%s' (%llu bytes) "
+                           "before the horizon", t->nodes[p->src].name,
+                           t->nodes[n].name, x.n_tensors,
+                           x.n_tensors > 1 ? "s" : "", m->grp[first].name,
+                           (unsigned long long)x.bytes);
+            pwx[k] = s->n_xfers;
+            if (xfer_push(s, &x))
+                goto out_sim;
+        }
+    }
+
     for (int g = 0; g < G; g++) {
         int n = assign[g];
         const plan_node *node = &t->nodes[n];
-        double ready = p->t0, dur, st;
+        double ready = pw[gpart[g]], dur, st;
         enum plan_wait w;
 
         for (int k = m->gin0[g]; k < m->gin0[g + 1]; k++) {
@@ -634,6 +687,10 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
             pt->ready = gready[g];
             pt->start = gstart[g];
             pt->wait = gwait[g];
+            pt->weights_arrive = pw[s->n_parts - 1];
+            pt->weight_xfer = pwx[s->n_parts - 1];
+            if (pt->weight_xfer >= 0)
+                pt->weight_bytes = s->xfers[pt->weight_xfer].bytes;
         }
         pt = &s->parts[s->n_parts - 1];
         pt->g1 = g;
@@ -645,6 +702,8 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     }
     for (int i = 0; i < s->n_xfers; i++) {
         plan_xfer *x = &s->xfers[i];
+        if (x->producer == PLAN_XFER_WEIGHTS)
+            continue;           /* to_part set when pushed */
         x->from_part = x->producer < 0 ? -1 : gpart[x->producer];
         x->to_part = -1;
         for (int g = x->producer + 1; g < G; g++)
@@ -678,6 +737,8 @@ out:
     free(gready);
     free(gwait);
     free(gpart);
+    free(pw);
+    free(pwx);
     free(pt0);
     free(ptl);
     return rc;

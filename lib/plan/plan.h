@@ -32,6 +32,11 @@
  *  - transfers on one directed link are serialised in plan order;
  *  - a node holds the weights of every group placed on it plus the largest
  *    activation working set of those groups;
+ *  - a partition on a node that does not already hold some of its groups'
+ *    weights (plan_problem.resident) waits for them: one bundle of those
+ *    groups' param_bytes leaves the input node (the controller, which holds
+ *    every weight) at t0 and travels like any other transfer, after the
+ *    graph inputs in plan order;
  *  - the job completes when the last graph output reaches the output node.
  *
  * Not thread-safe per plan_sched; the model and topology are read-only.
@@ -139,6 +144,15 @@ typedef struct plan_problem {
                                     1 = may run there; NULL: all */
     double budget_ms;            /* search time cap for improvement; 0 =
                                     default */
+    const unsigned char *resident; /* n_grp * n_nodes (row per group, like
+                                    allowed): 1 = that group's weights are
+                                    already on that node. A partition placed
+                                    on a node other than src whose groups
+                                    are not all resident there waits for a
+                                    transfer of the missing groups'
+                                    param_bytes from src, starting at t0.
+                                    NULL: every weight is everywhere (no
+                                    weight transfers) */
 } plan_problem;
 
 enum plan_wait {
@@ -158,14 +172,24 @@ typedef struct plan_part {
     enum plan_wait wait;         /* why start > ready */
     double energy_j;             /* busy_w * (finish - start) */
     uint64_t param_bytes;
+    uint64_t weight_bytes;       /* of param_bytes, those shipped from src
+                                    before it may start (0: all resident) */
+    double weights_arrive;       /* when they are all on the node (t0 if
+                                    nothing is shipped); ready >= this */
+    int weight_xfer;             /* index in xfers of that transfer, -1 */
 } plan_part;
+
+/* plan_xfer.producer of the transfer of a partition's weights */
+#define PLAN_XFER_WEIGHTS (-2)
 
 typedef struct plan_xfer {
     int from_part, to_part;      /* -1: the input source / output sink */
     int from_node, to_node;
-    int producer;                /* producer group, -1: graph inputs */
+    int producer;                /* producer group, -1: graph inputs,
+                                    PLAN_XFER_WEIGHTS: weights from src for
+                                    partition to_part (ready at t0) */
     uint64_t bytes;
-    int n_tensors;
+    int n_tensors;               /* tensors; for weights: groups shipped */
     double ready;                /* bundle complete at from_node */
     double first_send;           /* first byte leaves */
     double arrive;               /* last byte at to_node */

@@ -56,8 +56,11 @@ int plan_sched_copy(plan_sched *dst, const plan_sched *src);
  * LG_EMODEL with err when they find no assignment at all, or -ENOMEM.
  * *exact is set when the assignment is proven optimal for the relaxation
  * the strategy solves (dp only); *bound gets that relaxation's value. */
-int plan_dp(const plan_problem *p, int *assign, double *bound, char *err,
-            size_t errlen);
+/* ship: n_grp * n_nodes (row per group) weight bytes a run containing
+ * that group must receive from src before it starts on that node; NULL:
+ * none (p->resident is not read: the caller maps it onto p->m). */
+int plan_dp(const plan_problem *p, const uint64_t *ship, int *assign,
+            double *bound, char *err, size_t errlen);
 int plan_heft(const plan_problem *p, int *assign, char *err, size_t errlen);
 int plan_improve(const plan_problem *p, int *assign, plan_sched *best,
                  double budget_ms);
@@ -70,6 +73,14 @@ int plan_exhaustive(const plan_problem *p, int *assign, char *err,
 static inline int plan_allowed(const plan_problem *p, int g, int n)
 {
     return !p->allowed || p->allowed[(size_t)g * p->t->n_nodes + n];
+}
+
+/* Does node n hold group g's weights before the job (plan_problem.
+ * resident)? The input node holds every weight. */
+static inline int plan_resident(const plan_problem *p, int g, int n)
+{
+    return !p->resident || n == p->src ||
+           p->resident[(size_t)g * p->t->n_nodes + n];
 }
 
 double plan_now_ms(void);

@@ -327,18 +327,38 @@ static int dp_on_chain(const plan_problem *p, int *a, double *bound,
     int G = m->n_grp, N = p->t->n_nodes, rc;
     int *map = NULL, *ca = NULL;
     unsigned char *al = NULL;
+    uint64_t *ship = NULL;
     plan_model *cm = NULL;
     plan_problem q = *p;
 
-    if (m->chain) {
-        *cuts = G - 1;
-        return plan_dp(p, a, bound, err, errlen);
-    }
     map = malloc(((size_t)G + 1) * sizeof *map);
     if (!map)
         return lg_errf(err, errlen, -ENOMEM, "out of memory");
-    if ((rc = plan_model_chain(m, &cm, map, err, errlen)) != 0)
+    if (m->chain) {
+        for (int g = 0; g < G; g++)
+            map[g] = g;
+    } else if ((rc = plan_model_chain(m, &cm, map, err, errlen)) != 0) {
         goto out;
+    }
+    /* weight bytes to ship per (chain group, node) */
+    if (p->resident) {
+        int cg = cm ? cm->n_grp : G;
+        ship = calloc((size_t)cg * N + 1, sizeof *ship);
+        if (!ship) {
+            rc = lg_errf(err, errlen, -ENOMEM, "out of memory");
+            goto out;
+        }
+        for (int g = 0; g < G; g++)
+            for (int n = 0; n < N; n++)
+                if (!plan_resident(p, g, n))
+                    ship[(size_t)map[g] * N + n] += m->grp[g].param_bytes;
+    }
+    q.resident = NULL;          /* the DP reads ship */
+    if (m->chain) {
+        *cuts = G - 1;
+        rc = plan_dp(&q, ship, a, bound, err, errlen);
+        goto out;
+    }
     ca = malloc(((size_t)cm->n_grp + 1) * sizeof *ca);
     if (p->allowed)
         al = malloc((size_t)cm->n_grp * N + 1);
@@ -355,7 +375,7 @@ static int dp_on_chain(const plan_problem *p, int *a, double *bound,
     }
     q.m = cm;
     q.allowed = al;
-    if ((rc = plan_dp(&q, ca, bound, err, errlen)) != 0)
+    if ((rc = plan_dp(&q, ship, ca, bound, err, errlen)) != 0)
         goto out;
     for (int g = 0; g < G; g++)
         a[g] = ca[map[g]];
@@ -365,6 +385,7 @@ out:
     free(map);
     free(ca);
     free(al);
+    free(ship);
     return rc;
 }
 
