@@ -278,6 +278,26 @@ static void pm_keep(dsched *s, const char *model, plan_model *pm)
 }
 
 static int decide(dsched *s, djob *j, const plan_model *pm);
+static int resident(dsched *s, const char *node, const char *sha);
+
+/* Whether node n holds a partition of model, from a plan cut earlier,
+ * whose graph-node range covers group g of pm. */
+static int group_resident(dsched *s, const char *model, const plan_model *pm,
+                          int g, int n)
+{
+    const char *node = s->d->conf->topo->nodes[n].name;
+    for (int i = 0; i < BUILT_MAX; i++) {
+        const dbuilt *e = &s->built[i];
+        if (!e->jp || strcmp(e->model, model))
+            continue;
+        for (int k = 0; k < e->n_parts; k++)
+            if (e->first[k] <= pm->grp[g].first &&
+                pm->grp[g].last <= e->last[k] &&
+                resident(s, node, e->jp->parts[k].sha256))
+                return 1;
+    }
+    return 0;
+}
 static double predict(dsched *s, djob *j, const plan_model *pm);
 static dbuilt *built_find(dsched *s, const char *model, int n,
                           const int *first, const int *last);
@@ -471,7 +491,7 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
     int self = s->d->conf->node;
     plan_problem p;
     plan_sched ps;
-    unsigned char *allowed;
+    unsigned char *allowed, *resident_v = NULL;
     char err[256] = "";
     int n_grp = pm->n_grp;
     x->ctl = self;
@@ -499,6 +519,18 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
                 (unsigned char)ok;
     }
     p.allowed = allowed;
+    /* What each node holds: a group is resident on a node that holds a
+     * partition (of a plan cut earlier for this model) covering it. A new
+     * cut makes new partitions, so this is a hint that steers plans
+     * towards the cuts and nodes used before, not a promise. */
+    if ((resident_v = calloc((size_t)n_grp * (size_t)t->n_nodes, 1))) {
+        for (int n = 0; n < t->n_nodes; n++)
+            for (int g = 0; g < n_grp; g++)
+                resident_v[(size_t)g * (size_t)t->n_nodes + (size_t)n] =
+                    (unsigned char)(n == self ||
+                                    group_resident(s, j->model, pm, g, n));
+        p.resident = resident_v;
+    }
     plan_sched_init(&ps);
     if (plan_solve(&p, PLAN_STRAT_AUTO, &ps, err, sizeof err) < 0 ||
         !ps.feasible || ps.n_parts < 1 || ps.n_parts > JOBPLAN_MAX_PARTS) {
@@ -506,9 +538,11 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
                   *err ? err : ps.reason);
         plan_sched_free(&ps);
         free(allowed);
+        free(resident_v);
         return 1;
     }
     free(allowed);
+    free(resident_v);
     if (ps.n_parts == 1 && ps.parts[0].node == self) {
         plan_sched_free(&ps);
         return 1;
@@ -543,6 +577,7 @@ static double predict(dsched *s, djob *j, const plan_model *pm)
     plan_problem p;
     plan_sched ps;
     int *assign = malloc(sizeof *assign * (size_t)(pm->n_grp + 1));
+    unsigned char *res = NULL;
     double r = 0;
     if (!assign)
         return 0;
@@ -558,6 +593,15 @@ static double predict(dsched *s, djob *j, const plan_model *pm)
     p.t0 = report_topo_now(s->d);
     p.src = p.dst = s->d->conf->node;
     p.deadline = INFINITY;
+    /* Weights the nodes lack are shipped first (see decide). */
+    if ((res = calloc((size_t)pm->n_grp * (size_t)p.t->n_nodes, 1))) {
+        for (int n = 0; n < p.t->n_nodes; n++)
+            for (int g = 0; g < pm->n_grp; g++)
+                res[(size_t)g * (size_t)p.t->n_nodes + (size_t)n] =
+                    (unsigned char)(n == p.src ||
+                                    group_resident(s, j->model, pm, g, n));
+        p.resident = res;
+    }
     plan_sched_init(&ps);
     if (plan_eval(&p, assign, &ps) == 0 && ps.feasible) {
         r = ps.completion - p.t0;
@@ -572,6 +616,7 @@ static double predict(dsched *s, djob *j, const plan_model *pm)
                  ps.reason);
     plan_sched_free(&ps);
     free(assign);
+    free(res);
     return r;
 }
 
