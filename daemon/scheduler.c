@@ -497,6 +497,24 @@ static void run_progress(void *arg, uint64_t done, uint64_t total)
                           memory_order_relaxed);
 }
 
+int sched_exec_load(sop *op, const char *id)
+{
+    char path[4096];
+    int rc;
+    if (op->x) {
+        op->g = op->x->g;
+        op->e = op->x->e;
+        return 0;
+    }
+    if ((rc = blobstore_path(op->s->models, id, path, sizeof path)) < 0 ||
+        (rc = lg_model_open(path, NULL, &op->g, op->err,
+                            sizeof op->err)) < 0 ||
+        (rc = lg_exec_new(op->g, NULL, &op->e, op->err,
+                          sizeof op->err)) < 0)
+        return op->rc = rc;
+    return 0;
+}
+
 static void work_run(sop *op)
 {
     dsched *s = op->s;
@@ -505,19 +523,8 @@ static void work_run(sop *op)
     char path[4096];
     struct timespec t0, t1;
     int rc = 0;
-    if (!op->x) {
-        if ((rc = blobstore_path(s->models, j->model, path, sizeof path)) < 0 ||
-            (rc = lg_model_open(path, NULL, &op->g, op->err,
-                                sizeof op->err)) < 0 ||
-            (rc = lg_exec_new(op->g, NULL, &op->e, op->err,
-                              sizeof op->err)) < 0) {
-            op->rc = rc;
-            return;
-        }
-    } else {
-        op->g = op->x->g;
-        op->e = op->x->e;
-    }
+    if (sched_exec_load(op, j->model) < 0)
+        return;
     const lg_graph *g = op->g;
     for (int i = 0; i < j->n_in && rc == 0; i++) {
         lg_tensor *t = NULL;

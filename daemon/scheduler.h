@@ -13,7 +13,8 @@
  *      │                             │
  *      └─(CancelJob / deadline)─> CANCELLED | EXPIRED   (from either)
  *
- * (PLANNED and STAGING come with distributed jobs.) A job exists once
+ * (A distributed job goes PENDING -> STAGING -> RUNNING instead: see
+ * scheduler_dist.c.) A job exists once
  * jobdb_create has made it durable with its inputs; only then does
  * SubmitJob answer OK. Every change of state is written back (one write
  * in flight per job, the latest state wins). At start every job not final

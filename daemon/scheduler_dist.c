@@ -12,11 +12,14 @@
  *   NONE ─> PREP ─(graph loaded, plan solved)─> LOCAL  (one partition
  *            │                                          here: the plain
  *            │                                          executor path)
- *            └─> BUILD ─(partitions cut, stored)─> DISPATCH ─(every task,
+ *            └─> BUILD ─(partitions cut, stored)─> PERSIST ─(the record
+ *                 with the plan synced)─> DISPATCH ─(every task,
  *                 partition and input durable in the spool)─> WAIT
  *                 ─(every graph output in the inbox)─> FINISH ─> COMPLETED
  *
- *   PREP and BUILD and FINISH run on the threadpool (sched ops). The plan
+ *   PREP and BUILD are skipped for a model and cut seen before (the
+ *   planner's view and the cut plans are cached). PREP, BUILD and FINISH
+ *   run on the threadpool (sched ops). The plan
  *   (DistPlan) is written in the job's record before anything is sent;
  *   after a restart a job in WAIT only waits (its bundles are in some
  *   spool), one still dispatching dispatches again: workers ignore a task
@@ -195,8 +198,6 @@ static void dist_free(djdist *x)
         return;
     if (x->plan)
         lagrange__v1__dist_plan__free_unpacked(x->plan, NULL);
-    lg_graph_free(x->g);
-    plan_model_free(x->pm);
     free(x);
 }
 
@@ -1796,20 +1797,8 @@ static void work_task(sop *op)
     char path[4096];
     int rc = 0;
     struct timespec t0, t1;
-    if (!op->x) {
-        if ((rc = blobstore_path(s->models, k->partition_sha256, path,
-                                 sizeof path)) < 0 ||
-            (rc = lg_model_open(path, NULL, &op->g, op->err,
-                                sizeof op->err)) < 0 ||
-            (rc = lg_exec_new(op->g, NULL, &op->e, op->err,
-                              sizeof op->err)) < 0) {
-            op->rc = rc;
-            return;
-        }
-    } else {
-        op->g = op->x->g;
-        op->e = op->x->e;
-    }
+    if (sched_exec_load(op, k->partition_sha256) < 0)
+        return;
     const lg_graph *g = op->g;
     if (!(ins = calloc((size_t)g->n_inputs + 1, sizeof *ins)) ||
         !(op->tens = calloc((size_t)g->n_outputs + 1, sizeof *op->tens)) ||

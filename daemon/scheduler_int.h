@@ -53,8 +53,6 @@ enum dj_phase { DJ_NONE = 0, DJ_PREP, DJ_LOCAL, DJ_BUILD, DJ_PERSIST,
 typedef struct djdist {
     enum dj_phase phase;
     Lagrange__V1__DistPlan *plan;  /* owned (unpacked); NULL before BUILD */
-    lg_graph *g;                   /* unused: the ops hand the graph on */
-    plan_model *pm;
     int n_parts, n_place, ctl, epoch;
     int first[JOBPLAN_MAX_PARTS], last[JOBPLAN_MAX_PARTS];
     int node[JOBPLAN_MAX_PARTS];   /* topology index per part */
@@ -339,6 +337,10 @@ void sched_op_call_close(h2rpc_call *c, int cancelled);
  * t (n of them, named names): outputs recorded, kept in memory, stats,
  * COMPLETED written and told. 0, or -ENOMEM (then FAILED). */
 int sched_complete(djob *j, lg_tensor **t, int n, const char *const *names);
+/* Threadpool: op->g and op->e for model id (in ModelDir): the cached
+ * prepared model in op->x, or loaded and prepared. 0 or an error in
+ * op->err (op->rc set too). */
+int sched_exec_load(sop *op, const char *id);
 /* Queue an executor op (OP_RUN, OP_TASK_RUN) for model id, with the
  * prepared model from the cache if one is idle. 0, or -1: op freed. */
 int sched_queue_exec(dsched *s, sop *op, const char *id);
