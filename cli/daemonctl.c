@@ -751,10 +751,13 @@ int cmd_link(int argc, char **argv)
 static void fault_help(FILE *f)
 {
     fprintf(f,
-"usage: lagrange fault exec_checksum|ecc [N] [--socket PATH] [--json]\n\n"
+"usage: lagrange fault exec_checksum|ecc|upset [N] [--socket PATH] [--json]\n\n"
 "Count N (default 1, at most 1000000) hardware faults of a kind in this\n"
 "node's health record: exec_checksum (an executor result failed its\n"
-"check) or ecc (a memory error or upset). The counters go out with the\n"
+"check) or ecc (a memory error or upset). upset counts as ecc and also\n"
+"does the damage: the next N tensors this node sends for distributed\n"
+"jobs leave with their first 16 bytes zeroed, so that the receivers'\n"
+"checks can be drilled. The counters go out with the\n"
 "next heartbeats, every node logs a node.fault line for them, and\n"
 "`lagrange nodes` shows them under FAULTS. The hook a hardware monitor\n"
 "calls (the control command \"fault\"); for drills and tests. The\n"
@@ -772,10 +775,10 @@ int cmd_fault(int argc, char **argv)
         return EXIT_OK;
     }
     if (argc < 2 || (strcmp(argv[1], "exec_checksum") &&
-                     strcmp(argv[1], "ecc"))) {
+                     strcmp(argv[1], "ecc") && strcmp(argv[1], "upset"))) {
         if (argc >= 2)
-            cli_err("fault", "unknown fault kind '%s' (exec_checksum or "
-                    "ecc)", argv[1]);
+            cli_err("fault", "unknown fault kind '%s' (exec_checksum, ecc "
+                    "or upset)", argv[1]);
         fault_help(stderr);
         return EXIT_USAGE;
     }

@@ -41,6 +41,7 @@ enum key {
     K_JOBWORKERS, K_METRICSLISTEN, K_JOBRETENTION, K_JOBCOMPLOG,
     K_STOPTIMEOUT, K_SUSPECTAFTER, K_DEADAFTER, K_EVENTDIR,
     K_WEBHOOKTIMEOUT, K_WEBHOOKRETRYFOR, K_DISTRIBUTE, K_PARTITIONCACHEMAX,
+    K_STALLTIMEOUT,
     K_N
 };
 
@@ -56,7 +57,7 @@ static const char *const key_names[K_N] = {
     "StopTimeout",
     "SuspectAfter", "DeadAfter",
     "EventDir", "WebhookTimeout", "WebhookRetryFor", "Distribute",
-    "PartitionCacheMax",
+    "PartitionCacheMax", "StallTimeout",
 };
 
 const char *const dconf_event_names[DCONF_EV_N] = {
@@ -367,6 +368,14 @@ static int set_key(parser *p, enum key k, const char *v)
         else
             rc = val_size(p, name, v, 1ull << 10, 1ull << 50,
                           &c->partition_cache_max);
+        break;
+    case K_STALLTIMEOUT:
+        /* 0 or none: a distributed job may wait without bound. */
+        if (!strcasecmp(v, "none") || !strcmp(v, "0"))
+            c->stall_timeout = 0;
+        else
+            rc = val_dur_long(p, name, v, 1.0, DCONF_MAX_STALL_TIMEOUT,
+                              &c->stall_timeout);
         break;
     case K_TLSCERT: rc = set_path(p, &c->tls_cert, v); break;
     case K_TLSKEY: rc = set_path(p, &c->tls_key, v); break;
@@ -889,6 +898,7 @@ int dconf_parse(const char *name, const char *text, size_t len, dconf **out,
     c->job_workers = 1;
     c->distribute = 1;
     c->partition_cache_max = DCONF_DEF_PARTITION_CACHE_MAX;
+    c->stall_timeout = DCONF_DEF_STALL_TIMEOUT;
     c->job_retention = DCONF_DEF_JOB_RETENTION;
     c->stop_timeout = DCONF_DEF_STOP_TIMEOUT;
     c->webhook_timeout = DCONF_DEF_WEBHOOK_TIMEOUT;
@@ -1162,6 +1172,8 @@ int dconf_print(const dconf *c, FILE *f)
     fprintf(f, "Distribute=%s\n", c->distribute ? "yes" : "no");
     fprintf(f, "PartitionCacheMax=%s\n", c->partition_cache_max
             ? dconf_fmt_size(a, sizeof a, c->partition_cache_max) : "none");
+    fprintf(f, "StallTimeout=%s\n", c->stall_timeout > 0
+            ? dconf_fmt_duration(a, sizeof a, c->stall_timeout) : "none");
     for (int i = 0; i < c->n_peers; i++)
         fprintf(f, "Peer=%s Address=%s\n", c->peers[i].name,
                 c->peers[i].addr);

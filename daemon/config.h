@@ -49,6 +49,10 @@
 #define DCONF_DEF_SPOOL_DIR "/var/lib/lagrange/spool"
 #define DCONF_DEF_SPOOL_MAX_BYTES (10ull << 30)
 #define DCONF_DEF_PARTITION_CACHE_MAX (4ull << 30)
+/* StallTimeout: how long a distributed job may go past the later of its
+ * predicted completion and its last progress before it fails. */
+#define DCONF_DEF_STALL_TIMEOUT 3600.0
+#define DCONF_MAX_STALL_TIMEOUT (30 * 86400.0)
 #define DCONF_DEF_SPOOL_MAX_BUNDLES 100000ull /* the spool's own default */
 #define DCONF_DEF_INBOX_DIR "/var/lib/lagrange/inbox"
 #define DCONF_DEF_TLS_CERT "/etc/lagrange/tls/node.crt"
@@ -167,6 +171,8 @@ typedef struct dconf {
     int distribute;              /* Distribute: plan jobs across nodes */
     uint64_t partition_cache_max; /* PartitionCacheMax: bytes of partitions
                                     kept in ModelDir, 0: unbounded */
+    double stall_timeout;        /* StallTimeout: s past the prediction and
+                                    the last progress, 0: unbounded */
     char metrics_listen[DCONF_ADDR_MAX]; /* MetricsListen: /metrics over
                                     HTTP/1.1; "" = none */
     int metrics_listen_set;      /* written in the file (else the default,

@@ -34,6 +34,7 @@ struct dhealth {
     double energy;               /* battery, Wh (solar nodes) */
     uint64_t seq;
     uint64_t exec_checksum, ecc; /* injected fault counts */
+    uint64_t upsets;             /* "fault upset": tensors still to mangle */
     wire_health self;            /* the last record made */
 };
 
@@ -340,6 +341,15 @@ int dhealth_node(lagranged *d, int i, dhealth_view *out)
     return 0;
 }
 
+int dhealth_take_upset(lagranged *d)
+{
+    dhealth *h = of(d);
+    if (!h || !h->upsets)
+        return 0;
+    h->upsets--;
+    return 1;
+}
+
 int dhealth_cmd_fault(void *ctx, const char *args, control_out *o)
 {
     lagranged *d = ctx;
@@ -353,16 +363,21 @@ int dhealth_cmd_fault(void *ctx, const char *args, control_out *o)
     nw = sscanf(args, "%31s %llu %1s", kind, &add, extra);
     if (nw < 1 || nw > 2 || add == 0 || add > 1000000 ||
         (nw == 2 && strchr(args, '-')))
-        return control_error(o, "usage: fault exec_checksum|ecc [N], N in "
-                             "1..1000000");
+        return control_error(o, "usage: fault exec_checksum|ecc|upset [N], "
+                             "N in 1..1000000");
     if (!strcmp(kind, "exec_checksum"))
         ctr = &h->exec_checksum;
     else if (!strcmp(kind, "ecc"))
         ctr = &h->ecc;
-    else
-        return control_error(o, "unknown fault kind '%s' (exec_checksum or "
-                             "ecc; spool_quarantined is the spool's own "
-                             "count)", kind);
+    else if (!strcmp(kind, "upset")) {
+        /* An upset ECC saw, and the damage it did: the next N tensors
+         * this node sends leave with their header zeroed. */
+        ctr = &h->ecc;
+        h->upsets += add;
+    } else
+        return control_error(o, "unknown fault kind '%s' (exec_checksum, "
+                             "ecc or upset; spool_quarantined is the "
+                             "spool's own count)", kind);
     *ctr += add;
     log_warn("fault: %s +%llu (%" PRIu64 " since start), reported by "
              "command", kind, add, *ctr);

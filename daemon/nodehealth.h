@@ -58,7 +58,13 @@ int dhealth_node(lagranged *d, int i, dhealth_view *out);
 void health_event(lagranged *d, const char *event, const char *node,
                   const char *detail);
 
-/* The control command "fault KIND [N]" (KIND exec_checksum or ecc). */
+/* The control command "fault KIND [N]" (KIND exec_checksum, ecc or
+ * upset: an ECC error whose damage the next N tensors this node sends
+ * carry, a drill for the receivers' checks). */
 int dhealth_cmd_fault(void *ctx, const char *args, control_out *o);
+
+/* 1 if a tensor about to be sent must be mangled ("fault upset"), which
+ * uses one up; 0 otherwise. */
+int dhealth_take_upset(lagranged *d);
 
 #endif

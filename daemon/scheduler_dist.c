@@ -113,6 +113,24 @@ static void tensor_path(dsched *s, const char *job, unsigned epoch,
     snprintf(buf, len, "%s/%s", s->d->conf->inbox_dir.path, hex);
 }
 
+/* Read the tensor at path (in InboxDir) into *t; on error, err says
+ * "'name' does not parse: why" without the file's name, which means
+ * nothing to whoever reads the job's error. */
+static int read_tensor(const char *path, const char *what, const char *name,
+                       lg_tensor **t, char *err, size_t errlen)
+{
+    char e[512];
+    const char *why = e;
+    size_t pl = strlen(path);
+    int rc = lg_npy_read(path, t, e, sizeof e);
+    if (rc == 0)
+        return 0;
+    if (!strncmp(e, path, pl) && !strncmp(e + pl, ": ", 2))
+        why = e + pl + 2;
+    return lg_errf(err, errlen, rc, "%s '%s' does not parse: %s", what,
+                   name, why);
+}
+
 static int have_file(const char *path)
 {
     struct stat st;
@@ -1037,6 +1055,7 @@ static void dispatch_sent(void *arg, int rc, const char *err)
     }
     x->plan->dispatched = 1;
     x->phase = DJ_WAIT;
+    x->t_wait = x->t_progress = sched_now_ms();
     sched_persist(j);
     if (j->stage_only) {
         stage_check(j);
@@ -1210,12 +1229,10 @@ static void work_finish(sop *op)
         size_t len;
         tensor_path(s, j->id, x->plan->epoch, x->plan->outputs[i], path,
                     sizeof path);
-        if ((op->rc = lg_npy_read(path, &op->tens[i], op->err,
-                                  sizeof op->err)) < 0) {
-            lg_errf(op->err, sizeof op->err, op->rc, "output '%s': %s",
-                    x->plan->outputs[i], op->err);
+        if ((op->rc = read_tensor(path, "output", x->plan->outputs[i],
+                                  &op->tens[i], op->err,
+                                  sizeof op->err)) < 0)
             return;
-        }
         snprintf(rel, sizeof rel, "out-%d.npy", i);
         if ((op->rc = lg_npy_encode(op->tens[i], &buf, &len, op->err,
                                     sizeof op->err)) < 0)
@@ -1274,6 +1291,7 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
     if (!x || !x->plan || st->epoch != x->plan->epoch ||
         st->part >= x->plan->n_tasks || sched_is_final(j->state))
         return;
+    x->t_progress = sched_now_ms();
     if (st->state > x->heard[st->part])
         x->heard[st->part] = (unsigned char)st->state;
     switch (st->state) {
@@ -1327,10 +1345,27 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
             sched_notify(j, "progress");
         break;
     }
-    case LAGRANGE__V1__TASK_STATUS__STATE__FAILED:
-        job_fail(j, "partition %u/%zu on %s: %s", st->part + 1,
-                 x->plan->n_tasks, node, st->detail);
+    case LAGRANGE__V1__TASK_STATUS__STATE__FAILED: {
+        /* An input that does not parse: name who sent it too. */
+        char from[200] = "";
+        const char *q = !strncmp(st->detail, "input '", 7) ? st->detail + 7
+                                                           : NULL;
+        const char *qe = q ? strchr(q, '\'') : NULL;
+        for (size_t k = 0; qe && k < x->plan->n_tasks && !*from; k++)
+            for (size_t o = 0; o < x->plan->tasks[k]->n_outputs; o++)
+                if (strlen(x->plan->tasks[k]->outputs[o]->name) ==
+                        (size_t)(qe - q) &&
+                    !strncmp(x->plan->tasks[k]->outputs[o]->name, q,
+                             (size_t)(qe - q))) {
+                    snprintf(from, sizeof from, " (sent by partition "
+                             "%zu/%zu on %.63s)", k + 1, x->plan->n_tasks,
+                             x->plan->tasks[k]->node);
+                    break;
+                }
+        job_fail(j, "partition %u/%zu on %s: %s%s", st->part + 1,
+                 x->plan->n_tasks, node, st->detail, from);
         break;
+    }
     default:
         break;
     }
@@ -1518,6 +1553,46 @@ static void waiting_reason(dsched *s, djob *j, size_t k)
     }
 }
 
+/* StallTimeout: j (in WAIT, first the first part not done, SIZE_MAX if
+ * none) has gone StallTimeout past the later of its predicted completion
+ * and the last status a worker sent: it FAILs, naming the part, its node
+ * and what it waited for, so that an input that never arrives (a link
+ * an operator keeps down, a bundle lost beyond custody, a worker that
+ * never heard of its task) ends the job instead of holding it forever. */
+static int stalled(dsched *s, djob *j, size_t first, uint64_t now)
+{
+    djdist *x = j->dist;
+    const Lagrange__V1__DistPlan *p = x->plan;
+    double lim = s->d->conf->stall_timeout;
+    uint64_t due, last;
+    char why[320];
+    if (lim <= 0 || !x->t_wait)
+        return 0;
+    due = x->t_wait + (uint64_t)(p->predicted_s * 1e3);
+    last = x->t_progress > due ? x->t_progress : due;
+    if (now < last + (uint64_t)(lim * 1e3))
+        return 0;
+    if (first == SIZE_MAX)
+        snprintf(why, sizeof why, "its outputs never reached %s",
+                 self_name(s));
+    else if (x->heard[first] >= LAGRANGE__V1__TASK_STATUS__STATE__RUNNING)
+        snprintf(why, sizeof why, "partition %zu/%zu on %s started and "
+                 "never finished", first + 1, p->n_tasks,
+                 p->tasks[first]->node);
+    else if (x->power[first][0])
+        snprintf(why, sizeof why, "partition %zu/%zu on %s waited for "
+                 "power", first + 1, p->n_tasks, p->tasks[first]->node);
+    else
+        snprintf(why, sizeof why, "partition %zu/%zu on %s never started: "
+                 "its inputs never arrived", first + 1, p->n_tasks,
+                 p->tasks[first]->node);
+    job_fail(j, "stalled: %s (no word for %.0f s; predicted %.1f s, "
+             "StallTimeout %.0f s; last: %s)", why,
+             (double)(now - x->t_progress) / 1e3, p->predicted_s, lim,
+             j->reason[0] ? j->reason : "none");
+    return 1;
+}
+
 void sched_dist_tick(dsched *s, uint64_t now)
 {
     sched_dist_kick(s);          /* a battery may allow a task now */
@@ -1550,6 +1625,8 @@ void sched_dist_tick(dsched *s, uint64_t now)
             continue;
         }
         if (x->phase != DJ_WAIT)
+            continue;
+        if (stalled(s, j, first, now))
             continue;
         if (first != SIZE_MAX)
             waiting_reason(s, j, first);
@@ -1813,9 +1890,8 @@ static void work_task(sop *op)
     for (int i = 0; i < g->n_inputs && rc == 0; i++) {
         const char *name = g->values[g->inputs[i]].name;
         tensor_path(s, k->job, k->epoch, name, path, sizeof path);
-        if ((rc = lg_npy_read(path, &ins[i], op->err, sizeof op->err)) < 0)
-            lg_errf(op->err, sizeof op->err, rc, "input '%s': %s", name,
-                    op->err);
+        rc = read_tensor(path, "input", name, &ins[i], op->err,
+                         sizeof op->err);
     }
     if (rc == 0) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1921,6 +1997,14 @@ static void after_task(sop *op)
                 continue;
             }
             memcpy(copy, op->enc[i], op->enc_len[i]);
+            if (dhealth_take_upset(s->d)) {
+                /* A fault drill (lagrange fault upset): what an upset in
+                 * this buffer would send, a tensor that does not parse. */
+                memset(copy, 0, op->enc_len[i] < 16 ? op->enc_len[i] : 16);
+                log_warn("task %s/%u: output '%s' for %s mangled by an "
+                         "upset (fault drill)", k->job, k->part + 1, name,
+                         to->dst[d]);
+            }
             snprintf(bname, sizeof bname, "t/%s/%u/%s", k->job, k->epoch,
                      name);
             tensor_oid(k->job, k->epoch, name, to->dst[d], oid);
@@ -2284,6 +2368,7 @@ void sched_dist_resume(dsched *s)
         }
         if (x->plan->dispatched) {
             x->phase = DJ_WAIT;
+            x->t_wait = x->t_progress = sched_now_ms();
             sched_set_state(j, LAGRANGE__V1__JOB_STATE__RUNNING,
                             "Resumed after restart: waiting for outputs");
             log_info("job %s resumes: plan dispatched, waiting for its "

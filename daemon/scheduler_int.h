@@ -69,6 +69,8 @@ typedef struct djdist {
     int plan_durable;              /* the record with this plan is synced:
                                       only then is anything sent */
     char send_err[256];
+    uint64_t t_wait;               /* WAIT began (or resumed), ms */
+    uint64_t t_progress;           /* last task.status heard, ms */
 } djdist;
 
 /* A plan already cut (scheduler_dist.c): the partitions of a model at
