@@ -918,22 +918,58 @@ int cmd_send(int argc, char **argv)
 static void spool_help(FILE *f)
 {
     fprintf(f,
-"usage: lagrange spool [--socket PATH] [--json]\n\n"
+"usage: lagrange spool [--job JOB] [--socket PATH] [--json]\n\n"
 "The local lagranged's spool and delivery counters: bundles held in\n"
 "custody, bytes, in flight, quarantined entries, objects delivered here,\n"
-"bundles made here, forwarded, expired and refused.\n\n"
+"bundles made here, forwarded, expired and refused, and bundles dropped\n"
+"because their job ended.\n\n"
+"  --job JOB   also count the bundles of distributed job JOB held here\n"
+"              (job, job_bundles, job_bytes)\n\n"
 "Exit status: 0 ok, 1 lagranged not reachable, 2 usage.\n");
 }
 
 int cmd_spool(int argc, char **argv)
 {
-    const char *sock;
-    char *reply, *p, *line;
-    int json, ex;
+    const char *sock, *job = NULL;
+    char *reply, *p, *line, cmd[64], **av;
+    int json, ex, ac = 0;
     jobj o;
-    if ((ex = parse_common(argc, argv, "spool", spool_help, &sock, &json)))
+    /* --job JOB (or --job=JOB) here; the rest is parse_common's. */
+    if (!(av = calloc((size_t)argc + 1, sizeof *av))) {
+        cli_err("spool", "out of memory");
+        return EXIT_FAIL;
+    }
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && !strcmp(argv[i], "--job")) {
+            if (i + 1 >= argc) {
+                cli_err("spool", "--job needs a job id");
+                free(av);
+                return EXIT_USAGE;
+            }
+            job = argv[++i];
+        } else if (i > 0 && !strncmp(argv[i], "--job=", 6))
+            job = argv[i] + 6;
+        else
+            av[ac++] = argv[i];
+    }
+    ex = parse_common(ac, av, "spool", spool_help, &sock, &json);
+    free(av);
+    if (ex)
         return ex < 0 ? EXIT_OK : ex;
-    if ((ex = ctl_ask("spool", sock, "spool", &reply)) != EXIT_OK)
+    if (job) {
+        size_t n = strlen(job);
+        int good = n > 0 && n <= 16;
+        for (size_t i = 0; good && i < n; i++)
+            good = isalnum((unsigned char)job[i]) || job[i] == '.' ||
+                   job[i] == '_' || job[i] == '-';
+        if (!good) {
+            cli_err("spool", "--job '%s' is not a job id (1-16 of "
+                    "[A-Za-z0-9._-])", job);
+            return EXIT_USAGE;
+        }
+    }
+    snprintf(cmd, sizeof cmd, "spool%s%s", job ? " " : "", job ? job : "");
+    if ((ex = ctl_ask("spool", sock, cmd, &reply)) != EXIT_OK)
         return ex;
     if ((ex = daemon_error("spool", reply)) != EXIT_OK) {
         free(reply);

@@ -306,6 +306,12 @@ int metrics_render(lagranged *d, int openmetrics, char **out, size_t *len)
         one(&b, "lagrange_bundles_refused", "counter",
             "Bundles refused from peers (bad, duplicate, or no room).",
             (double)nc.refused);
+        one(&b, "lagrange_bundles_job_dropped", "counter",
+            "Bundles dropped from the spool (or on arrival) because their "
+            "job ended.", (double)nc.job_dropped);
+        one(&b, "lagrange_bundles_job_dropped_bytes", "counter",
+            "Payload bytes of the bundles dropped because their job ended.",
+            (double)nc.job_dropped_bytes);
     }
     family(&b, "lagrange_link_up", "gauge",
            "1 while a session with the neighbour is up.");

@@ -98,6 +98,8 @@ typedef struct dnet_counters {
     uint64_t delivered;          /* objects delivered here */
     uint64_t expired;            /* dropped at the end of their lifetime */
     uint64_t refused;            /* refused from peers */
+    uint64_t job_dropped;        /* dropped because their job ended */
+    uint64_t job_dropped_bytes;  /* their payload bytes */
 } dnet_counters;
 
 /* 0, or -ENOTCONN when the network is not started. */
@@ -120,6 +122,9 @@ typedef struct dnet_object {
                                     id once: a second copy is dropped */
     unsigned priority;           /* 0..7 */
     uint64_t lifetime_ms;
+    const char *job;             /* the job it belongs to (NULL: none), at
+                                    most 16 bytes: its bundles carry it */
+    unsigned job_epoch;          /* that job's epoch */
     const char *path;            /* the bytes: this file's (read on the
                                     threadpool) ... */
     uint8_t *data;               /* ... or these, taken (freed by the net,
@@ -139,8 +144,32 @@ int dnet_send_object(struct lagranged *d, const dnet_object *o,
  * 0 or -errno. */
 int dnet_send_control(struct lagranged *d, const char *dst, const char *name,
                       const uint8_t *p, size_t len, uint64_t lifetime_ms);
+/* The same for a bundle of job `job` (epoch job_epoch; NULL: none). A
+ * "job.end" bundle carries the job (and epoch, 0: all) that ended. */
+int dnet_send_control_job(struct lagranged *d, const char *dst,
+                          const char *name, const uint8_t *p, size_t len,
+                          uint64_t lifetime_ms, const char *job,
+                          unsigned job_epoch);
 
-/* Who consumes what arrives here (set once, after dnet_start):
+/* A job (one epoch of it, or all when epoch is 0) ended: drop every
+ * bundle of it from this node's spool, durably (in flight ones too),
+ * remember it so that its bundles that still arrive are dropped on
+ * arrival, and log "job J: dropped N bundles (B bytes) from the spool:
+ * WHY" (also when N is 0, the first time this node hears of it).
+ * If end (the JobEnd payload, endlen bytes) is given and this node had
+ * not heard of this end before, a "job.end" bundle carrying it goes to
+ * every destination of the dropped bundles other than this node and
+ * those in skip[0..nskip) (the nodes told already): so the end follows
+ * the job's bundles to the relays on their way. 0, or -errno
+ * (-ESHUTDOWN: no network; -EINVAL: bad job). */
+int dnet_drop_job(struct lagranged *d, const char *job, unsigned epoch,
+                  const char *why, const uint8_t *end, size_t endlen,
+                  const char *const *skip, int nskip);
+/* 1 if this node has heard that (job, epoch) ended (dnet_drop_job). */
+int dnet_job_ended(struct lagranged *d, const char *job, unsigned epoch);
+
+/* Who consumes what arrives here (set once, after dnet_start) and what
+ * passes through:
  *  - on_control: a CONTROL bundle for this node whose name the network
  *    does not handle (ping and pong it does). Return 1 to take it: the
  *    bundle then stays in the spool (and comes back through on_control at
@@ -153,6 +182,9 @@ struct wire_bundle;
 struct inbox_object;
 typedef struct dnet_hooks {
     int (*on_control)(void *arg, const struct wire_bundle *b);
+    /* A "job.end" CONTROL bundle for another node passed through here
+     * (stored, to be forwarded): b's payload is valid during the call. */
+    void (*on_transit_end)(void *arg, const struct wire_bundle *b);
     void (*on_delivered)(void *arg, const struct inbox_object *o, int again);
     void *arg;
 } dnet_hooks;

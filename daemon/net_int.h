@@ -58,6 +58,7 @@
 
 #define NET_READ_SLICE (4u << 20)       /* socket read buffer: a 1 MiB frame
                                            usually fits whole, uncopied */
+#define NET_ENDED_MAX 1024              /* ended jobs remembered */
 #define NET_FETCH_MAX 4                 /* NEXT/READ pairs in flight/session */
 #define NET_INFLIGHT_MAX 512            /* bundles sent, not yet acked */
 #define NET_INFLIGHT_BYTES (128u << 20) /* their bytes */
@@ -225,6 +226,11 @@ struct dnet {
     dping *pings;
     int n_pings;
     uint64_t delivered, originated, forwarded, expired, refused;
+    /* jobs that ended (dnet_drop_job): bundles of theirs that still
+     * arrive are dropped; a ring of the last NET_ENDED_MAX */
+    struct { char job[WIRE_JOB_MAX]; uint32_t epoch; } ended[NET_ENDED_MAX];
+    int n_ended, ended_next;
+    uint64_t job_dropped, job_dropped_bytes; /* bundles, payload bytes */
     struct dhealth *health;      /* node health (nodehealth.c) */
     dnet_hooks hooks;            /* distributed jobs (net.h) */
 };

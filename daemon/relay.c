@@ -270,6 +270,23 @@ static void flush_acks(dsess *s)
     sess_send(s, buf, len, 0);
 }
 
+/* A "job.end": it names a job but is not one of its bundles (it must
+ * outlive their drop). */
+static int is_job_end(const wire_bundle *b)
+{
+    return b->kind == WIRE_KIND_CONTROL && !strcmp(b->name, "job.end");
+}
+
+/* Whether (job, epoch) ended, as far as this node heard. */
+static int net_ended(const dnet *n, const char *job, uint32_t epoch)
+{
+    for (int i = 0; i < n->n_ended; i++)
+        if (!strcmp(n->ended[i].job, job) &&
+            (n->ended[i].epoch == 0 || n->ended[i].epoch == epoch))
+            return 1;
+    return 0;
+}
+
 /* What a PUT of a received or made bundle needs to know afterwards. */
 typedef struct put_ctx {
     dnet *n;
@@ -294,6 +311,23 @@ static void local_control_frame(dnet *n, const uint8_t *frame, size_t len)
     else
         log_err("a control bundle for this node cannot be read back (%s); "
                 "it is handled at the next start", m ? err : "out of memory");
+    free(m);
+}
+
+/* A job.end passing through, as stored (a whole frame): decode it again
+ * for its payload and tell the scheduler. */
+static void transit_end_frame(dnet *n, const uint8_t *frame, size_t len)
+{
+    wire_msg *m = malloc(sizeof *m);
+    char err[256];
+    if (m && len > WIRE_FRAME_HDR &&
+        wire_msg_decode(frame + WIRE_FRAME_HDR, len - WIRE_FRAME_HDR, m, err,
+                        sizeof err) == 0 && m->type == WIRE_MSG_BUNDLE)
+        n->hooks.on_transit_end(n->hooks.arg, &m->u.bundle);
+    else
+        log_err("a job.end passing through cannot be read back (%s); it "
+                "is forwarded, but this node keeps the job's bundles",
+                m ? err : "out of memory");
     free(m);
 }
 
@@ -353,6 +387,9 @@ static void put_done(dstore_req *r)
         else {
             if (s)
                 n->forwarded++;
+            if (s && is_job_end(&pc->b) && pc->b.job[0] &&
+                n->hooks.on_transit_end && !n->stopping)
+                transit_end_frame(n, r->buf, r->len);
             net_kick(n, NULL);
         }
     } else if (r->rc == SPOOL_DUPLICATE) {
@@ -386,6 +423,10 @@ static dstore_req *put_req(const wire_bundle *b, uint8_t *frame, size_t flen,
     r->meta.kind = (uint16_t)b->kind;
     r->meta.created_unix_ms = b->created_unix_ms;
     r->meta.lifetime_ms = b->lifetime_ms;
+    if (b->job[0] && !is_job_end(b)) {
+        snprintf(r->meta.job, sizeof r->meta.job, "%s", b->job);
+        r->meta.job_epoch = b->job_epoch;
+    }
     r->meta.size = flen;
     r->buf = frame;
     r->len = flen;
@@ -403,6 +444,25 @@ void relay_on_bundle(dsess *s, const wire_bundle *b, const uint8_t *body,
     uint8_t *frame = NULL;
     size_t flen = 0;
     char err[256];
+    if (b->job[0] && !is_job_end(b) && net_ended(n, b->job, b->job_epoch)) {
+        /* Its job ended: take custody (the sender may forget it) and
+         * drop it. */
+        char hex[33];
+        wire_bundle_id_hex(b->id, hex);
+        n->job_dropped++;
+        n->job_dropped_bytes += b->payload_len;
+        if (b->chunk_index == 0)
+            log_info("job %s: bundle %s '%s' from %s for %s dropped on "
+                     "arrival: the job has ended", b->job, hex, b->name,
+                     b->src, b->dst);
+        else
+            log_debug("job %s: bundle %s (chunk %u) dropped on arrival",
+                      b->job, hex, b->chunk_index);
+        memcpy(s->acks[s->n_acks++], b->id, WIRE_ID_LEN);
+        if (s->n_acks == WIRE_ACK_MAX || s->puts == 0)
+            flush_acks(s);
+        return;
+    }
     if (!(pc = calloc(1, sizeof *pc)))
         goto oom;
     pc->n = n;
@@ -466,6 +526,18 @@ static int put_made(dnet *n, const wire_bundle *b, origin *org)
     put_ctx *pc;
     dstore_req *r;
     int rc;
+    if (b->job[0] && !is_job_end(b) && net_ended(n, b->job, b->job_epoch)) {
+        /* Made after its job ended here (an output of a task that was
+         * running): nobody wants it. */
+        n->job_dropped++;
+        n->job_dropped_bytes += b->payload_len;
+        if (b->chunk_index == 0)
+            log_info("job %s: bundle '%s' for %s not stored: the job has "
+                     "ended", b->job, b->name, b->dst);
+        if (org)
+            org->done++;
+        return 0;
+    }
     if ((rc = wire_bundle_encode_head(b, WIRE_FRAME_LIMIT, head, sizeof head,
                                       &hl, &fl, err, sizeof err)) < 0) {
         log_err("cannot encode bundle '%s' for %s: %s", b->name, b->dst,
@@ -497,10 +569,17 @@ static int put_made(dnet *n, const wire_bundle *b, origin *org)
 /* A control bundle (ping, pong) for dst with payload p. */
 static int make_control(dnet *n, const char *dst, const char *name,
                         const uint8_t *p, size_t len, uint64_t lifetime_ms,
-                        uint8_t id[WIRE_ID_LEN])
+                        uint8_t id[WIRE_ID_LEN], const char *job,
+                        uint32_t job_epoch)
 {
     wire_bundle b;
     memset(&b, 0, sizeof b);
+    if (job && *job) {
+        if (strlen(job) >= sizeof b.job)
+            return -EINVAL;
+        snprintf(b.job, sizeof b.job, "%s", job);
+        b.job_epoch = job_epoch;
+    }
     if (wire_bundle_new_id(b.id) < 0)
         return -EIO;
     snprintf(b.src, sizeof b.src, "%s", node_self(n));
@@ -599,7 +678,7 @@ static void on_control(dnet *n, const wire_bundle *b)
         char name[48], hex[33];
         wire_bundle_id_hex(b->id, hex);
         snprintf(name, sizeof name, "pong %s", hex);
-        if (make_control(n, b->src, name, NULL, 0, 60000, NULL) < 0)
+        if (make_control(n, b->src, name, NULL, 0, 60000, NULL, NULL, 0) < 0)
             log_err("cannot answer a ping from %s", b->src);
         else
             log_debug("ping from %s answered", b->src);
@@ -1387,7 +1466,7 @@ static int cmd_ping(void *ctx, const char *args, control_out *o)
     pg->timeout = timeout;
     snprintf(pg->dst, sizeof pg->dst, "%s", dst);
     if (make_control(n, dst, "ping", pay, sizeof pay,
-                     (uint64_t)(timeout * 1e3), pg->id) < 0) {
+                     (uint64_t)(timeout * 1e3), pg->id, NULL, 0) < 0) {
         free(pg);
         return control_error(o, "cannot make the ping bundle");
     }
@@ -1534,27 +1613,28 @@ int dnet_get_counters(lagranged *d, dnet_counters *out)
     out->delivered = n->delivered;
     out->expired = n->expired;
     out->refused = n->refused;
+    out->job_dropped = n->job_dropped;
+    out->job_dropped_bytes = n->job_dropped_bytes;
     out->received = n->rx_gone;
     for (int i = 0; i < n->n_peers; i++)
         out->received += n->peers[i]->rx_bundles;
     return 0;
 }
 
-static int cmd_spool(void *ctx, const char *args, control_out *o)
+/* The counters, and with a job the bundles of it held here. */
+static void spool_reply(dnet *n, control_out *o, const char *job,
+                        uint64_t jb, uint64_t jbytes)
 {
-    lagranged *d = ctx;
-    dnet *n = d->net;
     spool_stats st;
     dstore_counters dc;
-    if (!n)
-        return control_error(o, "the network is not started");
     dstore_stats(n->store, &st);
     dstore_counters_get(n->store, &dc);
     control_printf(o, "{\"bundles\":%llu,\"bytes\":%llu,\"in_flight\":%llu,"
                    "\"quarantined\":%llu,\"syncs\":%llu,\"batches\":%llu,"
                    "\"delivered_objects\":%llu,\"originated\":%llu,"
                    "\"forwarded\":%llu,\"expired\":%llu,\"refused\":%llu,"
-                   "\"reassembling\":%d,\"inbox\":",
+                   "\"job_dropped\":%llu,\"job_dropped_bytes\":%llu,"
+                   "\"reassembling\":%d,",
                    (unsigned long long)st.count,
                    (unsigned long long)st.bytes,
                    (unsigned long long)st.inflight,
@@ -1565,9 +1645,74 @@ static int cmd_spool(void *ctx, const char *args, control_out *o)
                    (unsigned long long)n->originated,
                    (unsigned long long)n->forwarded,
                    (unsigned long long)n->expired,
-                   (unsigned long long)n->refused, n->n_objects);
-    control_json_str(o, d->conf->inbox_dir.path);
+                   (unsigned long long)n->refused,
+                   (unsigned long long)n->job_dropped,
+                   (unsigned long long)n->job_dropped_bytes, n->n_objects);
+    if (job) {
+        control_printf(o, "\"job\":");
+        control_json_str(o, job);
+        control_printf(o, ",\"job_bundles\":%llu,\"job_bytes\":%llu,",
+                       (unsigned long long)jb, (unsigned long long)jbytes);
+    }
+    control_printf(o, "\"inbox\":");
+    control_json_str(o, n->d->conf->inbox_dir.path);
     control_printf(o, "}\n");
+}
+
+typedef struct spool_ask {
+    lagranged *d;
+    control_later *later;
+    char job[WIRE_JOB_MAX];
+} spool_ask;
+
+static void spool_job_done(dstore_req *r)
+{
+    spool_ask *a = r->arg;
+    uint64_t cnt = 0, bytes = 0;
+    if (control_later_alive(a->later)) {
+        control_out *o = control_later_out(a->later);
+        lagranged *d = a->d;
+        if (r->rc < 0 || !d->net)
+            control_error(o, "cannot read the spool: %s",
+                          r->rc < 0 ? r->err : "the network stopped");
+        else {
+            for (size_t i = 0; i < r->nmetas; i++)
+                if (!strcmp(r->metas[i].job, a->job)) {
+                    cnt++;
+                    bytes += r->metas[i].size;
+                }
+            spool_reply(d->net, o, a->job, cnt, bytes);
+        }
+    }
+    control_later_done(a->later);
+    free(a);
+}
+
+static int cmd_spool(void *ctx, const char *args, control_out *o)
+{
+    lagranged *d = ctx;
+    dnet *n = d->net;
+    char job[64] = "";
+    spool_ask *a;
+    dstore_req *r;
+    if (!n)
+        return control_error(o, "the network is not started");
+    if (args && sscanf(args, "%63s", job) == 1 && job[0]) {
+        if (strlen(job) >= WIRE_JOB_MAX)
+            return control_error(o, "spool: job '%s' is longer than %d "
+                                 "bytes", job, WIRE_JOB_MAX - 1);
+        if (!(a = calloc(1, sizeof *a)) ||
+            !(r = dstore_req_new(DSTORE_FOREACH_META, spool_job_done, a))) {
+            free(a);
+            return control_error(o, "out of memory");
+        }
+        snprintf(a->job, sizeof a->job, "%s", job);
+        a->d = d;
+        a->later = control_defer(o);
+        dstore_submit(n->store, r);
+        return CONTROL_DEFER;
+    }
+    spool_reply(n, o, NULL, 0, 0);
     return 0;
 }
 
@@ -1580,7 +1725,8 @@ const control_cmd dnet_cmds[] = {
       cmd_ping },
     { "send", "send NODE PRIORITY LIFETIME_S PATH [NAME]: send a file to "
               "NODE's inbox", cmd_send },
-    { "spool", "spool and delivery counters", cmd_spool },
+    { "spool", "spool [JOB]: spool and delivery counters (and the bundles "
+               "of JOB held here)", cmd_spool },
     { "fault", "fault exec_checksum|ecc [N]: count N hardware faults in "
                "this node's health (hardware monitors, tests)",
       dhealth_cmd_fault },
@@ -1603,7 +1749,8 @@ int dnet_send_object(lagranged *d, const dnet_object *ob, dnet_sent_cb done,
     for (int i = 0; i < d->conf->topo->n_nodes; i++)
         found |= !strcmp(d->conf->topo->nodes[i].name, ob->dst);
     if (!found || ob->priority > WIRE_PRIO_MAX ||
-        strlen(ob->name) >= WIRE_NAME_MAX) {
+        strlen(ob->name) >= WIRE_NAME_MAX ||
+        (ob->job && strlen(ob->job) >= WIRE_JOB_MAX)) {
         free(ob->data);
         return -EINVAL;
     }
@@ -1640,6 +1787,10 @@ int dnet_send_object(lagranged *d, const dnet_object *ob, dnet_sent_cb done,
     org->tmpl.lifetime_ms = ob->lifetime_ms;
     org->tmpl.priority = ob->priority;
     org->tmpl.kind = ob->kind;
+    if (ob->job && *ob->job) {
+        snprintf(org->tmpl.job, sizeof org->tmpl.job, "%s", ob->job);
+        org->tmpl.job_epoch = ob->job_epoch;
+    }
     if (ob->object_id)
         memcpy(org->tmpl.object_id, ob->object_id, WIRE_ID_LEN);
     else if (wire_bundle_new_id(org->tmpl.object_id) < 0) {
@@ -1663,7 +1814,160 @@ int dnet_send_control(lagranged *d, const char *dst, const char *name,
     dnet *n = d->net;
     if (!n || n->stopping)
         return -ESHUTDOWN;
-    return make_control(n, dst, name, p, len, lifetime_ms, NULL);
+    return make_control(n, dst, name, p, len, lifetime_ms, NULL, NULL, 0);
+}
+
+int dnet_send_control_job(lagranged *d, const char *dst, const char *name,
+                          const uint8_t *p, size_t len, uint64_t lifetime_ms,
+                          const char *job, unsigned job_epoch)
+{
+    dnet *n = d->net;
+    if (!n || n->stopping)
+        return -ESHUTDOWN;
+    return make_control(n, dst, name, p, len, lifetime_ms, NULL, job,
+                        job_epoch);
+}
+
+/* ---- the end of a job: its bundles leave the spool ------------------------ */
+
+#define JDROP_SKIP 4
+
+typedef struct jdrop {
+    dnet *n;
+    char job[WIRE_JOB_MAX];
+    uint32_t epoch;
+    char why[64];
+    int first;                   /* this node had not heard of it */
+    uint8_t *end;                /* JobEnd payload to pass on, or NULL */
+    size_t endlen;
+    int nskip;
+    char skip[JDROP_SKIP][WIRE_NODE_MAX];
+} jdrop;
+
+static int jdrop_skips(const jdrop *jd, const char *node)
+{
+    if (!strcmp(node, node_self(jd->n)))
+        return 1;
+    for (int i = 0; i < jd->nskip; i++)
+        if (!strcmp(jd->skip[i], node))
+            return 1;
+    return 0;
+}
+
+static void drop_done(dstore_req *r)
+{
+    jdrop *jd = r->arg;
+    dnet *n = jd->n;
+    char why[64];
+    size_t i;
+    for (i = 0; jd->why[i] && i + 1 < sizeof why; i++)
+        why[i] = (char)(jd->why[i] >= 'A' && jd->why[i] <= 'Z'
+                            ? jd->why[i] - 'A' + 'a' : jd->why[i]);
+    why[i] = 0;
+    if (r->rc < 0) {
+        log_err("job %s: cannot drop its bundles from the spool (%s); they "
+                "stay until they expire: %s", jd->job, why, r->err);
+        goto out;
+    }
+    n->job_dropped += (uint64_t)r->rc;
+    n->job_dropped_bytes += r->off;
+    if (jd->first || r->rc > 0) {
+        if (jd->epoch)
+            log_info("job %s: dropped %d bundles (%llu bytes) of epoch %u "
+                     "from the spool: %s", jd->job, r->rc,
+                     (unsigned long long)r->off, jd->epoch, why);
+        else
+            log_info("job %s: dropped %d bundles (%llu bytes) from the "
+                     "spool: %s", jd->job, r->rc,
+                     (unsigned long long)r->off, why);
+    }
+    if (r->rc > 0)
+        net_kick(n, NULL);
+    /* The end follows the bundles: to every node they were bound for
+     * that has not been told, once per destination. */
+    for (size_t k = 0; jd->end && jd->first && !n->stopping &&
+                       k < r->nmetas; k++) {
+        const spool_meta *m = &r->metas[k];
+        uint64_t now = net_unix_ms(), last = 0;
+        int cnt = 0, told = jdrop_skips(jd, m->dst);
+        for (size_t q = 0; q < k && !told; q++)
+            told = !strcmp(r->metas[q].dst, m->dst);
+        if (told)
+            continue;
+        for (size_t q = k; q < r->nmetas; q++)
+            if (!strcmp(r->metas[q].dst, m->dst)) {
+                uint64_t exp = r->metas[q].created_unix_ms +
+                               r->metas[q].lifetime_ms;
+                cnt++;
+                if (exp > last)
+                    last = exp;
+            }
+        /* It need not outlive the bundles it chases. */
+        if (make_control(n, m->dst, "job.end", jd->end, jd->endlen,
+                         last > now + 60000 ? last - now : 60000, NULL,
+                         jd->job, jd->epoch) < 0)
+            log_err("job %s: cannot pass its end on to %s", jd->job,
+                    m->dst);
+        else
+            log_info("job %s: end passed on to %s (%d of the dropped "
+                     "bundles were bound there)", jd->job, m->dst, cnt);
+    }
+out:
+    free(jd->end);
+    free(jd);
+}
+
+int dnet_job_ended(lagranged *d, const char *job, unsigned epoch)
+{
+    return d->net && net_ended(d->net, job, epoch);
+}
+
+int dnet_drop_job(lagranged *d, const char *job, unsigned epoch,
+                  const char *why, const uint8_t *end, size_t endlen,
+                  const char *const *skip, int nskip)
+{
+    dnet *n = d->net;
+    dstore_req *r;
+    jdrop *jd;
+    if (!n || n->stopping)
+        return -ESHUTDOWN;
+    if (!job || !*job || strlen(job) >= WIRE_JOB_MAX)
+        return -EINVAL;
+    if (!(jd = calloc(1, sizeof *jd)) ||
+        (end && !(jd->end = malloc(endlen ? endlen : 1)))) {
+        free(jd);
+        return -ENOMEM;
+    }
+    jd->n = n;
+    snprintf(jd->job, sizeof jd->job, "%s", job);
+    jd->epoch = epoch;
+    snprintf(jd->why, sizeof jd->why, "%s", why && *why ? why : "ended");
+    if (end) {
+        memcpy(jd->end, end, endlen);
+        jd->endlen = endlen;
+    }
+    for (int i = 0; i < nskip && jd->nskip < JDROP_SKIP; i++)
+        if (skip[i])
+            snprintf(jd->skip[jd->nskip++], WIRE_NODE_MAX, "%s", skip[i]);
+    jd->first = !net_ended(n, job, epoch);
+    if (jd->first) {
+        snprintf(n->ended[n->ended_next].job, sizeof n->ended[0].job, "%s",
+                 job);
+        n->ended[n->ended_next].epoch = epoch;
+        n->ended_next = (n->ended_next + 1) % NET_ENDED_MAX;
+        if (n->n_ended < NET_ENDED_MAX)
+            n->n_ended++;
+    }
+    if (!(r = dstore_req_new(DSTORE_DROP_JOB, drop_done, jd))) {
+        free(jd->end);
+        free(jd);
+        return -ENOMEM;
+    }
+    snprintf(r->meta.job, sizeof r->meta.job, "%s", job);
+    r->meta.job_epoch = epoch;
+    r->reason = SPOOL_CANCELLED;
+    dstore_submit(n->store, r);
+    return 0;
 }
 
 void dnet_set_hooks(lagranged *d, const dnet_hooks *h)

@@ -1111,6 +1111,8 @@ static void dispatch(djob *j)
                 o.kind = WIRE_KIND_PARTITION;
                 o.priority = j->priority;
                 o.lifetime_ms = TASK_LIFETIME_MS;
+                o.job = j->id;
+                o.job_epoch = dp->epoch;
                 o.path = path;
                 rc = dnet_send_object(s->d, &o, dispatch_sent, j);
             }
@@ -1132,8 +1134,9 @@ static void dispatch(djob *j)
             continue;
         }
         lagrange__v1__task__pack(k, buf);
-        if ((rc = dnet_send_control(s->d, node, "task", buf, len,
-                                    TASK_LIFETIME_MS)) < 0) {
+        if ((rc = dnet_send_control_job(s->d, node, "task", buf, len,
+                                        TASK_LIFETIME_MS, j->id,
+                                        dp->epoch)) < 0) {
             x->send_failed++;
             snprintf(x->send_err, sizeof x->send_err, "task %zu for %s: %s",
                      i, node, strerror(-rc));
@@ -1160,6 +1163,8 @@ static void dispatch(djob *j)
                 o.object_id = oid;
                 o.priority = j->priority;
                 o.lifetime_ms = TASK_LIFETIME_MS;
+                o.job = j->id;
+                o.job_epoch = dp->epoch;
                 o.path = path;
                 if ((rc = dnet_send_object(s->d, &o, dispatch_sent, j)) < 0) {
                     x->send_failed++;
@@ -1310,6 +1315,8 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
             o.kind = WIRE_KIND_PARTITION;
             o.priority = j->priority;
             o.lifetime_ms = TASK_LIFETIME_MS;
+            o.job = j->id;
+            o.job_epoch = x->plan->epoch;
             o.path = path;
             if (dnet_send_object(s->d, &o, NULL, NULL) < 0)
                 job_fail(j, "cannot ship partition %u to %s", st->part + 1,
@@ -1399,10 +1406,15 @@ static void send_end(dsched *s, djob *j, unsigned epoch, const char *why)
         int seen = 0;
         for (size_t k = 0; k < i; k++)
             seen |= !strcmp(task_at(x->plan, k)->node, node);
-        if (!seen && dnet_send_control(s->d, node, "job.end", buf, len,
-                                       TASK_LIFETIME_MS) < 0)
+        if (!seen && dnet_send_control_job(s->d, node, "job.end", buf, len,
+                                           TASK_LIFETIME_MS, j->id,
+                                           epoch) < 0)
             log_debug("job %s: cannot tell %s it ended", j->id, node);
     }
+    /* What this node still holds of it (waiting for a link) goes too;
+     * the nodes it was bound for were all told just now. */
+    if (dnet_drop_job(s->d, j->id, epoch, why, NULL, 0, NULL, 0) < 0)
+        log_debug("job %s: cannot drop its bundles here", j->id);
 }
 
 /* The controller's own copies of the outputs (in JobDir by now, or
@@ -1691,8 +1703,8 @@ static void task_status(dsched *s, const Lagrange__V1__Task *k, int state,
     if (len > sizeof buf)
         return;
     lagrange__v1__task_status__pack(&st, buf);
-    if (dnet_send_control(s->d, k->controller, "task.status", buf, len,
-                          TASK_LIFETIME_MS) < 0)
+    if (dnet_send_control_job(s->d, k->controller, "task.status", buf, len,
+                              TASK_LIFETIME_MS, k->job, k->epoch) < 0)
         log_err("task %s/%u: cannot tell %s (%s)", k->job, k->part + 1,
                 k->controller, "the network is stopping");
 }
@@ -1737,11 +1749,21 @@ static void task_drop_inputs(dsched *s, const Lagrange__V1__Task *k)
     }
 }
 
-static void on_end(dsched *s, const Lagrange__V1__JobEnd *e, const char *src)
+static void on_end(dsched *s, const Lagrange__V1__JobEnd *e,
+                   const wire_bundle *b)
 {
+    const char *src = b->src;
+    const char *skip[2];
     int n = 0;
     if (!sched_valid_name(e->job) || strlen(e->job) > JOB_ID_LEN)
         return;
+    /* The job's bundles still in this node's spool go, and the end
+     * follows those bound elsewhere (not back to its sender). */
+    skip[0] = src;
+    skip[1] = self_name(s);
+    if (dnet_drop_job(s->d, e->job, e->epoch, e->why, b->payload,
+                      b->payload_len, skip, 2) < 0)
+        log_debug("job %s: cannot drop its bundles here", e->job);
     snprintf(s->ended[s->ended_next].job, sizeof s->ended[0].job, "%s",
              e->job);
     s->ended[s->ended_next].epoch = e->epoch;
@@ -2015,6 +2037,8 @@ static void after_task(sop *op)
             o.object_id = oid;
             o.priority = k->priority;
             o.lifetime_ms = TASK_LIFETIME_MS;
+            o.job = k->job;
+            o.job_epoch = k->epoch;
             o.data = copy;
             o.len = op->enc_len[i];
             if (dnet_send_object(s->d, &o, task_sent, t) < 0)
@@ -2133,7 +2157,7 @@ static int hook_control(void *arg, const wire_bundle *b)
             log_err("job.end from %s does not parse; dropped", b->src);
             return 0;
         }
-        on_end(s, e, b->src);
+        on_end(s, e, b);
         lagrange__v1__job_end__free_unpacked(e, NULL);
         dnet_control_done(s->d, b->id);
         return 1;
@@ -2152,6 +2176,31 @@ static int hook_control(void *arg, const wire_bundle *b)
         return 1;
     }
     return 0;
+}
+
+/* A job.end for another node passes through: drop what this node holds
+ * of that job, and pass the end on along its bundles' way. */
+static void hook_transit_end(void *arg, const wire_bundle *b)
+{
+    dsched *s = arg;
+    Lagrange__V1__JobEnd *e =
+        lagrange__v1__job_end__unpack(NULL, b->payload_len, b->payload);
+    const char *skip[2];
+    if (!e || !sched_valid_name(e->job) || strlen(e->job) > JOB_ID_LEN ||
+        strcmp(e->job, b->job) != 0) {
+        log_err("job.end from %s for %s passing through does not parse or "
+                "names another job than its bundle; this node keeps the "
+                "job's bundles", b->src, b->dst);
+        if (e)
+            lagrange__v1__job_end__free_unpacked(e, NULL);
+        return;
+    }
+    skip[0] = b->src;
+    skip[1] = b->dst;            /* the end is on its way there */
+    if (dnet_drop_job(s->d, e->job, e->epoch, e->why, b->payload,
+                      b->payload_len, skip, 2) < 0)
+        log_debug("job %s: cannot drop its bundles here", e->job);
+    lagrange__v1__job_end__free_unpacked(e, NULL);
 }
 
 /* Tell node to (the sender of a partition) that this node holds it. */
@@ -2297,7 +2346,7 @@ static void hook_delivered(void *arg, const inbox_object *o, int again)
 
 void sched_dist_start(dsched *s)
 {
-    dnet_hooks h = { hook_control, hook_delivered, s };
+    dnet_hooks h = { hook_control, hook_transit_end, hook_delivered, s };
     dnet_set_hooks(s->d, &h);
 }
 

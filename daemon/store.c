@@ -108,6 +108,11 @@ static int collect_fn(void *arg, const spool_meta *m)
     return 0;
 }
 
+static void drop_fn(void *arg, const spool_meta *m)
+{
+    collect_fn(arg, m);
+}
+
 static uint64_t realtime_ms(void)
 {
     struct timespec ts;
@@ -207,6 +212,30 @@ static void run_one(dstore *s, dstore_req *r)
         r->nmetas = c.n;
         r->ntotal = c.total;
         r->rc = 0;
+        break;
+    }
+    case DSTORE_DROP_JOB: {
+        spool_stats st;
+        collect c = { 0 };
+        uint64_t bytes = 0;
+        free(r->metas);
+        r->metas = NULL;
+        spool_stats_get(sp, &st);
+        c.cap = (size_t)st.count;
+        if (r->maxmetas && r->maxmetas < c.cap)
+            c.cap = r->maxmetas;
+        if (c.cap && !(c.metas = calloc(c.cap, sizeof *c.metas))) {
+            r->rc = lg_errf(r->err, sizeof r->err, -ENOMEM, "out of memory "
+                            "for %zu bundle records", c.cap);
+            break;
+        }
+        r->rc = spool_drop_job(sp, r->meta.job, r->meta.job_epoch,
+                               (spool_reason)r->reason, drop_fn, &c, &bytes,
+                               r->err, sizeof r->err);
+        r->metas = c.metas;
+        r->nmetas = c.n;
+        r->ntotal = c.total;
+        r->off = bytes;
         break;
     }
     case DSTORE_DELIVER:

@@ -54,6 +54,11 @@
  *   FOREACH_META  maxmetas (0: no limit) / metas (malloc'ed array owned by
  *              the request, taken by setting r->metas = NULL), nmetas,
  *              ntotal (live bundles seen; > nmetas if the limit cut it)
+ *   DROP_JOB   meta.job, meta.job_epoch (0: every epoch), reason,
+ *              maxmetas (0: no limit) / rc = bundles dropped or -errno
+ *              (spool_drop_job, which syncs itself), off = their payload
+ *              bytes, metas/nmetas/ntotal: the dropped ones (as
+ *              FOREACH_META)
  *   DELIVER    obj, ids (malloc'ed array of nids chunk ids, owned by the
  *              request) / rc of inbox_deliver: 0, INBOX_ALREADY, -errno,
  *              INBOX_ECHECKSUM; -EINVAL if no inbox is attached
@@ -94,7 +99,8 @@ enum dstore_op {
     DSTORE_STAT,
     DSTORE_FOREACH_META,
     DSTORE_DELIVER,
-    DSTORE_DELIVERED
+    DSTORE_DELIVERED,
+    DSTORE_DROP_JOB
 };
 
 typedef struct dstore dstore;

@@ -314,6 +314,32 @@ START_TEST(header_roundtrip)
     ck_assert_str_eq(d.dst, h.dst);
     ck_assert_uint_eq(d.crc, h.crc);
     ck_assert_uint_eq(crc32c(spool_fmt_crc_hdr(hb, len), pl, 10), d.crc);
+    ck_assert_str_eq(d.job, "");
+    ck_assert_uint_eq(d.job_epoch, 0);
+    {
+        /* with the longest job tag, every field at its widest */
+        spool_hdr hj = h, dj;
+        uint8_t hbj[SPOOL_FMT_HDR_MAX];
+        memset(hj.src, 'y', 63);
+        hj.src[63] = 0;
+        hj.src_len = 63;
+        strcpy(hj.job, "j0123456789abcde");
+        hj.job_len = 16;
+        hj.job_epoch = 0xfffffffeu;
+        len = spool_fmt_encode(&hj, pl, hbj);
+        ck_assert_uint_eq(len, SPOOL_FMT_HDR_MAX);
+        ck_assert_int_eq(spool_fmt_decode(hbj, len, &dj, why, sizeof why), 0);
+        ck_assert_str_eq(dj.job, "j0123456789abcde");
+        ck_assert_uint_eq(dj.job_epoch, 0xfffffffeu);
+        ck_assert_str_eq(dj.dst, h.dst);
+        /* a job tag length past 16 is refused */
+        hbj[62] = 17;
+        spool_fmt_reseal(hbj, len);
+        ck_assert_int_eq(spool_fmt_decode(hbj, len, &dj, why, sizeof why),
+                         -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(why, "job tag"));
+        len = spool_fmt_encode(&h, pl, hb);
+    }
     /* short input: need more; damage: rejected with a reason */
     ck_assert_int_eq(spool_fmt_decode(hb, 40, &d, why, sizeof why), -EAGAIN);
     hb[20] ^= 1;
@@ -1189,6 +1215,159 @@ END_TEST
 
 /* ------------------------------------------------------------- kill -9 */
 
+/* Bundle k of job `job` (epoch e), else as put_ok. */
+static void put_job(spool *sp, int k, const char *dst, size_t size,
+                    const char *job, uint32_t e)
+{
+    spool_meta m;
+    uint8_t *p = payload(k, size);
+    int rc;
+    mk(&m, k, dst, 3, size);
+    snprintf(m.job, sizeof m.job, "%s", job);
+    m.job_epoch = e;
+    rc = spool_put(sp, &m, p, err, sizeof err);
+    ck_assert_msg(rc == 0, "put %d: %d %s", k, rc, err);
+    free(p);
+}
+
+typedef struct dropped {
+    int n;
+    int ks[64];
+    char dst[64][SPOOL_NAME_MAX];
+} dropped;
+
+static void on_drop(void *arg, const spool_meta *m)
+{
+    dropped *d = arg;
+    ck_assert_int_lt(d->n, 64);
+    d->ks[d->n] = m->id[0] | m->id[1] << 8;
+    snprintf(d->dst[d->n], sizeof d->dst[0], "%s", m->dst);
+    d->n++;
+}
+
+static int dropped_has(const dropped *d, int k)
+{
+    for (int i = 0; i < d->n; i++)
+        if (d->ks[i] == k)
+            return 1;
+    return 0;
+}
+
+START_TEST(drop_job)
+{
+    spool_opts o;
+    spool *sp;
+    spool_meta m;
+    spool_stats st;
+    dropped d;
+    uint64_t bytes = 1;
+    uint8_t *p = payload(1, SMALL);
+    opts(&o);
+    sp = open_ok(&o);
+    /* job A: epochs 1 and 2, small and large, two destinations; job B
+     * (a tag that A is a prefix of) and bundles of no job. */
+    put_job(sp, 1, "leo-1", SMALL, "jA", 1);
+    put_job(sp, 2, "leo-1", LARGE, "jA", 1);
+    put_job(sp, 3, "leo-2", SMALL, "jA", 2);
+    put_job(sp, 4, "leo-1", SMALL, "jAB", 1);
+    put_job(sp, 5, "leo-1", LARGE, "jAB", 2);
+    put_ok(sp, 6, "leo-1", 3, SMALL);
+    put_ok(sp, 7, "leo-2", 3, LARGE);
+    put_job(sp, 8, "leo-2", SMALL, "jA", 2);
+    /* the tag and epoch come back from stat, also after a reopen */
+    mk(&m, 3, "x", 0, 0);
+    ck_assert_int_eq(spool_stat(sp, m.id, &m), 0);
+    ck_assert_str_eq(m.job, "jA");
+    ck_assert_uint_eq(m.job_epoch, 2);
+    /* bundle 3 is in flight: it goes too */
+    ck_assert_int_eq(next_k(sp, &(spool_filter){ .dst = "leo-2" }), 3);
+    close_ok(sp);
+    sp = open_ok(&o);
+    mk(&m, 5, "x", 0, 0);
+    ck_assert_int_eq(spool_stat(sp, m.id, &m), 0);
+    ck_assert_str_eq(m.job, "jAB");
+    ck_assert_uint_eq(m.job_epoch, 2);
+    mk(&m, 6, "x", 0, 0);
+    ck_assert_int_eq(spool_stat(sp, m.id, &m), 0);
+    ck_assert_str_eq(m.job, "");
+    ck_assert_uint_eq(m.job_epoch, 0);
+    ck_assert_int_eq(next_k(sp, &(spool_filter){ .dst = "leo-2" }), 3);
+
+    /* epoch 1 of job A only */
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(spool_drop_job(sp, "jA", 1, SPOOL_CANCELLED, on_drop, &d,
+                                    &bytes, err, sizeof err), 2);
+    ck_assert_int_eq(d.n, 2);
+    ck_assert(dropped_has(&d, 1) && dropped_has(&d, 2));
+    ck_assert_uint_eq(bytes, SMALL + LARGE);
+    ck_assert_int_eq(present(sp, 1) + present(sp, 2), 0);
+    ck_assert_int_eq(present(sp, 3) + present(sp, 8), 2);
+    /* every epoch of job A: the rest of it, the in-flight one too */
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(spool_drop_job(sp, "jA", 0, SPOOL_CANCELLED, on_drop, &d,
+                                    &bytes, err, sizeof err), 2);
+    ck_assert(dropped_has(&d, 3) && dropped_has(&d, 8));
+    ck_assert_str_eq(d.dst[0], "leo-2");
+    ck_assert_uint_eq(bytes, 2 * SMALL);
+    /* nothing else went */
+    for (int k = 4; k <= 7; k++)
+        ck_assert_msg(present(sp, k), "bundle %d dropped", k);
+    check_content(sp, 5, LARGE);
+    check_content(sp, 7, LARGE);
+    /* again: nothing, nothing written */
+    ck_assert_int_eq(spool_drop_job(sp, "jA", 0, SPOOL_CANCELLED, NULL, NULL,
+                                    &bytes, err, sizeof err), 0);
+    ck_assert_uint_eq(bytes, 0);
+    ck_assert_int_eq(spool_drop_job(sp, "jZ", 0, SPOOL_CANCELLED, NULL, NULL,
+                                    NULL, err, sizeof err), 0);
+    /* bad tag, bad reason */
+    ck_assert_int_eq(spool_drop_job(sp, "", 0, SPOOL_CANCELLED, NULL, NULL,
+                                    NULL, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(spool_drop_job(sp, "j01234567890123456", 0,
+                                    SPOOL_CANCELLED, NULL, NULL, NULL, err,
+                                    sizeof err), -EINVAL);
+    ck_assert_int_eq(spool_drop_job(sp, "jAB", 0, 0, NULL, NULL, NULL, err,
+                                    sizeof err), -EINVAL);
+    /* a bad tag on put is refused, and so is an epoch without a job */
+    mk(&m, 9, "leo-1", 3, SMALL);
+    m.job_epoch = 1;
+    ck_assert_int_eq(spool_put(sp, &m, p, err, sizeof err), -EINVAL);
+    snprintf(m.job, sizeof m.job, "j\tx");
+    ck_assert_int_eq(spool_put(sp, &m, p, err, sizeof err), -EINVAL);
+    /* an ack after the drop finds nothing (the peer's late ack) */
+    mk(&m, 3, "x", 0, 0);
+    ck_assert_int_eq(spool_ack(sp, m.id, err, sizeof err), -ENOENT);
+    spool_stats_get(sp, &st);
+    ck_assert_uint_eq(st.count, 4);
+    ck_assert_uint_eq(st.inflight, 0);
+    close_ok(sp);
+
+    /* durable: across a reopen the dropped stay gone, the rest stays, and
+     * a late copy of a dropped one is a duplicate */
+    sp = open_ok(&o);
+    ck_assert_int_eq(present(sp, 1) + present(sp, 2) + present(sp, 3) +
+                     present(sp, 8), 0);
+    for (int k = 4; k <= 7; k++)
+        ck_assert_msg(present(sp, k), "bundle %d lost", k);
+    check_content(sp, 4, SMALL);
+    check_content(sp, 6, SMALL);
+    mk(&m, 3, "leo-2", 3, SMALL);
+    snprintf(m.job, sizeof m.job, "jA");
+    m.job_epoch = 2;
+    ck_assert_int_eq(spool_put(sp, &m, p, err, sizeof err), SPOOL_DUPLICATE);
+    ck_assert_int_eq(spool_drop_job(sp, "jAB", 0, SPOOL_CANCELLED, NULL, NULL,
+                                    &bytes, err, sizeof err), 2);
+    ck_assert_uint_eq(bytes, SMALL + LARGE);
+    close_ok(sp);
+    sp = open_ok(&o);
+    spool_stats_get(sp, &st);
+    ck_assert_uint_eq(st.count, 2);
+    ck_assert(present(sp, 6) && present(sp, 7));
+    close_ok(sp);
+    free(p);
+}
+END_TEST
+
 START_TEST(crash_kill9)
 {
     char helper[700], cmd[1600], self[600];
@@ -1247,6 +1426,7 @@ int main(void)
     tcase_add_test(t, compaction);
     tcase_add_test(t, dlog_bounded);
     tcase_add_test(t, dedup_memory_full);
+    tcase_add_test(t, drop_job);
     tcase_add_test(c, crash_kill9);
     suite_add_tcase(s, t);
     suite_add_tcase(s, c);

@@ -74,6 +74,10 @@ static void sample_bundle(wire_bundle *b, const uint8_t *payload, size_t len,
     b->kind = chunked ? WIRE_KIND_TENSOR_CHUNK : WIRE_KIND_CONTROL;
     strcpy(b->name, chunked ? "/layer1/Conv_output_0" : "");
     b->hops = 2;
+    if (chunked) {
+        strcpy(b->job, "j0123456789ab");
+        b->job_epoch = 3;
+    }
     b->payload = payload;
     b->payload_len = len;
     if (chunked) {
@@ -100,6 +104,8 @@ static void assert_bundle_eq(const wire_bundle *a, const wire_bundle *b)
     ck_assert_int_eq(a->kind, b->kind);
     ck_assert_str_eq(a->name, b->name);
     ck_assert_uint_eq(a->hops, b->hops);
+    ck_assert_str_eq(a->job, b->job);
+    ck_assert_uint_eq(a->job_epoch, b->job_epoch);
     ck_assert_mem_eq(a->object_id, b->object_id, WIRE_ID_LEN);
     ck_assert_uint_eq(a->object_size, b->object_size);
     ck_assert_uint_eq(a->offset, b->offset);
@@ -153,6 +159,8 @@ static void pb_from(const wire_bundle *b, Lagrange__V1__Bundle *pb)
     pb->payload_sha256.data = (uint8_t *)b->payload_sha256;
     pb->name = (char *)b->name;
     pb->hops = b->hops;
+    pb->job = (char *)b->job;
+    pb->job_epoch = b->job_epoch;
     if (b->chunk_count) {
         pb->object_id.len = WIRE_ID_LEN;
         pb->object_id.data = (uint8_t *)b->object_id;
@@ -822,6 +830,9 @@ START_TEST(test_bundle_wrong_lengths)
     pb.id.len = 0;
     expect_pb(&pb, -EBADMSG, "id is 0 bytes, want 16");
     pb_from(&b, &pb);
+    pb.job = "j0123456789abcdef";
+    expect_pb(&pb, -EBADMSG, "job is 17 bytes, at most 16");
+    pb_from(&b, &pb);
     pb.payload_sha256.len = 31;
     expect_pb(&pb, -EBADMSG, "payload_sha256 is 31 bytes, want 32");
     pb_from(&b, &pb);
@@ -894,6 +905,8 @@ START_TEST(test_bundle_invalid_fields)
     CASE(0, strcpy(b.dst, "leo gpu"), "dst 'leo gpu' is not a node id");
     CASE(0, b.priority = 8, "priority 8 is above 7");
     CASE(0, b.hops = 65, "hops 65 is above 64");
+    CASE(1, strcpy(b.job, "j/1"), "job 'j/1' is not a job tag");
+    CASE(0, b.job_epoch = 2, "job_epoch 2 set on a bundle of no job");
     CASE(0, (b.created_unix_ms = UINT64_MAX - 5, b.lifetime_ms = 6),
          "overflows");
     CASE(0, strcpy(b.name, "bad\xff utf8"), "name 'bad? utf8' is not text");
@@ -1628,8 +1641,9 @@ static void dump(FILE *f, const wire_msg *m)
                 (unsigned long long)b->lifetime_ms,
                 (unsigned long)b->priority, (int)b->kind);
         hex(f, (const uint8_t *)b->name, strlen(b->name));
-        fprintf(f, "\nhops=%lu\npayload_len=%zu\npayload_hash=",
-                (unsigned long)b->hops, b->payload_len);
+        fprintf(f, "\nhops=%lu\njob=%s\njob_epoch=%lu\npayload_len=%zu\n"
+                "payload_hash=", (unsigned long)b->hops, b->job,
+                (unsigned long)b->job_epoch, b->payload_len);
         SHA256(b->payload ? b->payload : (const uint8_t *)"",
                b->payload_len, md);
         hex(f, md, sizeof md);

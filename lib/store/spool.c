@@ -403,11 +403,28 @@ static int seg_reserve(spool *sp, uint64_t padded, uint32_t *no,
     return 0;
 }
 
+/* A job tag: "" (0), or 1..16 printable bytes (its length); -1 if bad. */
+static int job_len(const char *job)
+{
+    int n = 0;
+    for (; job[n]; n++) {
+        unsigned char c = (unsigned char)job[n];
+        if (n >= SPOOL_JOB_MAX - 1 || c < 0x20 || c == 0x7f)
+            return -1;
+    }
+    return n;
+}
+
 static int check_meta(spool *sp, const spool_meta *m, const void *payload,
-                      int *src_len, int *dst_len, char *err, size_t errlen)
+                      int *src_len, int *dst_len, int *jlen, char *err,
+                      size_t errlen)
 {
     char hex[33];
     spool_id_hex(m->id, hex);
+    if ((*jlen = job_len(m->job)) < 0 || (!*jlen && m->job_epoch))
+        return lg_errf(err, errlen, -EINVAL, "bundle %s: a job tag is "
+                       "0..%d printable bytes, and a bundle of no job has "
+                       "epoch 0", hex, SPOOL_JOB_MAX - 1);
     if ((*src_len = spool_fmt_name_len(m->src)) < 0 ||
         (*dst_len = spool_fmt_name_len(m->dst)) < 0)
         return lg_errf(err, errlen, -EINVAL, "bundle %s: node names must be "
@@ -439,12 +456,13 @@ static int put_common(spool *sp, const spool_meta *m, const void *payload,
     spool_hdr h;
     uint64_t now, expiry, stored, lim_n, lim_b, off = 0;
     uint32_t seg = 0, ei = SP_NIL;
-    int src_len = 0, dst_len = 0, rc;
+    int src_len = 0, dst_len = 0, jlen = 0, rc;
     char hex[33];
 
     if (sp->broken)
         return refuse(sp, err, errlen);
-    if ((rc = check_meta(sp, m, payload, &src_len, &dst_len, err, errlen)))
+    if ((rc = check_meta(sp, m, payload, &src_len, &dst_len, &jlen, err,
+                         errlen)))
         return rc;
     if (spool_ix_find(sp, m->id) || spool_dead_find(sp, m->id)) {
         /* The earlier copy (or its delete) may still be pending: a durable
@@ -460,7 +478,8 @@ static int put_common(spool *sp, const spool_meta *m, const void *payload,
         return lg_errf(err, errlen, -ETIME, "bundle %s from %s expired %llu "
                        "ms ago; not stored", hex, m->src,
                        (unsigned long long)(now - expiry));
-    stored = spool_fmt_hdr_len((unsigned)src_len, (unsigned)dst_len) + m->size;
+    stored = spool_fmt_hdr_len((unsigned)src_len, (unsigned)dst_len,
+                               (unsigned)jlen) + m->size;
     lim_n = limit_for(sp->o.max_count, sp->o.reserve_pct, m->priority);
     lim_b = limit_for(sp->o.max_bytes, sp->o.reserve_pct, m->priority);
     if (sp->count + 1 > lim_n || stored > lim_b || sp->bytes > lim_b - stored)
@@ -486,6 +505,9 @@ static int put_common(spool *sp, const spool_meta *m, const void *payload,
     h.dst_len = (uint8_t)dst_len;
     memcpy(h.src, m->src, (size_t)src_len + 1);
     memcpy(h.dst, m->dst, (size_t)dst_len + 1);
+    h.job_len = (uint8_t)jlen;
+    memcpy(h.job, m->job, (size_t)jlen + 1);
+    h.job_epoch = jlen ? m->job_epoch : 0;
     spool_fmt_encode(&h, payload, hb);
 
     if (m->size <= sp->o.small_max) {
@@ -889,6 +911,46 @@ int spool_expire(spool *sp, uint64_t now, char *err, size_t errlen)
     }
     if (n && (rc = spool_sync(sp, err, errlen)))
         return rc;
+    return n;
+}
+
+int spool_drop_job(spool *sp, const char *job, uint32_t epoch,
+                   spool_reason why,
+                   void (*each)(void *arg, const spool_meta *m), void *arg,
+                   uint64_t *bytes, char *err, size_t errlen)
+{
+    uint64_t b = 0;
+    int n = 0, rc;
+    if (bytes)
+        *bytes = 0;
+    if (sp->broken)
+        return refuse(sp, err, errlen);
+    if (!job || job_len(job) <= 0)
+        return lg_errf(err, errlen, -EINVAL, "drop: a job tag is 1..%d "
+                       "printable bytes", SPOOL_JOB_MAX - 1);
+    if (why < SPOOL_ACKED || why > SPOOL_ADMIN)
+        return lg_errf(err, errlen, -EINVAL, "drop: bad reason %d",
+                       (int)why);
+    for (uint32_t i = 0; i < sp->nents; i++) {
+        sp_ent *e = &sp->ents[i];
+        if (!(e->flags & SP_E_LIVE) || strcmp(e->job, job) ||
+            (epoch && e->job_epoch != epoch))
+            continue;
+        if (each) {
+            spool_meta m;
+            spool_ix_meta(sp, e, &m);
+            each(arg, &m);
+        }
+        b += e->size;
+        /* The slot is freed, never moved: the scan goes on. */
+        if ((rc = delete_common(sp, e->id, why, 0, err, errlen)))
+            return rc;
+        n++;
+    }
+    if (n && (rc = spool_sync(sp, err, errlen)))
+        return rc;
+    if (bytes)
+        *bytes = b;
     return n;
 }
 

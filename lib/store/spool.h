@@ -47,15 +47,19 @@
  *   8  id[16]               24 u64 seq (arrival number in this spool)
  *   32 u64 created_unix_ms  40 u64 lifetime_ms    48 u64 payload_len
  *   56 u16 kind  58 u8 priority  59 u8 src_len  60 u8 dst_len  61 u8 flags
- *   62 u16 reserved (0)
+ *   62 u8 job_len (0..16; 0: no job tag)  63 u8 reserved (0)
  *   64 u32 crc:  CRC-32C of header (both crc fields zero) then payload
  *   68 u32 hcrc: CRC-32C of header (hcrc zero), checked before any length
  *                in the header is trusted
- *   72 src, dst (no NUL), zero padding to hdr_len (a multiple of 8)
+ *   72 src, dst (no NUL), then if job_len > 0 the job tag (job_len
+ *      bytes) and u32 job_epoch; zero padding to hdr_len (a multiple of 8)
  *   hdr_len: payload; in segments, zero padding to a multiple of 8.
  * A length is believed only after hcrc passes and only if it fits both the
  * configured maximum and the bytes actually on disk; nothing is allocated
  * from it (payloads are verified in a fixed 1 MiB buffer).
+ *
+ * Entries written before job tags existed have job_len 0 (the byte was
+ * reserved and zero), so they read as bundles of no job.
  *
  * Crash safety: temp files, torn tails and entries that fail their CRC are
  * moved into quarantine/ at open (segment ranges are copied there, then
@@ -77,6 +81,7 @@
 
 #define SPOOL_ID_LEN 16
 #define SPOOL_NAME_MAX 64       /* node name buffer: at most 63 bytes + NUL */
+#define SPOOL_JOB_MAX 17        /* job tag buffer: at most 16 bytes + NUL */
 #define SPOOL_PRIO_MAX 7        /* priorities 0..7, higher is sent first */
 #define SPOOL_DUPLICATE 1       /* put: id already stored or delivered */
 
@@ -93,6 +98,9 @@ typedef struct spool_meta {
     uint64_t created_unix_ms;   /* creation at the source */
     uint64_t lifetime_ms;       /* expires at created + lifetime */
     uint64_t size;              /* payload bytes */
+    char job[SPOOL_JOB_MAX];    /* the job it belongs to: "" none, else
+                                   1..16 printable bytes (spool_drop_job) */
+    uint32_t job_epoch;         /* that job's epoch; 0 when job is "" */
     uint64_t progress;          /* out: sent-offset hint, spool_set_progress */
     uint64_t seq;               /* out: arrival number in this spool */
     int inflight;               /* out: handed out by spool_next, not acked */
@@ -242,6 +250,18 @@ int spool_delete_nosync(spool *sp, const uint8_t id[SPOOL_ID_LEN],
  * (SPOOL_EV_EXPIRED: id, src, dst, age, lifetime) and remembering its id.
  * Returns how many expired, or a negative error. */
 int spool_expire(spool *sp, uint64_t now_unix_ms, char *err, size_t errlen);
+/* Durably delete every stored bundle of job `job` (its tag, spool_meta
+ * .job; not ""), of epoch `epoch` only or of every epoch when epoch is 0,
+ * in flight or not, recording each as deleted for `why` (its id is
+ * remembered like an acked one, so a copy that arrives later is taken
+ * for a duplicate). each(arg, m), if given, is called for each one before
+ * it goes and must not touch the spool. *bytes (if given) gets their
+ * payload bytes. Returns how many were dropped (0: none, nothing
+ * written), or a negative error (-EINVAL for a bad tag or reason). */
+int spool_drop_job(spool *sp, const char *job, uint32_t epoch,
+                   spool_reason why,
+                   void (*each)(void *arg, const spool_meta *m), void *arg,
+                   uint64_t *bytes, char *err, size_t errlen);
 /* Housekeeping for the daemon's timer: copy live entries out of segments
  * that are more than half dead (or held a bad range) and unlink them;
  * rewrite delivered.log without records no longer needed. */

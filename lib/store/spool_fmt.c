@@ -27,9 +27,11 @@ int spool_fmt_name_len(const char *s)
     return n > 0 ? n : -1;
 }
 
-uint32_t spool_fmt_hdr_len(unsigned src_len, unsigned dst_len)
+uint32_t spool_fmt_hdr_len(unsigned src_len, unsigned dst_len,
+                           unsigned job_len)
 {
-    return (SPOOL_FMT_FIXED + src_len + dst_len + 7u) & ~7u;
+    unsigned job = job_len ? job_len + 4u : 0u;
+    return (SPOOL_FMT_FIXED + src_len + dst_len + job + 7u) & ~7u;
 }
 
 uint32_t spool_fmt_crc_hdr(const uint8_t *hdr, uint32_t hdr_len)
@@ -56,7 +58,8 @@ void spool_fmt_reseal(uint8_t *hdr, uint32_t hdr_len)
 uint32_t spool_fmt_encode(spool_hdr *h, const void *payload,
                           uint8_t out[SPOOL_FMT_HDR_MAX])
 {
-    uint32_t len = spool_fmt_hdr_len(h->src_len, h->dst_len);
+    uint32_t len = spool_fmt_hdr_len(h->src_len, h->dst_len, h->job_len);
+    uint8_t *jp = out + SPOOL_FMT_FIXED + h->src_len + h->dst_len;
     memset(out, 0, len);
     spool_put32(out, SPOOL_FMT_MAGIC);
     out[4] = SPOOL_FMT_VERSION;
@@ -73,8 +76,13 @@ uint32_t spool_fmt_encode(spool_hdr *h, const void *payload,
     out[58] = h->priority;
     out[59] = h->src_len;
     out[60] = h->dst_len;
+    out[62] = h->job_len;
     memcpy(out + SPOOL_FMT_FIXED, h->src, h->src_len);
     memcpy(out + SPOOL_FMT_FIXED + h->src_len, h->dst, h->dst_len);
+    if (h->job_len) {
+        memcpy(jp, h->job, h->job_len);
+        spool_put32(jp + h->job_len, h->job_epoch);
+    }
     h->hdr_len = len;
     h->crc = crc32c(spool_fmt_crc_hdr(out, len), payload,
                     (size_t)h->payload_len);
@@ -115,10 +123,17 @@ int spool_fmt_decode(const uint8_t *buf, size_t avail, spool_hdr *h,
      * writer bug or a future version must not crash the reader. */
     h->src_len = buf[59];
     h->dst_len = buf[60];
-    if (spool_fmt_hdr_len(h->src_len, h->dst_len) != len ||
+    h->job_len = buf[62];
+    if (h->job_len >= SPOOL_JOB_MAX || buf[63] != 0)
+        return lg_errf(why, whylen, -EBADMSG, "job tag length %u",
+                       h->job_len);
+    if (spool_fmt_hdr_len(h->src_len, h->dst_len, h->job_len) != len ||
         !name_ok(buf + SPOOL_FMT_FIXED, h->src_len) ||
         !name_ok(buf + SPOOL_FMT_FIXED + h->src_len, h->dst_len))
         return lg_errf(why, whylen, -EBADMSG, "bad node names");
+    if (h->job_len && !name_ok(buf + SPOOL_FMT_FIXED + h->src_len +
+                               h->dst_len, h->job_len))
+        return lg_errf(why, whylen, -EBADMSG, "bad job tag");
     if (buf[58] > SPOOL_PRIO_MAX)
         return lg_errf(why, whylen, -EBADMSG, "priority %u", buf[58]);
     memcpy(h->id, buf + 8, SPOOL_ID_LEN);
@@ -132,6 +147,12 @@ int spool_fmt_decode(const uint8_t *buf, size_t avail, spool_hdr *h,
     h->src[h->src_len] = 0;
     memcpy(h->dst, buf + SPOOL_FMT_FIXED + h->src_len, h->dst_len);
     h->dst[h->dst_len] = 0;
+    {
+        const uint8_t *jp = buf + SPOOL_FMT_FIXED + h->src_len + h->dst_len;
+        memcpy(h->job, jp, h->job_len);
+        h->job[h->job_len] = 0;
+        h->job_epoch = h->job_len ? spool_get32(jp + h->job_len) : 0;
+    }
     h->hdr_len = len;
     h->crc = spool_get32(buf + SPOOL_FMT_OFF_CRC);
     return 0;

@@ -16,7 +16,8 @@
 #define SPOOL_FMT_MAGIC 0x4253474cu   /* "LGSB" as little-endian bytes */
 #define SPOOL_FMT_VERSION 1
 #define SPOOL_FMT_FIXED 72            /* header bytes before the names */
-#define SPOOL_FMT_HDR_MAX 200         /* 72 + 63 + 63, rounded up to 8 */
+#define SPOOL_FMT_HDR_MAX 224         /* 72 + 63 + 63 + 16 + 4, rounded
+                                         up to 8 */
 #define SPOOL_FMT_OFF_CRC 64
 #define SPOOL_FMT_OFF_HCRC 68
 #define SPOOL_FMT_OFF_PLEN 48
@@ -36,8 +37,11 @@ typedef struct spool_hdr {
     uint16_t kind;
     uint8_t priority;
     uint8_t src_len, dst_len;   /* without NUL */
+    uint8_t job_len;            /* 0: no job tag (nor epoch) */
     char src[SPOOL_NAME_MAX];   /* NUL-terminated after decode */
     char dst[SPOOL_NAME_MAX];
+    char job[SPOOL_JOB_MAX];    /* NUL-terminated after decode */
+    uint32_t job_epoch;
     uint32_t hdr_len;           /* bytes of header, multiple of 8 */
     uint32_t crc;               /* header + payload */
 } spool_hdr;
@@ -53,8 +57,9 @@ typedef struct spool_drec {
 /* 1..63 bytes, no control characters: returns the length or -1. */
 int spool_fmt_name_len(const char *s);
 
-/* Header length for these name lengths (a multiple of 8). */
-uint32_t spool_fmt_hdr_len(unsigned src_len, unsigned dst_len);
+/* Header length for these name and job tag lengths (a multiple of 8). */
+uint32_t spool_fmt_hdr_len(unsigned src_len, unsigned dst_len,
+                           unsigned job_len);
 
 /* Encode h (names and lengths must be valid) into out, with both CRCs:
  * crc over header then payload (len h->payload_len). Sets h->hdr_len and

@@ -157,6 +157,8 @@ uint32_t spool_ix_add(spool *sp, const spool_hdr *h, uint32_t seg,
     e->prev = e->next = SP_NIL;
     e->kind = h->kind;
     e->prio = h->priority;
+    memcpy(e->job, h->job, sizeof e->job);
+    e->job_epoch = h->job_epoch;
     e->flags = SP_E_LIVE;
     sp->count++;
     sp->bytes += spool_ix_stored(e);
@@ -247,6 +249,8 @@ void spool_ix_meta(const spool *sp, const sp_ent *e, spool_meta *m)
     m->created_unix_ms = e->created;
     m->lifetime_ms = e->lifetime;
     m->size = e->size;
+    memcpy(m->job, e->job, sizeof m->job);
+    m->job_epoch = e->job_epoch;
     m->progress = e->progress;
     m->seq = e->seq;
     m->inflight = (e->flags & SP_E_INFLIGHT) != 0;

@@ -44,9 +44,11 @@ typedef struct sp_ent {
     uint32_t crc;               /* header + payload CRC-32C */
     uint32_t src, dst;          /* name table indices */
     uint32_t prev, next;        /* send queue (dst, priority); free list */
+    uint32_t job_epoch;
     uint16_t kind;
     uint8_t prio;
     uint8_t flags;              /* SP_E_* */
+    char job[SPOOL_JOB_MAX];    /* job tag, "" none */
 } sp_ent;
 
 /* An interned node name; also the send queues of bundles bound to it. */

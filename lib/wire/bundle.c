@@ -370,6 +370,14 @@ int wire_bundle_validate(const wire_bundle *b, char *err, size_t errlen)
     if (b->lifetime_ms > UINT64_MAX - b->created_unix_ms)
         return bad_bundle(b, err, errlen,
                           "created_unix_ms + lifetime_ms overflows");
+    if (b->job[0] && !token_ok(b->job, WIRE_JOB_MAX))
+        return bad_bundle(b, err, errlen, "job '%s' is not a job tag "
+                          "(1-%d bytes of [A-Za-z0-9._-])",
+                          strnlen(b->job, WIRE_JOB_MAX) < WIRE_JOB_MAX ?
+                          clean(b->job, c) : "(too long)", WIRE_JOB_MAX - 1);
+    if (!b->job[0] && b->job_epoch)
+        return bad_bundle(b, err, errlen, "job_epoch %lu set on a bundle "
+                          "of no job", (unsigned long)b->job_epoch);
     if (!text_ok(b->name, WIRE_NAME_MAX))
         return bad_bundle(b, err, errlen, "name '%s' is not text (at most "
                           "%d bytes of UTF-8 without control characters)",
@@ -453,6 +461,8 @@ static void bundle_to_pb(const wire_bundle *b, Lagrange__V1__Bundle *pb)
     pb->payload_sha256.data = (uint8_t *)b->payload_sha256;
     pb->name = (char *)b->name;
     pb->hops = b->hops;
+    pb->job = (char *)b->job;
+    pb->job_epoch = b->job_epoch;
     if (b->chunk_count) {
         pb->object_id.len = WIRE_ID_LEN;
         pb->object_id.data = (uint8_t *)b->object_id;
@@ -720,9 +730,9 @@ static const rule frame_rules[] = {
     {1, "hello", 0, 0}, {2, "bundle", 0, 0}, {3, "ack", 0, 0},
     {4, "heartbeat", 0, 0}, {5, "goodbye", 0, 0},
 };
-enum { BR_SRC, BR_DST, BR_NAME, BR_PAYLOAD };
+enum { BR_SRC, BR_DST, BR_NAME, BR_JOB, BR_PAYLOAD };
 static const rule bundle_rules[] = {
-    {2, "src", 1, 0}, {3, "dst", 1, 0}, {16, "name", 1, 0},
+    {2, "src", 1, 0}, {3, "dst", 1, 0}, {16, "name", 1, 0}, {18, "job", 1, 0},
     {8, "payload fields", 0, 1},
 };
 static const rule hello_rules[] = {
@@ -775,6 +785,11 @@ static int bundle_from_pb(const Lagrange__V1__Bundle *pb, wire_bundle *b,
         return bad_bundle(b, err, errlen, "name is %zu bytes, at most %d",
                           n, WIRE_NAME_MAX - 1);
     memcpy(b->name, pb->name, n + 1);
+    if ((n = strlen(pb->job)) >= WIRE_JOB_MAX)
+        return bad_bundle(b, err, errlen, "job is %zu bytes, at most %d",
+                          n, WIRE_JOB_MAX - 1);
+    memcpy(b->job, pb->job, n + 1);
+    b->job_epoch = pb->job_epoch;
     b->created_unix_ms = pb->created_unix_ms;
     b->lifetime_ms = pb->lifetime_ms;
     b->priority = pb->priority;

@@ -44,6 +44,7 @@
 #define WIRE_SHA256_LEN 32
 #define WIRE_NODE_MAX 64        /* node id buffer: at most 63 bytes + NUL */
 #define WIRE_NAME_MAX 256       /* bundle name buffer: 255 bytes + NUL */
+#define WIRE_JOB_MAX 17         /* job tag buffer: at most 16 bytes + NUL */
 #define WIRE_REASON_MAX 256     /* goodbye reason buffer */
 #define WIRE_CAP_MAX 32         /* one capability: 31 bytes + NUL */
 #define WIRE_CAPS_MAX 16        /* capabilities per Hello */
@@ -83,6 +84,9 @@ typedef struct wire_bundle {
     wire_kind kind;             /* never WIRE_KIND_UNSPECIFIED */
     char name[WIRE_NAME_MAX];   /* e.g. tensor name; may be empty */
     uint32_t hops;              /* links crossed so far */
+    char job[WIRE_JOB_MAX];     /* job it belongs to ("" none): 1..16
+                                   bytes of [A-Za-z0-9._-] */
+    uint32_t job_epoch;         /* its plan epoch; 0 when job is "" */
     uint8_t object_id[WIRE_ID_LEN];     /* object this chunk belongs to */
     uint64_t object_size;       /* whole object, bytes */
     uint64_t offset;            /* payload's place in the object */

@@ -66,6 +66,7 @@ def dump(fr):
                 "lifetime_ms=%d" % b.lifetime_ms,
                 "priority=%d" % b.priority, "kind=%d" % b.kind,
                 "name=" + b.name.encode("utf-8").hex(), "hops=%d" % b.hops,
+                "job=" + b.job, "job_epoch=%d" % b.job_epoch,
                 "payload_len=%d" % len(b.payload),
                 "payload_hash=" + hashlib.sha256(b.payload).hexdigest(),
                 "payload_sha256=" + b.payload_sha256.hex(),
@@ -185,6 +186,8 @@ def sample_bundle(M, rng, payload, chunked=True):
     b.name = "enc\u00f6der/out:0 \u2192 \U0001f680"
     b.hops = 1
     if chunked:
+        b.job = "jfedcba987654"
+        b.job_epoch = 2
         b.object_id = bytes(rng.randrange(256) for _ in range(16))
         b.object_size = 4 * len(payload) + 1
         b.offset = 2 * len(payload)
