@@ -217,6 +217,12 @@ struct dnet {
     /* routing: next_hop[node] = peer index or -1 */
     int *next_hop;
     int n_route_nodes;           /* entries in next_hop */
+    /* split horizon: came_from[dst * sh_peers + peer] = 1 once a bundle
+     * for dst came from that peer while it was (or since) this node's
+     * first hop for dst is the same peer; cleared for dst when its first
+     * hop changes (relay.c, relay_routes) */
+    uint8_t *came_from;
+    int sh_nodes, sh_peers;
     int tick_open;
     uint64_t ticks;
     int done_set;                /* dnet_stop called */

@@ -13,6 +13,16 @@
  * no route (or unknown here) stays in the spool until one appears or it
  * expires.
  *
+ * Split horizon: a neighbour sends this node bundles for a destination
+ * because its route goes through here; if this node's route goes back
+ * through that neighbour (each took a different link down, say, so
+ * that neither contact plan knows), the bundle would bounce, and the
+ * neighbour, having passed custody on, would take the copy coming back
+ * for a duplicate and drop it: lost. So bundles for a destination are
+ * never sent to a neighbour that sent this node bundles for it since
+ * the destination's first hop last changed; they wait here until the
+ * route changes (came_from, relay_filter).
+ *
  * Delivery at the destination: each chunk is made durable and acked like
  * any bundle; when every chunk of an object is here, the store's worker
  * writes the object into the inbox (verified against its SHA-256) and
@@ -185,6 +195,21 @@ void relay_routes(dnet *n)
     }
     if (any_down)
         avoid_loops(n, r, hop, now);
+    /* Split horizon: forget where bundles came from for a destination
+     * whose first hop changed (or all, when the sizes did). */
+    if (n->sh_nodes != t->n_nodes || n->sh_peers != n->n_peers) {
+        free(n->came_from);
+        n->came_from = calloc((size_t)t->n_nodes * (size_t)(n->n_peers + 1),
+                              1);
+        n->sh_nodes = n->came_from ? t->n_nodes : 0;
+        n->sh_peers = n->came_from ? n->n_peers : 0;
+    } else if (n->came_from && n->next_hop &&
+               n->n_route_nodes == t->n_nodes) {
+        for (int dst = 0; dst < t->n_nodes; dst++)
+            if (hop[dst] != n->next_hop[dst])
+                memset(n->came_from + (size_t)dst * (size_t)n->sh_peers, 0,
+                       (size_t)n->sh_peers);
+    }
     free(n->next_hop);
     n->next_hop = hop;
     n->n_route_nodes = t->n_nodes;
@@ -215,6 +240,15 @@ static int dst_match(void *arg, const char *dst)
     return 0;
 }
 
+/* Split horizon (see the top): did bundles for node dst come from
+ * peer index pi since dst's first hop last changed? */
+static int came_from(const dnet *n, int dst, int pi)
+{
+    return n->came_from && dst < n->sh_nodes && pi >= 0 &&
+           pi < n->sh_peers &&
+           n->came_from[(size_t)dst * (size_t)n->sh_peers + (size_t)pi];
+}
+
 int relay_filter(dnet *n, dpeer *p, spool_filter *f)
 {
     const plan_topology *t = n->d->conf->topo;
@@ -231,7 +265,7 @@ int relay_filter(dnet *n, dpeer *p, spool_filter *f)
         return 0;
     ds->n = 0;
     for (int i = 0; i < n->n_route_nodes && i < t->n_nodes; i++)
-        if (n->next_hop[i] == pi)
+        if (n->next_hop[i] == pi && !came_from(n, i, pi))
             snprintf(ds->names[ds->n++], WIRE_NODE_MAX, "%s",
                      t->nodes[i].name);
     f->match = dst_match;
@@ -444,6 +478,20 @@ void relay_on_bundle(dsess *s, const wire_bundle *b, const uint8_t *body,
     uint8_t *frame = NULL;
     size_t flen = 0;
     char err[256];
+    if (!local && s->peer && n->came_from) {
+        int dst = plan_topology_find(n->d->conf->topo, b->dst);
+        int pi = s->peer->idx;
+        if (dst >= 0 && dst < n->sh_nodes && pi >= 0 && pi < n->sh_peers &&
+            !n->came_from[(size_t)dst * (size_t)n->sh_peers + (size_t)pi]) {
+            n->came_from[(size_t)dst * (size_t)n->sh_peers + (size_t)pi] = 1;
+            if (n->next_hop && dst < n->n_route_nodes &&
+                n->next_hop[dst] == pi)
+                log_info("route to %s: bundles for it come from %s, which "
+                         "is this node's first hop for it; they wait here "
+                         "until the route changes (split horizon)", b->dst,
+                         s->peer_name);
+        }
+    }
     if (b->job[0] && !is_job_end(b) && net_ended(n, b->job, b->job_epoch)) {
         /* Its job ended: take custody (the sender may forget it) and
          * drop it. */
@@ -1069,6 +1117,7 @@ static void store_closed(void *arg, int rc, const char *err)
         free(o);
     }
     free(n->next_hop);
+    free(n->came_from);
     dhealth_free(n);
     net_peers_free(n);
     if (n->done)

@@ -18,7 +18,9 @@
 #     operator (and gs told to call nobody dead for an hour, so it does
 #     not re-plan), a job placed on b is FAILED once StallTimeout (3 s
 #     at gs) has passed after its predicted completion, naming partition
-#     1/1 on b and that its inputs never arrived; with b's links back
+#     1/1 on b and that its inputs never arrived; a, to which gs routes
+#     b's bundles, holds them rather than bounce them back to gs (split
+#     horizon: gs would drop them as duplicates); with b's links back
 #     the job stays FAILED (no second final state) and a job on b
 #     completes with torch's output.
 # Waits poll with generous bounds; nothing asserts on how long anything
@@ -30,7 +32,7 @@ if ! [ -x "$PY" ] || ! "$PY" -c 'import numpy' 2>/dev/null; then
     echo "test_faults: SKIP: $PY cannot import numpy"; exit 77
 fi
 lg_tmp faults
-base=$((27000 + ($$ % 4000) * 10))
+base=$((24000 + ($$ % 4000) * 10 + 7))
 P_gs=$base; P_a=$((base + 1)); P_b=$((base + 2))
 LG_NODES="gs a b"
 cat >"$T/net.topo" <<EOT
@@ -115,6 +117,11 @@ J3=$("$L" submit tinynet -i "$IN" --place b 2>"$T/sub.err")
 [ -n "$J3" ] || { bad "submit: $(cat "$T/sub.err")"; summary test_faults; exit 1; }
 expect_failed "$J3" "stalled" "partition 1/1 on b" "inputs never arrived" "StallTimeout"
 grep -q "re-planned" "$T/gs/log" && bad "gs re-planned a job (DeadAfter=1h)" || ok
+# gs routes b's bundles through a (its own link to b is down); a, whose
+# link to b is down too, must hold them, not bounce them back to gs,
+# which would take them for duplicates and drop them (split horizon).
+grep -q "route to b: bundles for it come from gs.*split horizon" "$T/a/log" && ok ||
+    bad "a did not hold b's bundles from gs (split horizon)"
 "$L" link up b --socket "$(ctl gs)" >/dev/null 2>&1 &&
 "$L" link up b --socket "$(ctl a)" >/dev/null 2>&1 &&
 "$L" link up gs --socket "$(ctl b)" >/dev/null 2>&1 &&
