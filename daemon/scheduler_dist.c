@@ -69,6 +69,7 @@
 #include "partition.h"
 #include "plan.h"
 #include "report.h"
+#include "taskmsg.h"
 
 #define TASK_LIFETIME_MS (30ull * 86400 * 1000) /* bundles of a job */
 #define DONE_MEMORY 1024           /* finished tasks remembered */
@@ -2053,39 +2054,16 @@ static void after_task(sop *op)
 /* A "task" bundle: take it (it stays in the spool until the task ends). */
 static int on_task(dsched *s, const wire_bundle *b)
 {
-    Lagrange__V1__Task *k =
-        lagrange__v1__task__unpack(NULL, b->payload_len, b->payload);
-    char key[160], why[200] = "";
+    Lagrange__V1__Task *k = NULL;
+    char key[160], why[256] = "";
     dtask *t;
-    if (!k)
-        snprintf(why, sizeof why, "payload is not a Task");
-    else if (!sched_valid_name(k->job) || strlen(k->job) > JOB_ID_LEN)
-        snprintf(why, sizeof why, "bad job id");
-    else if (k->n_parts == 0 || k->n_parts > JOBPLAN_MAX_PARTS ||
-             k->part >= k->n_parts)
-        snprintf(why, sizeof why, "part %u of %u", k->part, k->n_parts);
-    else if (strcmp(k->node, self_name(s)) != 0)
+    _Static_assert(TASKMSG_JOB_MAX == JOB_ID_LEN, "job ids on the wire");
+    if (taskmsg_task_decode(b->payload, b->payload_len, s->d->conf->topo, &k,
+                            why, sizeof why) < 0) {
+        if (!*why)
+            snprintf(why, sizeof why, "payload is not a Task");
+    } else if (strcmp(k->node, self_name(s)) != 0)
         snprintf(why, sizeof why, "it is for node '%.63s'", k->node);
-    else if (node_index(s, k->controller) < 0)
-        snprintf(why, sizeof why, "controller '%.63s' is not a node",
-                 k->controller);
-    else if (!valid_sha(k->partition_sha256))
-        snprintf(why, sizeof why, "partition id is not a SHA-256");
-    else if (k->n_inputs > 256 || k->n_outputs > 256 || k->priority > 7)
-        snprintf(why, sizeof why, "too many inputs or outputs");
-    else {
-        for (size_t i = 0; i < k->n_outputs && !*why; i++) {
-            if (k->outputs[i]->n_dst > 64)
-                snprintf(why, sizeof why, "output %zu: too many nodes", i);
-            for (size_t d = 0; d < k->outputs[i]->n_dst && !*why; d++)
-                if (node_index(s, k->outputs[i]->dst[d]) < 0)
-                    snprintf(why, sizeof why, "output %zu goes to '%.63s', "
-                             "not a node", i, k->outputs[i]->dst[d]);
-        }
-        for (size_t i = 0; i < k->n_inputs && !*why; i++)
-            if (strlen(k->inputs[i]) > 200)
-                snprintf(why, sizeof why, "input %zu: name too long", i);
-    }
     if (*why) {
         log_err("task from %s refused: %s", b->src, why);
         if (k)
@@ -2135,14 +2113,15 @@ static int on_task(dsched *s, const wire_bundle *b)
 static int hook_control(void *arg, const wire_bundle *b)
 {
     dsched *s = arg;
+    const plan_topology *topo = s->d->conf->topo;
+    char why[256] = "";
     if (!strcmp(b->name, "task"))
         return on_task(s, b);
     if (!strcmp(b->name, "part.stored")) {
-        Lagrange__V1__PartitionStored *ps =
-            lagrange__v1__partition_stored__unpack(NULL, b->payload_len,
-                                                   b->payload);
-        if (!ps) {
-            log_err("part.stored from %s does not parse; dropped", b->src);
+        Lagrange__V1__PartitionStored *ps;
+        if (taskmsg_stored_decode(b->payload, b->payload_len, topo, &ps, why,
+                                  sizeof why) < 0) {
+            log_err("part.stored from %s refused: %s; dropped", b->src, why);
             return 0;
         }
         on_stored(s, ps);
@@ -2151,10 +2130,10 @@ static int hook_control(void *arg, const wire_bundle *b)
         return 1;
     }
     if (!strcmp(b->name, "job.end")) {
-        Lagrange__V1__JobEnd *e =
-            lagrange__v1__job_end__unpack(NULL, b->payload_len, b->payload);
-        if (!e) {
-            log_err("job.end from %s does not parse; dropped", b->src);
+        Lagrange__V1__JobEnd *e;
+        if (taskmsg_end_decode(b->payload, b->payload_len, &e, why,
+                               sizeof why) < 0) {
+            log_err("job.end from %s refused: %s; dropped", b->src, why);
             return 0;
         }
         on_end(s, e, b);
@@ -2163,11 +2142,10 @@ static int hook_control(void *arg, const wire_bundle *b)
         return 1;
     }
     if (!strcmp(b->name, "task.status")) {
-        Lagrange__V1__TaskStatus *st =
-            lagrange__v1__task_status__unpack(NULL, b->payload_len,
-                                              b->payload);
-        if (!st) {
-            log_err("task.status from %s does not parse; dropped", b->src);
+        Lagrange__V1__TaskStatus *st;
+        if (taskmsg_status_decode(b->payload, b->payload_len, topo, &st, why,
+                                  sizeof why) < 0) {
+            log_err("task.status from %s refused: %s; dropped", b->src, why);
             return 0;
         }
         on_status(s, st);

@@ -3,8 +3,8 @@
 #
 #   sh tests/fuzz/run.sh [SECONDS] [TARGET...]      (from the repo root)
 #
-# SECONDS defaults to 60 per target; TARGET is npy, onnx, frame or h2rpc
-# (default: all four).
+# SECONDS defaults to 60 per target; TARGET is npy, onnx, frame, h2rpc or
+# taskmsg (default: all five).
 #
 # Everything is built with clang -fsanitize=fuzzer,address,undefined into
 # $FUZZ_BUILD (default build-fuzz/, outside the autotools build): every
@@ -27,10 +27,10 @@ set -u
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 case $secs in
-'' | *[!0-9]*) echo "usage: sh tests/fuzz/run.sh [SECONDS] [npy|onnx|frame|h2rpc]..." >&2
+'' | *[!0-9]*) echo "usage: sh tests/fuzz/run.sh [SECONDS] [npy|onnx|frame|h2rpc|taskmsg]..." >&2
                exit 2 ;;
 esac
-targets=${*:-npy onnx frame h2rpc}
+targets=${*:-npy onnx frame h2rpc taskmsg}
 B=${FUZZ_BUILD:-build-fuzz}
 CC=${CC:-clang}
 FUZZ_ARGS=${FUZZ_ARGS:-}
@@ -177,6 +177,35 @@ t1="1m"
 t2="99999999H"
 auth="authorization"
 bearer="Bearer good"
+EOF
+
+# taskmsg: selectors, tags of Task/TaskStatus/JobEnd/PartitionStored,
+# the fuzzer's node names, a job id and a SHA-256.
+cat >"$B/taskmsg.dict" <<'EOF'
+sel_task="\x00"
+sel_status="\x01"
+sel_end="\x02"
+sel_stored="\x03"
+job="\x0a\x0dj0123456789ab"
+epoch="\x10\x01"
+part="\x18"
+n_parts="\x20"
+controller="\x2a\x04gs-a"
+psha="\x32\x40"
+inputs="\x42"
+outputs="\x4a"
+node_task="\x6a\x03geo"
+st_node="\x22\x04moon"
+st_state="\x28\x05"
+st_detail="\x32"
+st_exec="\x39"
+why="\x1a"
+n1="gs-a"
+n2="geo"
+n3="moon"
+n4="gs-b"
+sha="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+big="\xff\xff\xff\xff\x0f"
 EOF
 
 status=0
