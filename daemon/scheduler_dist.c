@@ -513,7 +513,7 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
     plan_sched ps;
     unsigned char *allowed, *resident_v = NULL;
     char err[256] = "";
-    int n_grp = pm->n_grp;
+    int n_grp = pm->n_grp, rc;
     x->ctl = self;
     x->phase = DJ_LOCAL;
     memset(&p, 0, sizeof p);
@@ -552,8 +552,18 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
         p.resident = resident_v;
     }
     plan_sched_init(&ps);
-    if (plan_solve(&p, PLAN_STRAT_AUTO, &ps, err, sizeof err) < 0 ||
-        !ps.feasible || ps.n_parts < 1 || ps.n_parts > JOBPLAN_MAX_PARTS) {
+    rc = plan_solve(&p, PLAN_STRAT_AUTO, &ps, err, sizeof err);
+    if (rc == 0 && !ps.feasible && strstr(ps.reason, "lacks memory")) {
+        /* Even the best plan, the whole model here included, needs more
+         * memory than a node has: no node can run it. */
+        job_fail(j, "no plan fits the nodes' memory: %s", ps.reason);
+        plan_sched_free(&ps);
+        free(allowed);
+        free(resident_v);
+        return 0;
+    }
+    if (rc < 0 || !ps.feasible || ps.n_parts < 1 ||
+        ps.n_parts > JOBPLAN_MAX_PARTS) {
         log_debug("job %s: no distributed plan (%s); it runs here", j->id,
                   *err ? err : ps.reason);
         plan_sched_free(&ps);

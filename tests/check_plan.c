@@ -19,7 +19,12 @@
  *    same schedules; a partition waits for its weights sent from the input
  *    node (worked out by hand); auto prefers a slightly slower node that
  *    holds the weights to shipping 100 MB over 20 Mbit/s; the DP is never
- *    claimed optimal when exhaustive search does better.
+ *    claimed optimal when exhaustive search does better, with weights of
+ *    their own per group and with weights shared between groups;
+ *  - shared weights, counted once (worked out by hand): five MatMuls of a
+ *    real graph reading one 16 KiB weight need it once, per group, per
+ *    node and for the memory check; two groups sharing a weight on one
+ *    node need it once and ship it once, on two nodes each needs it.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -31,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "lgerr.h"
 #include "plan.h"
 #include "power.h"
@@ -49,14 +55,36 @@ static double urand(double a, double b)
     return a + (b - a) * (rnd() / 16777216.0);
 }
 
-/* A chain (dag = 0) or a DAG with skip edges of G groups. */
+/* Give m (G groups) shared weights: 1 + G/2 initializers, each group
+ * reading one or two of them. */
+static void rand_shared(plan_model *m)
+{
+    int G = m->n_grp, W = 1 + G / 2, r = 0;
+    ck_assert_int_eq(plan_model_alloc_weights(m, W, 2 * G), 0);
+    for (int x = 0; x < W; x++)
+        m->w_bytes[x] = (uint64_t)urand(1e5, 5e7);
+    for (int g = 0; g < G; g++) {
+        int a = (int)(rnd() % (unsigned)W), b = (int)(rnd() % (unsigned)W);
+        m->gw0[g] = r;
+        m->gw[r++] = a < b ? a : b;
+        if (a != b)
+            m->gw[r++] = a < b ? b : a;
+    }
+    m->gw0[G] = r;
+}
+
+/* A chain (dag = 0) or a DAG with skip edges of G groups; dag = 2: a DAG,
+ * 3: a chain, with weights shared between groups (rand_shared). */
 static plan_model *rand_model(int G, int dag)
 {
+    int shared = dag >= 2;
     int nt = G + 1, nc = G + 1, k = 0, ci = 0;
-    int skips = dag ? G / 2 : 0;
+    int skips = dag == 1 || dag == 2 ? G / 2 : 0;
     plan_model *m = plan_model_alloc(G, nt + skips, nc + skips);
     char err[256];
     ck_assert_ptr_nonnull(m);
+    if (shared)
+        rand_shared(m);
     for (int g = 0; g < G; g++) {
         snprintf(m->grp[g].name, sizeof m->grp[g].name, "op%d", g);
         m->grp[g].first = m->grp[g].last = g;
@@ -164,6 +192,55 @@ static void setup_problem(plan_problem *p, const plan_model *m,
 
 /* --- properties ------------------------------------------------------------ */
 
+/* Does group g read initializer x? (by a plain scan) */
+static int reads(const plan_model *m, int g, int x)
+{
+    for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++)
+        if (m->gw[k] == x)
+            return 1;
+    return 0;
+}
+
+/* The weights accounted by the evaluator, recounted one initializer at a
+ * time: a node holds each initializer some group placed on it reads, a
+ * partition's param_bytes and weight bundle count each once. */
+static void check_weights(const plan_problem *p, const plan_sched *s)
+{
+    const plan_model *m = p->m;
+    int N = p->t->n_nodes;
+    for (int n = 0; n < N; n++) {
+        uint64_t w = 0, act = 0;
+        for (int x = 0; x < m->n_w; x++)
+            for (int g = 0; g < m->n_grp; g++)
+                if (s->assign[g] == n && reads(m, g, x)) {
+                    w += plan_weight_bytes(m, x);
+                    break;
+                }
+        for (int g = 0; g < m->n_grp; g++)
+            if (s->assign[g] == n && m->grp[g].act_bytes > act)
+                act = m->grp[g].act_bytes;
+        ck_assert_uint_eq(s->node_mem[n], w + act);
+    }
+    for (int k = 0; k < s->n_parts; k++) {
+        const plan_part *pt = &s->parts[k];
+        uint64_t all = 0, ship = 0;
+        for (int x = 0; x < m->n_w; x++) {
+            int r = 0, miss = 0;
+            for (int g = pt->g0; g <= pt->g1; g++)
+                if (reads(m, g, x)) {
+                    r = 1;
+                    if (p->resident && pt->node != p->src &&
+                        !p->resident[(size_t)g * N + pt->node])
+                        miss = 1;
+                }
+            all += r ? plan_weight_bytes(m, x) : 0;
+            ship += miss ? plan_weight_bytes(m, x) : 0;
+        }
+        ck_assert_uint_eq(pt->param_bytes, all);
+        ck_assert_uint_eq(pt->weight_bytes, ship);
+    }
+}
+
 static void check_props(const plan_problem *p, const plan_sched *s)
 {
     const plan_topology *t = p->t;
@@ -171,6 +248,7 @@ static void check_props(const plan_problem *p, const plan_sched *s)
     ck_assert(isfinite(s->completion) || !s->feasible);
     if (!s->feasible)
         return;
+    check_weights(p, s);
     ck_assert_msg(s->completion >= plan_lower_bound(p) - 1e-9,
                   "completion %.9f below lower bound %.9f", s->completion,
                   plan_lower_bound(p));
@@ -251,7 +329,7 @@ START_TEST(dp_equals_exhaustive_on_chains)
     for (int it = 0; it < 60; it++) {
         int G = 2 + (int)(rnd() % 4), N = 2 + (int)(rnd() % 2);
         int solar = it % 3 == 2;
-        plan_model *m = rand_model(G, 0);
+        plan_model *m = rand_model(G, it % 2 ? 3 : 0);
         plan_topology *t = rand_topo(N, solar);
         plan_problem p;
         plan_sched a, b;
@@ -291,7 +369,7 @@ START_TEST(strategies_keep_properties)
 {
     rng_state = 4242;
     for (int it = 0; it < 40; it++) {
-        int dag = it & 1;
+        int dag = it & 3;           /* chains and DAGs, shared weights */
         int G = 4 + (int)(rnd() % 12), N = 2 + (int)(rnd() % 5);
         plan_model *m = rand_model(G, dag);
         plan_topology *t = rand_topo(N, 1);
@@ -434,7 +512,7 @@ START_TEST(resident_null_is_all_resident)
 {
     rng_state = 9191;
     for (int it = 0; it < 16; it++) {
-        int dag = it & 1;
+        int dag = it & 3;
         int G = 3 + (int)(rnd() % 8), N = 2 + (int)(rnd() % 3);
         plan_model *m = rand_model(G, dag);
         plan_topology *t = rand_topo(N, it % 3 == 0);
@@ -667,10 +745,12 @@ START_TEST(resident_exhaustive_oracle)
 {
     int proven = 0, auto_opt = 0, cases = 0, shipped = 0;
     rng_state = 31337;
-    for (int it = 0; it < 60; it++) {
-        int dag = it % 4 == 3;
+    for (int it = 0; it < 80; it++) {
+        /* chains, DAGs; odd iterations share weights between groups */
+        int dag = it % 4 == 3 ? (it % 8 == 7 ? 2 : 1) : it % 2 ? 3 : 0;
         int G = 2 + (int)(rnd() % 4), N = 2 + (int)(rnd() % 2);
-        plan_model *m = rand_model(dag ? G + 2 : G, dag);
+        int isdag = dag == 1 || dag == 2;
+        plan_model *m = rand_model(isdag ? G + 2 : G, dag);
         plan_topology *t = rand_topo(N, it % 3 == 2);
         unsigned char *res = rand_resident(m, t, 0);
         plan_problem p;
@@ -725,6 +805,273 @@ START_TEST(resident_exhaustive_oracle)
 }
 END_TEST
 
+/* --- shared weights, counted once ------------------------------------ */
+
+/* x [1, 64] -> mm0 .. mm4, each MatMul by the same W [64, 64] (16384
+ * bytes) -> Add b [1, 64] (256 bytes) -> y. Five graph nodes read W. */
+static lg_graph *shared_graph(void)
+{
+    static const int64_t xd[2] = {1, 64}, wd[2] = {64, 64}, bd[2] = {1, 64};
+    lg_graph *g = lg_graph_new();
+    lg_shape ws = lg_shape_make(2, wd), bs = lg_shape_make(2, bd);
+    char err[256], in[2][16], out[16], name[16];
+    int x;
+    ck_assert_ptr_nonnull(g);
+    g->name = strdup("shared");
+    g->opset = 13;
+    g->ir_version = 8;
+    x = lg_graph_value(g, "x");
+    g->values[x].dtype = LG_F32;
+    g->values[x].shape = lg_shape_make(2, xd);
+    g->values[x].has_shape = 1;
+    ck_assert_int_eq(lg_graph_add_input(g, x), 0);
+    lg_graph_set_const(g, lg_graph_value(g, "W"),
+                       lg_tensor_new(LG_F32, &ws), 1);
+    lg_graph_set_const(g, lg_graph_value(g, "b"),
+                       lg_tensor_new(LG_F32, &bs), 1);
+    for (int i = 0; i <= 5; i++) {
+        const char *ins[2] = {in[0], in[1]}, *outs[1] = {out};
+        if (i)
+            snprintf(in[0], sizeof in[0], "a%d", i - 1);
+        else
+            snprintf(in[0], sizeof in[0], "x");
+        snprintf(in[1], sizeof in[1], "%s", i < 5 ? "W" : "b");
+        if (i < 5) {
+            snprintf(out, sizeof out, "a%d", i);
+            snprintf(name, sizeof name, "mm%d", i);
+        } else {
+            snprintf(out, sizeof out, "y");
+            snprintf(name, sizeof name, "add");
+        }
+        ck_assert_int_ge(lg_graph_add_node(g, name, i < 5 ? "MatMul" : "Add",
+                                           "", 2, ins, 1, outs, NULL, 0), 0);
+    }
+    ck_assert_int_eq(lg_graph_add_output(g, lg_graph_find(g, "y")), 0);
+    ck_assert_msg(lg_graph_infer(g, NULL, err, sizeof err) == 0, "%s", err);
+    return g;
+}
+
+START_TEST(shared_initializer_counted_once)
+{
+    char err[256];
+    lg_graph *g = shared_graph();
+    plan_model *m = NULL;
+    plan_topology *t;
+    plan_problem p;
+    plan_sched s;
+    int assign[6] = {0, 0, 0, 0, 0, 0};
+    static const char fits[] = "Node=gs Kind=ground Memory=17664\n";
+    static const char tight[] = "Node=gs Kind=ground Memory=17663\n";
+
+    /* the graph itself: W and b once each */
+    ck_assert_uint_eq(lg_graph_param_bytes(g), 16384 + 256);
+    ck_assert_uint_eq(g->nodes[0].param_bytes, 16384);
+    ck_assert_int_eq(plan_model_from_graph(g, 0, &m, err, sizeof err), 0);
+    ck_assert_int_eq(m->n_grp, 6);
+    ck_assert_int_eq(m->n_w, 2);
+    for (int k = 0; k < 5; k++)
+        ck_assert_uint_eq(m->grp[k].param_bytes, 16384);
+    ck_assert_uint_eq(m->grp[5].param_bytes, 256);
+    /* all six groups: 16384 + 256 = 16640 bytes, not 5 x 16384 + 256 */
+    ck_assert_uint_eq(plan_model_weights(m, 0, 5), 16640);
+    ck_assert_uint_eq(plan_model_weights(m, 1, 3), 16384);
+    ck_assert_uint_eq(plan_model_weights(m, 4, 5), 16640);
+    /* every group's working set: 256 read + 256 written, its 256-byte
+     * input and 256-byte output tensors: 1024. The node needs 16640 +
+     * 1024 = 17664 bytes: it fits in 17664, not in 17663. */
+    for (int k = 0; k < 6; k++)
+        ck_assert_uint_eq(m->grp[k].act_bytes, 1024);
+    ck_assert_int_eq(plan_topology_parse("fits", fits, sizeof fits - 1, &t,
+                                         err, sizeof err), 0);
+    plan_sched_init(&s);
+    setup_problem(&p, m, t, 0);
+    ck_assert_int_eq(plan_eval(&p, assign, &s), 0);
+    ck_assert_msg(s.feasible, "%s", s.reason);
+    ck_assert_uint_eq(s.node_mem[0], 17664);
+    ck_assert_int_eq(s.n_parts, 1);
+    ck_assert_uint_eq(s.parts[0].param_bytes, 16640);
+    solve(&p, PLAN_STRAT_AUTO, &s);
+    ck_assert(s.feasible);
+    plan_topology_free(t);
+    ck_assert_int_eq(plan_topology_parse("tight", tight, sizeof tight - 1,
+                                         &t, err, sizeof err), 0);
+    setup_problem(&p, m, t, 0);
+    ck_assert_int_eq(plan_eval(&p, assign, &s), 0);
+    ck_assert(!s.feasible);
+    ck_assert_msg(strstr(s.reason, "gs lacks memory: needs 0.0 MiB (weights "
+                                    "0.0 MiB"), "%s", s.reason);
+    ck_assert_uint_eq(s.node_mem[0], 17664);
+    /* coarsened, the Add joins the last MatMul's group: five groups,
+     * the last reading W and b; still 16640 bytes in all */
+    plan_model_free(m);
+    ck_assert_int_eq(plan_model_from_graph(g, 1, &m, err, sizeof err), 0);
+    ck_assert_int_eq(m->n_grp, 5);
+    ck_assert_uint_eq(m->grp[0].param_bytes, 16384);
+    ck_assert_uint_eq(m->grp[4].param_bytes, 16640);
+    ck_assert_uint_eq(plan_model_weights(m, 0, 4), 16640);
+    plan_sched_free(&s);
+    plan_topology_free(t);
+    plan_model_free(m);
+    lg_graph_free(g);
+}
+END_TEST
+
+/* Three 1-GFLOP groups on wts_topo (gs, sat: 1 MB/s, 0.5 s light time),
+ * 1000-byte tensors. W0 (10 MB) is read by all three groups, W1 (1 MB)
+ * by g1 only. sat has 11 MB of memory; nothing is resident on sat. */
+static const char share_topo[] =
+    "Profile=p Conv=100G Gemm=100G Elem=1G Other=1G MemBW=10G "
+    "Overhead=0\n"
+    "Node=gs Kind=ground Profile=p Memory=64G\n"
+    "Node=sat Kind=leo Profile=p Memory=11000000\n"
+    "Link=gs<>sat Delay=0.5 Rate=8M\n";
+
+START_TEST(shared_weight_once_per_node)
+{
+    char err[256];
+    plan_topology *t;
+    plan_problem p;
+    plan_sched s;
+    plan_model *m = chain_n(3, 1, 1000, 0);
+    unsigned char res[6] = {0};
+    int both_sat[3] = {1, 1, 1}, split[3] = {0, 1, 1}, aba[3] = {1, 0, 1};
+
+    ck_assert_int_eq(plan_model_alloc_weights(m, 2, 4), 0);
+    m->w_bytes[0] = 10000000;
+    m->w_bytes[1] = 1000000;
+    m->gw0[0] = 0;
+    m->gw[0] = 0;               /* g0: W0 */
+    m->gw0[1] = 1;
+    m->gw[1] = 0;               /* g1: W0, W1 */
+    m->gw[2] = 1;
+    m->gw0[2] = 3;
+    m->gw[3] = 0;               /* g2: W0 */
+    m->gw0[3] = 4;
+    ck_assert_int_eq(plan_model_finish(m, err, sizeof err), 0);
+    ck_assert_uint_eq(m->grp[0].param_bytes, 10000000);
+    ck_assert_uint_eq(m->grp[1].param_bytes, 11000000);
+    ck_assert_uint_eq(m->grp[2].param_bytes, 10000000);
+    ck_assert_int_eq(plan_topology_parse("share", share_topo,
+                                         sizeof share_topo - 1, &t, err,
+                                         sizeof err), 0);
+    plan_sched_init(&s);
+    setup_problem(&p, m, t, 0);
+    p.dst = 1;
+
+    /* all on sat: W0 once + W1 = 11 MB (the sum over groups would be
+     * 31 MB), exactly sat's memory (no activations here) */
+    ck_assert_int_eq(plan_eval(&p, both_sat, &s), 0);
+    ck_assert_msg(s.feasible, "%s", s.reason);
+    ck_assert_uint_eq(s.node_mem[1], 11000000);
+    ck_assert_uint_eq(s.node_mem[0], 0);
+    ck_assert_uint_eq(s.parts[0].param_bytes, 11000000);
+    /* shipped once: the 1000-byte input leaves gs at 0 (1 ms on the
+     * link), then the 11 MB of weights, 11 s, arriving at 11.501 s; three
+     * 10 ms groups: 11.531 s */
+    p.resident = res;
+    ck_assert_int_eq(plan_eval(&p, both_sat, &s), 0);
+    ck_assert_msg(s.feasible, "%s", s.reason);
+    ck_assert_int_eq(s.n_parts, 1);
+    ck_assert_uint_eq(s.parts[0].weight_bytes, 11000000);
+    ck_assert_int_eq(s.xfers[s.parts[0].weight_xfer].n_tensors, 2);
+    ck_assert_double_eq_tol(s.parts[0].weights_arrive, 11.501, 1e-9);
+    ck_assert_double_eq_tol(s.completion, 11.531, 1e-9);
+
+    /* g0 on gs, g1 and g2 on sat: each node needs W0 */
+    ck_assert_int_eq(plan_eval(&p, split, &s), 0);
+    ck_assert_msg(s.feasible, "%s", s.reason);
+    ck_assert_uint_eq(s.node_mem[0], 10000000);
+    ck_assert_uint_eq(s.node_mem[1], 11000000);
+    ck_assert_int_eq(s.n_parts, 2);
+    ck_assert_uint_eq(s.parts[0].param_bytes, 10000000);
+    ck_assert_uint_eq(s.parts[0].weight_bytes, 0);     /* gs holds all */
+    ck_assert_uint_eq(s.parts[1].param_bytes, 11000000);
+    ck_assert_uint_eq(s.parts[1].weight_bytes, 11000000);
+    /* resident on sat for g1 only: g2's W0 is still shipped (10 MB) */
+    res[1 * 2 + 1] = 1;
+    ck_assert_int_eq(plan_eval(&p, split, &s), 0);
+    ck_assert_uint_eq(s.parts[1].weight_bytes, 10000000);
+    res[2 * 2 + 1] = 1;
+    ck_assert_int_eq(plan_eval(&p, split, &s), 0);
+    ck_assert_uint_eq(s.parts[1].weight_bytes, 0);
+    ck_assert_int_eq(s.parts[1].weight_xfer, -1);
+    memset(res, 0, sizeof res);
+
+    /* sat, gs, sat: sat holds W0 once (10 MB), gs W0 and W1 (11 MB);
+     * each partition on sat gets its own bundle (the daemon ships each
+     * as a model of its own): W0 for g0, and W0 again for g2 */
+    ck_assert_int_eq(plan_eval(&p, aba, &s), 0);
+    ck_assert_int_eq(s.n_parts, 3);
+    ck_assert_uint_eq(s.node_mem[1], 10000000);
+    ck_assert_uint_eq(s.node_mem[0], 11000000);
+    ck_assert_uint_eq(s.parts[0].weight_bytes, 10000000);
+    ck_assert_uint_eq(s.parts[1].weight_bytes, 0);
+    ck_assert_uint_eq(s.parts[2].weight_bytes, 10000000);
+
+    /* a third node, warm, holds g1's and g2's weights but computes at
+     * 1/500 (5 s a group); gs 10000 times slower (100 s). Output wanted at
+     * gs. The planners ship the 11 MB to sat once and run everything
+     * there: 11.531 s as above, + 1 ms + 0.5 s back = 12.032 s. Anything
+     * on warm waits for W0 (10.5 s) or for g0 and g1 on sat, then 5 s.
+     * (Counting W0 once per group, 31 MB, sat would look like 32.032 s,
+     * and all on warm, W0 sent once: 10.5 + 15 + 0.501 = 26.001 s.) */
+    {
+        static const char warm_topo[] =
+            "Profile=p Conv=100G Gemm=100G Elem=1G Other=1G MemBW=10G "
+            "Overhead=0\n"
+            "Node=gs Kind=ground Profile=p Scale=0.0001 Memory=64G\n"
+            "Node=sat Kind=leo Profile=p Memory=11000000\n"
+            "Node=warm Kind=leo Profile=p Scale=0.002 Memory=64G\n"
+            "Link=gs<>sat Delay=0.5 Rate=8M\n"
+            "Link=gs<>warm Delay=0.5 Rate=8M\n";
+        unsigned char res3[9] = {0, 0, 0, 0, 0, 1, 0, 0, 1};
+        plan_topology *t2;
+        plan_problem q;
+        ck_assert_int_eq(plan_topology_parse("warm", warm_topo,
+                                             sizeof warm_topo - 1, &t2, err,
+                                             sizeof err), 0);
+        setup_problem(&q, m, t2, 0);
+        q.resident = res3;
+        for (int st = PLAN_STRAT_AUTO; st <= PLAN_STRAT_HEFT; st++) {
+            if (st == PLAN_STRAT_SOURCE || st == PLAN_STRAT_FASTEST ||
+                st == PLAN_STRAT_SPLIT)
+                continue;
+            solve(&q, (enum plan_strategy)st, &s);
+            ck_assert_msg(s.feasible, "%s", s.reason);
+            for (int g = 0; g < 3; g++)
+                ck_assert_msg(s.assign[g] == 1, "%s: group %d on %d",
+                              plan_strategy_name((enum plan_strategy)st), g,
+                              s.assign[g]);
+            ck_assert_double_eq_tol(s.completion, 12.032, 1e-9);
+        }
+        plan_topology_free(t2);
+    }
+
+    /* the memory check: with W1 at 2 MB, everything on sat needs 12 MB >
+     * 11 MB; g0 on gs and the rest on sat too; g0 and g2 on sat fit */
+    m->w_bytes[1] = 2000000;
+    ck_assert_int_eq(plan_model_finish(m, err, sizeof err), 0);
+    p.resident = NULL;
+    ck_assert_int_eq(plan_eval(&p, both_sat, &s), 0);
+    ck_assert(!s.feasible);
+    ck_assert_msg(strstr(s.reason, "sat lacks memory: needs 11.4 MiB "
+                                   "(weights 11.4 MiB"), "%s", s.reason);
+    ck_assert_int_eq(plan_eval(&p, split, &s), 0);
+    ck_assert(!s.feasible);
+    ck_assert_int_eq(plan_eval(&p, aba, &s), 0);
+    ck_assert_msg(s.feasible, "%s", s.reason);
+    /* and every strategy finds a plan within the memory */
+    for (int st = PLAN_STRAT_AUTO; st < PLAN_STRAT_N; st++) {
+        solve(&p, (enum plan_strategy)st, &s);
+        ck_assert_msg(s.feasible, "%s: %s",
+                      plan_strategy_name((enum plan_strategy)st), s.reason);
+    }
+    plan_sched_free(&s);
+    plan_topology_free(t);
+    plan_model_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan");
@@ -738,6 +1085,8 @@ static Suite *suite(void)
     tcase_add_test(tc, weights_shipped_before_the_partition);
     tcase_add_test(tc, auto_prefers_node_holding_weights);
     tcase_add_test(tc, resident_exhaustive_oracle);
+    tcase_add_test(tc, shared_initializer_counted_once);
+    tcase_add_test(tc, shared_weight_once_per_node);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,14 +19,19 @@
  * monotone deque, so a cut costs O(N) plus one routing search,
  * O(E log N). Longer runs on solar nodes are searched explicitly. Memory
  * limits (weights of the run + its largest working set) and forbidden
- * nodes bound i from below, monotonically in j.
+ * nodes bound i from below, monotonically in j. A run's weights are the
+ * union of its groups' initializers (plan_model.gw), kept per node for
+ * the window [lo, j) as it slides: group j-1 adds the initializers no
+ * group of the window read before it (prev < lo), dropping group lo
+ * removes those no later group of the window reads (next >= j).
  *
  * Weights (plan_problem.resident): a run on n whose groups' weights are
  * not all on n also waits for W_n(b), the uncontended earliest arrival at
- * n of the b missing weight bytes sent from the input node at t0. b grows
- * as the run extends to the left, and sending more never arrives
- * earlier, so on such nodes i is searched explicitly from j - 1 down,
- * stopping once the weights alone make a run too late to beat the best.
+ * n of the b missing weight bytes (each initializer once) sent from the
+ * input node at t0. b grows as the run extends to the left, and sending
+ * more never arrives earlier, so on such nodes i is searched explicitly
+ * from j - 1 down, stopping once the weights alone make a run too late
+ * to beat the best.
  *
  * What it solves exactly: plans that cut at group boundaries, relaying
  * every crossing tensor through each run's node, with each node's
@@ -57,8 +62,17 @@ typedef struct dp {
     double *F;                   /* N: the current cut's finish times */
     double *arrive;
     int *rvia;
-    uint64_t *pp;                /* prefix parameter bytes, G + 1 */
-    uint64_t *R;                 /* (G + 1) x N: prefix bytes to ship */
+    int *wprev, *wnext;          /* per weight-list entry of p->m: the
+                                    previous / next group reading the same
+                                    initializer (-1 / G if none) */
+    uint64_t *uw;                /* per node: weights of the window
+                                    [lo[n], j) */
+    uint64_t wall;               /* every initializer, once */
+    const plan_problem *wp;      /* whose groups and resident say what a
+                                    run must receive; NULL: nothing */
+    const int *wfirst;           /* chain group c covers wp's groups
+                                    [wfirst[c], wfirst[c+1]); NULL: c */
+    uint64_t *wstamp, stamp;     /* per initializer of wp->m: in the run */
     unsigned char *ships;        /* per node: some run there ships weights */
     plan_router *wr;             /* weight routing (no cutoff) */
     double *wready, *warr;       /* per node */
@@ -84,8 +98,10 @@ static void dp_free(dp *d)
     free(d->F);
     free(d->arrive);
     free(d->rvia);
-    free(d->pp);
-    free(d->R);
+    free(d->wprev);
+    free(d->wnext);
+    free(d->uw);
+    free(d->wstamp);
     free(d->ships);
     plan_router_free(d->wr);
     free(d->wready);
@@ -106,6 +122,54 @@ static uint64_t act_max(const dp *d, int a, int b)
         k++;
     uint64_t x = d->rmq[k][a], y = d->rmq[k][b - (1 << k) + 1];
     return x > y ? x : y;
+}
+
+/* Group g joins node n's window [lo, g) on the right: its initializers
+ * that no group of the window reads add their bytes. */
+static void dp_window_add(dp *d, int n, int g)
+{
+    const plan_model *m = d->p->m;
+    for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++)
+        if (d->wprev[k] < d->lo[n])
+            d->uw[n] += plan_weight_bytes(m, m->gw[k]);
+}
+
+/* The window [lo, j) of node n loses its first group: its initializers
+ * that no later group of the window reads leave. */
+static void dp_window_drop(dp *d, int n, int j)
+{
+    const plan_model *m = d->p->m;
+    int g = d->lo[n]++;
+    for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++)
+        if (d->wnext[k] >= j)
+            d->uw[n] -= plan_weight_bytes(m, m->gw[k]);
+}
+
+/* Bytes that chain group c adds to the weights a run on n must receive:
+ * the initializers its non-resident groups (of wp) read that the run
+ * (since the last d->stamp++) has not counted yet. */
+static uint64_t dp_missing(dp *d, int n, int c)
+{
+    const plan_model *wm;
+    uint64_t b = 0;
+    int g0, g1;
+    if (!d->wp)
+        return 0;
+    wm = d->wp->m;
+    g0 = d->wfirst ? d->wfirst[c] : c;
+    g1 = d->wfirst ? d->wfirst[c + 1] : c + 1;
+    for (int g = g0; g < g1; g++) {
+        if (plan_resident(d->wp, g, n))
+            continue;
+        for (int k = wm->gw0[g]; k < wm->gw0[g + 1]; k++) {
+            int x = wm->gw[k];
+            if (d->wstamp[x] != d->stamp) {
+                d->wstamp[x] = d->stamp;
+                b += plan_weight_bytes(wm, x);
+            }
+        }
+    }
+    return b;
 }
 
 #define WC_SIZE 4096
@@ -131,11 +195,16 @@ static double dp_weights(dp *d, int n, uint64_t b)
     return c->at;
 }
 
-static int dp_alloc(dp *d, const plan_problem *p, const uint64_t *ship)
+static int dp_alloc(dp *d, const plan_problem *p, const plan_problem *wp,
+                    const int *wfirst)
 {
     size_t cells;
+    const plan_model *m = p->m;
+    int *last;
     memset(d, 0, sizeof *d);
     d->p = p;
+    d->wp = wp;
+    d->wfirst = wfirst;
     d->G = p->m->n_grp;
     d->N = p->t->n_nodes;
     cells = ((size_t)d->G + 1) * (size_t)d->N;
@@ -154,45 +223,67 @@ static int dp_alloc(dp *d, const plan_problem *p, const uint64_t *ship)
     d->F = malloc((size_t)d->N * sizeof *d->F);
     d->arrive = malloc((size_t)d->N * sizeof *d->arrive);
     d->rvia = malloc((size_t)d->N * sizeof *d->rvia);
-    d->pp = calloc((size_t)d->G + 1, sizeof *d->pp);
+    d->wprev = malloc(((size_t)m->gw0[d->G] + 1) * sizeof *d->wprev);
+    d->wnext = malloc(((size_t)m->gw0[d->G] + 1) * sizeof *d->wnext);
+    d->uw = calloc((size_t)d->N, sizeof *d->uw);
+    last = malloc(((size_t)m->n_w + 1) * sizeof *last);
     d->ships = calloc((size_t)d->N, 1);
-    if (ship) {
-        d->R = calloc(cells, sizeof *d->R);
+    if (!d->wprev || !d->wnext || !d->uw || !last || !d->ships) {
+        free(last);
+        return -ENOMEM;
+    }
+    /* each weight-list entry's previous and next reader */
+    for (int x = 0; x < m->n_w; x++)
+        last[x] = -1;
+    for (int g = 0; g < d->G; g++)
+        for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++) {
+            int x = m->gw[k];
+            if (last[x] < 0)
+                d->wall += plan_weight_bytes(m, x);
+            d->wprev[k] = last[x];
+            last[x] = g;
+        }
+    for (int x = 0; x < m->n_w; x++)
+        last[x] = d->G;
+    for (int g = d->G - 1; g >= 0; g--)
+        for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++) {
+            d->wnext[k] = last[m->gw[k]];
+            last[m->gw[k]] = g;
+        }
+    free(last);
+    if (wp) {
+        const plan_model *wm = wp->m;
         d->wr = plan_router_new(p->t);
         d->wready = malloc((size_t)d->N * sizeof *d->wready);
         d->warr = malloc((size_t)d->N * sizeof *d->warr);
         d->wvia = malloc((size_t)d->N * sizeof *d->wvia);
         d->wc = malloc(WC_SIZE * sizeof *d->wc);
-        if (!d->R || !d->wr || !d->wready || !d->warr || !d->wvia ||
-            !d->wc)
+        d->wstamp = calloc((size_t)wm->n_w + 1, sizeof *d->wstamp);
+        if (!d->wr || !d->wready || !d->warr || !d->wvia || !d->wc ||
+            !d->wstamp)
             return -ENOMEM;
         for (int k = 0; k < WC_SIZE; k++)
             d->wc[k].n = -1;
-        for (int g = 0; g < d->G; g++)
-            for (int n = 0; n < d->N; n++) {
-                uint64_t b = ship[(size_t)g * d->N + n];
-                d->R[(size_t)(g + 1) * d->N + n] =
-                    d->R[(size_t)g * d->N + n] + b;
-                if (b)
+        for (int g = 0; g < wm->n_grp; g++)
+            for (int n = 0; n < d->N; n++)
+                if (!plan_resident(wp, g, n) &&
+                    wm->grp[g].param_bytes)
                     d->ships[n] = 1;
-            }
     }
     while ((1 << d->lg) <= d->G)
         d->lg++;
     d->rmq = calloc((size_t)d->lg + 1, sizeof *d->rmq);
     if (!d->A || !d->S || !d->arg || !d->via || !d->dq || !d->dh ||
         !d->dt || !d->lo || !d->lop || !d->free_run || !d->F ||
-        !d->arrive || !d->rvia || !d->pp || !d->ships || !d->rmq)
+        !d->arrive || !d->rvia || !d->rmq)
         return -ENOMEM;
     for (int k = 0; k < d->lg; k++) {
         d->rmq[k] = malloc(((size_t)d->G + 1) * sizeof **d->rmq);
         if (!d->rmq[k])
             return -ENOMEM;
     }
-    for (int g = 0; g < d->G; g++) {
+    for (int g = 0; g < d->G; g++)
         d->rmq[0][g] = p->m->grp[g].act_bytes;
-        d->pp[g + 1] = d->pp[g] + p->m->grp[g].param_bytes;
-    }
     for (int k = 1; k < d->lg; k++)
         for (int g = 0; g + (1 << k) <= d->G; g++) {
             uint64_t x = d->rmq[k - 1][g],
@@ -244,15 +335,16 @@ static int dp_source(const dp *d, const int *via, int x)
 
 /* An achievable completion to prune with: everything on the input node,
  * if that node is grid-powered (no battery wait to model), may run every
- * group and holds them all; then the outputs routed to their node.
- * INFINITY when that plan is not available. */
-static double dp_upper_bound(const plan_problem *p, plan_router *r,
-                             double *ready, double *arr, int *via)
+ * group and holds them all (w: every initializer once); then the outputs
+ * routed to their node. INFINITY when that plan is not available. */
+static double dp_upper_bound(const plan_problem *p, uint64_t w,
+                             plan_router *r, double *ready, double *arr,
+                             int *via)
 {
     const plan_model *m = p->m;
     const plan_node *s = &p->t->nodes[p->src];
     double t = p->t0;
-    uint64_t w = 0, act = 0;
+    uint64_t act = 0;
 
     if (s->power.solar)
         return INFINITY;
@@ -260,7 +352,6 @@ static double dp_upper_bound(const plan_problem *p, plan_router *r,
         if (!plan_allowed(p, g, p->src))
             return INFINITY;
         t += plan_group_time(m, g, p->t, p->src);
-        w += m->grp[g].param_bytes;
         if (m->grp[g].act_bytes > act)
             act = m->grp[g].act_bytes;
     }
@@ -276,8 +367,9 @@ static double dp_upper_bound(const plan_problem *p, plan_router *r,
 
 #undef N_OF
 #define N_OF (d.N)
-int plan_dp(const plan_problem *p, const uint64_t *ship, int *assign,
-            double *bound, char *err, size_t errlen)
+int plan_dp(const plan_problem *p, const plan_problem *wp,
+            const int *wfirst, int *assign, double *bound, char *err,
+            size_t errlen)
 {
     dp d;
     plan_router *r = NULL;
@@ -288,11 +380,11 @@ int plan_dp(const plan_problem *p, const uint64_t *ship, int *assign,
     *bound = INFINITY;
     if (G == 0)
         return lg_errf(err, errlen, LG_EMODEL, "empty model");
-    if (dp_alloc(&d, p, ship) != 0 || !(r = plan_router_new(t)))
+    if (dp_alloc(&d, p, wp, wfirst) != 0 || !(r = plan_router_new(t)))
         goto out;
     /* Prune routing with an upper bound: data reaching a node after
      * ub - (the least compute still to do) cannot beat that plan. */
-    ub = dp_upper_bound(p, r, d.F, d.arrive, d.rvia);
+    ub = dp_upper_bound(p, d.wall, r, d.F, d.arrive, d.rvia);
     if (isfinite(ub)) {
         rest = malloc(((size_t)G + 1) * sizeof *rest);
         if (!rest)
@@ -330,14 +422,15 @@ int plan_dp(const plan_problem *p, const uint64_t *ship, int *assign,
             int *q = d.dq + (size_t)n * (G + 1), bi = -1;
 
             CELL(d.S, j, n) = CELL(d.S, j - 1, n) + c;
-            if (!plan_allowed(p, j - 1, n))
+            if (!plan_allowed(p, j - 1, n)) {
                 d.lo[n] = j;    /* no run on n may contain group j - 1 */
-            else
+                d.uw[n] = 0;
+            } else {
+                dp_window_add(&d, n, j - 1);
                 while (d.lo[n] < j &&
-                       d.pp[j] - d.pp[d.lo[n]] +
-                               act_max(&d, d.lo[n], j - 1) >
-                           nd->memory)
-                    d.lo[n]++;
+                       d.uw[n] + act_max(&d, d.lo[n], j - 1) > nd->memory)
+                    dp_window_drop(&d, n, j);
+            }
             while (d.lop[n] < j && CELL(d.S, j, n) - CELL(d.S, d.lop[n], n) >
                                        d.free_run[n])
                 d.lop[n]++;
@@ -348,10 +441,12 @@ int plan_dp(const plan_problem *p, const uint64_t *ship, int *assign,
                  * run leftwards; W and the run only grow, so stop once
                  * they alone cannot beat the best */
                 double wlast = -INFINITY;
+                uint64_t b = 0;
+                d.stamp++;      /* a new run: nothing in it yet */
                 for (int i = j - 1; i >= d.lo[n]; i--) {
                     double a = CELL(d.A, i, n), r0, st;
                     double run = CELL(d.S, j, n) - CELL(d.S, i, n);
-                    uint64_t b = CELL(d.R, j, n) - CELL(d.R, i, n);
+                    b += dp_missing(&d, n, i);
                     if (wlast + run >= best)
                         break;
                     if (!isfinite(a) || a + run >= best)

@@ -11,6 +11,10 @@
  * they are pushed. Graph inputs are pushed from the input node at t0,
  * then the weights each partition lacks on its node (plan_problem.
  * resident), in partition order; a partition's groups wait for both.
+ *
+ * Weights are counted per initializer (plan_model.gw) with a stamp array:
+ * a node's memory holds each initializer its groups read once, and a
+ * partition's weight bundle carries each missing initializer once.
  */
 #include <errno.h>
 #include <math.h>
@@ -398,7 +402,7 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     enum plan_wait *gwait = NULL;
     dest **dl = NULL;
     int *nd = NULL, *mark = NULL, *gpart = NULL, *pt0 = NULL, *ptl = NULL;
-    int *pwx = NULL;
+    int *pwx = NULL, *wseen = NULL, *byn0 = NULL, *byn = NULL;
     uint64_t *maxact = NULL;
     double *pw = NULL;
 
@@ -422,9 +426,13 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     maxact = calloc((size_t)N, sizeof *maxact);
     pw = malloc(((size_t)G + 1) * sizeof *pw);
     pwx = malloc(((size_t)G + 1) * sizeof *pwx);
+    wseen = calloc((size_t)m->n_w + 1, sizeof *wseen);
+    byn0 = calloc((size_t)N + 2, sizeof *byn0);
+    byn = malloc(((size_t)G + 1) * sizeof *byn);
     if (!s->node_energy_j || !s->node_busy_s || !s->node_mem ||
         !s->assign || !gstart || !gfinish || !gready || !gwait || !gpart ||
-        !dl || !nd || !mark || !maxact || !pw || !pwx)
+        !dl || !nd || !mark || !maxact || !pw || !pwx || !wseen || !byn0 ||
+        !byn)
         goto out;
     for (int g = 0; g < G; g++)
         gstart[g] = gfinish[g] = INFINITY;
@@ -446,10 +454,27 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
             infeasible_at(s, 3, "model node '%s' may not run on %s (forbidden or "
                        "pinned elsewhere)", m->grp[g].name,
                        t->nodes[n].name);
-        s->node_mem[n] += m->grp[g].param_bytes;
+        byn0[n + 2]++;
         if (m->grp[g].act_bytes > maxact[n])
             maxact[n] = m->grp[g].act_bytes;
     }
+    /* each node's weights: the union of its groups' initializers, with
+     * the groups taken node by node (wseen[x] == n + 1: counted for n) */
+    for (int n = 0; n < N; n++)
+        byn0[n + 2] += byn0[n + 1];
+    for (int g = 0; g < G; g++)
+        byn[byn0[assign[g] + 1]++] = g;
+    for (int n = 0; n < N; n++)
+        for (int i = byn0[n]; i < byn0[n + 1]; i++) {
+            int g = byn[i];
+            for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++) {
+                int x = m->gw[k];
+                if (wseen[x] != n + 1) {
+                    wseen[x] = n + 1;
+                    s->node_mem[n] += plan_weight_bytes(m, x);
+                }
+            }
+        }
     for (int n = 0; n < N; n++) {
         uint64_t w = s->node_mem[n];
         s->node_mem[n] += maxact[n];
@@ -515,7 +540,8 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
     }
 
     /* then the weights each partition lacks leave the input node at t0:
-     * one bundle per partition of the missing groups' param_bytes */
+     * one bundle per partition k of the initializers its non-resident
+     * groups read, each once (wseen[x] == N + 1 + k: in k's bundle) */
     {
         int np = 0;
         for (int g = 0; g < G; g++) {
@@ -527,17 +553,29 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
             gpart[g] = np - 1;
         }
         for (int g0 = 0, k = 0; g0 < G; k++) {
-            int n = assign[g0], g1 = g0, first = -1;
+            int n = assign[g0], g1 = g0, first = -1, ngrp = 0;
             plan_xfer x = {0};
             while (g1 + 1 < G && assign[g1 + 1] == n)
                 g1++;
-            for (int g = g0; g <= g1; g++)
-                if (!plan_resident(p, g, n) && m->grp[g].param_bytes) {
-                    x.bytes += m->grp[g].param_bytes;
+            for (int g = g0; g <= g1; g++) {
+                uint64_t b0 = x.bytes;
+                if (plan_resident(p, g, n))
+                    continue;
+                for (int j = m->gw0[g]; j < m->gw0[g + 1]; j++) {
+                    int w = m->gw[j];
+                    uint64_t wb = plan_weight_bytes(m, w);
+                    if (wseen[w] == N + 1 + k || !wb)
+                        continue;
+                    wseen[w] = N + 1 + k;
+                    x.bytes += wb;
                     x.n_tensors++;
+                }
+                if (x.bytes > b0) {
+                    ngrp++;
                     if (first < 0)
                         first = g;
                 }
+            }
             g0 = g1 + 1;
             if (!x.bytes)
                 continue;
@@ -552,9 +590,8 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
                 infeasible_at(s, 2, "no route from %s to %s for the weights "
                            "of %d group%s from model node '%s' (%llu bytes) "
                            "before the horizon", t->nodes[p->src].name,
-                           t->nodes[n].name, x.n_tensors,
-                           x.n_tensors > 1 ? "s" : "", m->grp[first].name,
-                           (unsigned long long)x.bytes);
+                           t->nodes[n].name, ngrp, ngrp > 1 ? "s" : "",
+                           m->grp[first].name, (unsigned long long)x.bytes);
             pwx[k] = s->n_xfers;
             if (xfer_push(s, &x))
                 goto out_sim;
@@ -697,7 +734,14 @@ int plan_eval(const plan_problem *p, const int *assign, plan_sched *s)
         pt->finish = gfinish[g];
         pt->energy_j += t->nodes[assign[g]].power.busy_w *
                         (gfinish[g] - gstart[g]);
-        pt->param_bytes += m->grp[g].param_bytes;
+        /* wseen[x] == N + 1 + G + k: counted for partition k */
+        for (int j = m->gw0[g]; j < m->gw0[g + 1]; j++) {
+            int w = m->gw[j];
+            if (wseen[w] != N + G + s->n_parts) {
+                wseen[w] = N + G + s->n_parts;
+                pt->param_bytes += plan_weight_bytes(m, w);
+            }
+        }
         gpart[g] = s->n_parts - 1;
     }
     for (int i = 0; i < s->n_xfers; i++) {
@@ -739,6 +783,9 @@ out:
     free(gpart);
     free(pw);
     free(pwx);
+    free(wseen);
+    free(byn0);
+    free(byn);
     free(pt0);
     free(ptl);
     return rc;

@@ -30,13 +30,20 @@
  *    bundle, store-and-forward along the earliest-arrival route from the
  *    producer's node (graph inputs start at the input node at t0);
  *  - transfers on one directed link are serialised in plan order;
- *  - a node holds the weights of every group placed on it plus the largest
- *    activation working set of those groups;
+ *  - weights are the model's initializers, each counted once however many
+ *    graph nodes or groups read it (a weight tensor shared by every layer
+ *    is one tensor): a group needs the union of the initializers its graph
+ *    nodes read (plan_model.gw), and a node holds the union of the
+ *    initializers of every group placed on it, plus the largest activation
+ *    working set of those groups;
  *  - a partition on a node that does not already hold some of its groups'
- *    weights (plan_problem.resident) waits for them: one bundle of those
- *    groups' param_bytes leaves the input node (the controller, which holds
- *    every weight) at t0 and travels like any other transfer, after the
- *    graph inputs in plan order;
+ *    weights (plan_problem.resident) waits for them: one bundle leaves the
+ *    input node (the controller, which holds every weight) at t0 carrying
+ *    each initializer that a non-resident group of the partition reads
+ *    once, and travels like any other transfer, after the graph inputs in
+ *    plan order. Each partition gets its own bundle (the daemon ships each
+ *    partition as a model of its own), so two partitions on one node that
+ *    both lack an initializer each receive it;
  *  - the job completes when the last graph output reaches the output node.
  *
  * Not thread-safe per plan_sched; the model and topology are read-only.
@@ -60,7 +67,8 @@ typedef struct plan_group {
     double flops[PLAN_OC_N];     /* FLOPs per op class */
     double mem_bytes;            /* bytes moved by memory-bound ops */
     int n_ops;                   /* graph nodes in the group */
-    uint64_t param_bytes;        /* weights read */
+    uint64_t param_bytes;        /* weights read: the group's initializers
+                                    (plan_model.gw), each once */
     uint64_t act_bytes;          /* activation working set while it runs */
 } plan_group;
 
@@ -88,7 +96,23 @@ typedef struct plan_model {
     int chain;                   /* every cut carries only the previous
                                     group's tensors to the next group */
     int graph_nodes;             /* nodes of the source graph, 0 if none */
+    /* Weights, each initializer counted once: initializer x has
+     * plan_weight_bytes(m, x) bytes (0 <= x < n_w) and group g reads
+     * gw[gw0[g] .. gw0[g+1]), sorted and distinct. plan_model_from_graph
+     * fills them. A model built by hand may leave w_bytes NULL: then
+     * plan_model_finish gives each group one initializer of its own
+     * (x = g) whose size is grp[g].param_bytes, read when used. With
+     * w_bytes set (plan_model_alloc_weights), finish checks the lists and
+     * sets each group's param_bytes to the sum over its list. */
+    int n_w;
+    uint64_t *w_bytes;
+    int *gw0, *gw;
 } plan_model;
+
+static inline uint64_t plan_weight_bytes(const plan_model *m, int x)
+{
+    return m->w_bytes ? m->w_bytes[x] : m->grp[x].param_bytes;
+}
 
 /* Coarsen a prepared graph into groups. Cheap single-input ops that only
  * follow their producer (a Relu after its Conv, a Reshape) join the
@@ -100,9 +124,17 @@ int plan_model_from_graph(const struct lg_graph *g, int coarsen,
 /* For tests and benches: a model with the given sizes, zero-filled; fill
  * grp[], ten[] and cons[], then call plan_model_finish. */
 plan_model *plan_model_alloc(int n_grp, int n_ten, int n_cons_total);
-/* Validate (producers before consumers, consumer lists in range) and fill
- * gin, cut and chain. LG_EMODEL with a message on a bad model. */
+/* For tests and benches: shared weights. n_w initializers (w_bytes[],
+ * zeroed) and n_refs entries of group lists (gw0[] zeroed, gw[]); fill
+ * them, then call plan_model_finish. 0 or -ENOMEM. */
+int plan_model_alloc_weights(plan_model *m, int n_w, int n_refs);
+/* Validate (producers before consumers, consumer lists in range, weight
+ * lists sorted and in range) and fill gin, cut, chain and the weight
+ * lists (see plan_model). LG_EMODEL with a message on a bad model. */
 int plan_model_finish(plan_model *m, char *err, size_t errlen);
+/* Bytes of the initializers that groups g0..g1 (inclusive) read, each
+ * once: the weights one node needs to run them. */
+uint64_t plan_model_weights(const plan_model *m, int g0, int g1);
 void plan_model_free(plan_model *m);
 /* The coarsest chain above m: merge the groups between the cuts where
  * every crossing tensor comes from the group just before (block
@@ -149,8 +181,9 @@ typedef struct plan_problem {
                                     already on that node. A partition placed
                                     on a node other than src whose groups
                                     are not all resident there waits for a
-                                    transfer of the missing groups'
-                                    param_bytes from src, starting at t0.
+                                    transfer from src, starting at t0, of
+                                    the initializers the non-resident
+                                    groups read, each once.
                                     NULL: every weight is everywhere (no
                                     weight transfers) */
 } plan_problem;
@@ -171,7 +204,7 @@ typedef struct plan_part {
     double start, finish;
     enum plan_wait wait;         /* why start > ready */
     double energy_j;             /* busy_w * (finish - start) */
-    uint64_t param_bytes;
+    uint64_t param_bytes;        /* its groups' initializers, each once */
     uint64_t weight_bytes;       /* of param_bytes, those shipped from src
                                     before it may start (0: all resident) */
     double weights_arrive;       /* when they are all on the node (t0 if
@@ -189,7 +222,8 @@ typedef struct plan_xfer {
                                     PLAN_XFER_WEIGHTS: weights from src for
                                     partition to_part (ready at t0) */
     uint64_t bytes;
-    int n_tensors;               /* tensors; for weights: groups shipped */
+    int n_tensors;               /* tensors; for weights: initializers
+                                    shipped */
     double ready;                /* bundle complete at from_node */
     double first_send;           /* first byte leaves */
     double arrive;               /* last byte at to_node */
@@ -215,7 +249,8 @@ typedef struct plan_sched {
     int n_nodes;
     double *node_energy_j;       /* per topology node */
     double *node_busy_s;
-    uint64_t *node_mem;          /* weights + activations placed there */
+    uint64_t *node_mem;          /* weights (each initializer once) +
+                                    the largest activation set there */
     int *assign;                 /* per group: node */
     int n_assign;                /* groups */
     double *gstart, *gfinish;    /* per group: when it runs */

@@ -56,11 +56,15 @@ int plan_sched_copy(plan_sched *dst, const plan_sched *src);
  * LG_EMODEL with err when they find no assignment at all, or -ENOMEM.
  * *exact is set when the assignment is proven optimal for the relaxation
  * the strategy solves (dp only); *bound gets that relaxation's value. */
-/* ship: n_grp * n_nodes (row per group) weight bytes a run containing
- * that group must receive from src before it starts on that node; NULL:
- * none (p->resident is not read: the caller maps it onto p->m). */
-int plan_dp(const plan_problem *p, const uint64_t *ship, int *assign,
-            double *bound, char *err, size_t errlen);
+/* The DP reads p's model, topology and allowed, not p->resident: the
+ * weights a run must receive from src before it starts on a node are
+ * those of wp (its model and resident): group c of p->m covers wp->m's
+ * groups [wfirst[c], wfirst[c+1]) (wfirst NULL: group c), and a run
+ * receives each initializer that a non-resident group of it reads, once.
+ * wp NULL: nothing is shipped. */
+int plan_dp(const plan_problem *p, const plan_problem *wp,
+            const int *wfirst, int *assign, double *bound, char *err,
+            size_t errlen);
 int plan_heft(const plan_problem *p, int *assign, char *err, size_t errlen);
 int plan_improve(const plan_problem *p, int *assign, plan_sched *best,
                  double budget_ms);

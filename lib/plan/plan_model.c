@@ -9,6 +9,10 @@
  * writes no more bytes than it reads. Cutting before such a node can never
  * move fewer bytes than cutting after it, so the optimum over the coarse
  * cuts loses nothing that matters (a Conv -> Relu, a Reshape, a bias Add).
+ *
+ * Weights are kept per initializer (plan_model.w_bytes, gw): a tensor that
+ * several graph nodes or groups read is one tensor, counted once per group
+ * and once per node by the evaluator, not once per reader.
  */
 #include <errno.h>
 #include <math.h>
@@ -116,10 +120,127 @@ plan_model *plan_model_alloc(int n_grp, int n_ten, int n_cons_total)
     return m;
 }
 
+int plan_model_alloc_weights(plan_model *m, int n_w, int n_refs)
+{
+    if (n_w < 0 || n_w > 16 * PLAN_MAX_GROUPS || n_refs < 0 ||
+        n_refs > 64 * PLAN_MAX_GROUPS)
+        return -EINVAL;
+    free(m->w_bytes);
+    free(m->gw0);
+    free(m->gw);
+    m->n_w = n_w;
+    m->w_bytes = calloc((size_t)n_w + 1, sizeof *m->w_bytes);
+    m->gw0 = calloc((size_t)m->n_grp + 2, sizeof *m->gw0);
+    m->gw = calloc((size_t)n_refs + 1, sizeof *m->gw);
+    if (!m->w_bytes || !m->gw0 || !m->gw) {
+        free(m->w_bytes);
+        free(m->gw0);
+        free(m->gw);
+        m->w_bytes = NULL;
+        m->gw0 = m->gw = NULL;
+        m->n_w = 0;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The weight lists: one initializer per group when none were given,
+ * else check them and sum each group's param_bytes. */
+static int finish_weights(plan_model *m, char *err, size_t errlen)
+{
+    int n = m->n_grp;
+    if (!m->w_bytes) {
+        free(m->gw0);
+        free(m->gw);
+        m->n_w = n;
+        m->gw0 = malloc(((size_t)n + 2) * sizeof *m->gw0);
+        m->gw = malloc(((size_t)n + 1) * sizeof *m->gw);
+        if (!m->gw0 || !m->gw)
+            return lg_errf(err, errlen, -ENOMEM, "out of memory");
+        for (int g = 0; g <= n; g++)
+            m->gw0[g] = g;
+        for (int g = 0; g < n; g++)
+            m->gw[g] = g;
+        return 0;
+    }
+    if (!m->gw0 || !m->gw || m->gw0[0] != 0)
+        return lg_errf(err, errlen, LG_EMODEL, "weight lists missing");
+    for (int g = 0; g < n; g++) {
+        uint64_t b = 0;
+        if (m->gw0[g + 1] < m->gw0[g])
+            return lg_errf(err, errlen, LG_EMODEL,
+                           "group %d (%s): weight list ends before it "
+                           "starts", g, m->grp[g].name);
+        for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++) {
+            int x = m->gw[k];
+            if (x < 0 || x >= m->n_w || (k > m->gw0[g] && x <= m->gw[k - 1]))
+                return lg_errf(err, errlen, LG_EMODEL,
+                               "group %d (%s): initializer %d out of range "
+                               "(%d) or the list not sorted", g,
+                               m->grp[g].name, x, m->n_w);
+            b += m->w_bytes[x];
+        }
+        m->grp[g].param_bytes = b;
+    }
+    return 0;
+}
+
+/* Does group g read initializer x? (its list is sorted) */
+static int reads_weight(const plan_model *m, int g, int x)
+{
+    int lo = m->gw0[g], hi = m->gw0[g + 1];
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (m->gw[mid] == x)
+            return 1;
+        if (m->gw[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+uint64_t plan_model_weights(const plan_model *m, int g0, int g1)
+{
+    uint64_t b = 0;
+    unsigned char *seen;
+    if (g0 < 0)
+        g0 = 0;
+    if (g1 >= m->n_grp)
+        g1 = m->n_grp - 1;
+    if (g0 > g1 || !m->gw0)
+        return 0;
+    if (!m->w_bytes) {          /* one initializer per group */
+        for (int g = g0; g <= g1; g++)
+            b += m->grp[g].param_bytes;
+        return b;
+    }
+    seen = calloc((size_t)m->n_w + 1, 1);
+    for (int g = g0; g <= g1; g++)
+        for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++) {
+            int x = m->gw[k], dup = 0;
+            if (seen) {
+                dup = seen[x];
+                seen[x] = 1;
+            } else {            /* no scratch: search the earlier lists */
+                for (int h = g0; h < g && !dup; h++)
+                    dup = reads_weight(m, h, x);
+            }
+            if (!dup)
+                b += m->w_bytes[x];
+        }
+    free(seen);
+    return b;
+}
+
 void plan_model_free(plan_model *m)
 {
     if (!m)
         return;
+    free(m->w_bytes);
+    free(m->gw0);
+    free(m->gw);
     free(m->grp);
     free(m->ten);
     free(m->cons);
@@ -204,7 +325,7 @@ int plan_model_finish(plan_model *m, char *err, size_t errlen)
     }
     free(diff);
     free(fill);
-    return 0;
+    return finish_weights(m, err, errlen);
 }
 
 double plan_group_time(const plan_model *m, int g, const plan_topology *t,
@@ -222,12 +343,18 @@ double plan_group_time(const plan_model *m, int g, const plan_topology *t,
     return s / nd->scale + gr->n_ops * p->overhead_s;
 }
 
+static int int_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
 /* Graph node -> group, consumers, sizes. */
 int plan_model_from_graph(const lg_graph *g, int coarsen, plan_model **out,
                           char *err, size_t errlen)
 {
-    int *gof = NULL, *tof = NULL;
-    int n_grp = 0, n_ten = 0, n_cons = 0, rc;
+    int *gof = NULL, *tof = NULL, *wof = NULL, *seen = NULL;
+    int n_grp = 0, n_ten = 0, n_cons = 0, n_w = 0, n_refs = 0, rc;
     plan_model *m = NULL;
 
     *out = NULL;
@@ -239,7 +366,8 @@ int plan_model_from_graph(const lg_graph *g, int coarsen, plan_model **out,
                        "folded to constants)");
     gof = malloc((size_t)g->n_nodes * sizeof *gof);
     tof = malloc((size_t)g->n_values * sizeof *tof);
-    if (!gof || !tof) {
+    wof = malloc(((size_t)g->n_values + 1) * sizeof *wof);
+    if (!gof || !tof || !wof) {
         rc = lg_errf(err, errlen, -ENOMEM, "out of memory");
         goto out;
     }
@@ -275,6 +403,37 @@ int plan_model_from_graph(const lg_graph *g, int coarsen, plan_model **out,
         goto out;
     }
     m->graph_nodes = g->n_nodes;
+    /* the initializers, each once, and the list each group reads */
+    for (int v = 0; v < g->n_values; v++)
+        wof[v] = g->values[v].initializer ? n_w++ : -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        n_refs += g->nodes[i].n_in;
+    seen = malloc(((size_t)n_w + 1) * sizeof *seen);
+    if (!seen || plan_model_alloc_weights(m, n_w, n_refs) != 0) {
+        rc = lg_errf(err, errlen, -ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int v = 0; v < g->n_values; v++)
+        if (wof[v] >= 0) {
+            m->w_bytes[wof[v]] = value_bytes(&g->values[v]);
+            seen[wof[v]] = -1;
+        }
+    n_refs = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lg_node *nd = &g->nodes[i];
+        int gi = gof[i];
+        for (int k = 0; k < nd->n_in; k++) {
+            int x = nd->in[k] >= 0 ? wof[nd->in[k]] : -1;
+            if (x < 0 || seen[x] == gi)
+                continue;       /* once per group */
+            seen[x] = gi;
+            m->gw[n_refs++] = x;
+        }
+        m->gw0[gi + 1] = n_refs;
+        if (i + 1 == g->n_nodes || gof[i + 1] != gi)
+            qsort(m->gw + m->gw0[gi], (size_t)(n_refs - m->gw0[gi]),
+                  sizeof *m->gw, int_cmp);
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         const lg_node *nd = &g->nodes[i];
         plan_group *gr = &m->grp[gof[i]];
@@ -293,7 +452,6 @@ int plan_model_from_graph(const lg_graph *g, int coarsen, plan_model **out,
                                           nd->bytes_written -
                                           nd->param_bytes);
         }
-        gr->param_bytes += nd->param_bytes;
         work = nd->bytes_read - nd->param_bytes + nd->bytes_written;
         if (work > gr->act_bytes)
             gr->act_bytes = work;
@@ -346,6 +504,8 @@ out:
     plan_model_free(m);
     free(gof);
     free(tof);
+    free(wof);
+    free(seen);
     return rc;
 }
 
@@ -404,6 +564,39 @@ int plan_model_chain(const plan_model *m, plan_model **out, int *map,
         return lg_errf(err, errlen, -ENOMEM, "out of memory");
     }
     c->graph_nodes = m->graph_nodes;
+    /* a chain group reads the union of its groups' initializers */
+    if (plan_model_alloc_weights(c, m->n_w, m->gw0[G]) != 0) {
+        free(bad);
+        free(tmap);
+        plan_model_free(c);
+        return lg_errf(err, errlen, -ENOMEM, "out of memory");
+    }
+    for (int x = 0; x < m->n_w; x++)
+        c->w_bytes[x] = plan_weight_bytes(m, x);
+    {
+        int nr = 0, *seen = malloc(((size_t)m->n_w + 1) * sizeof *seen);
+        if (!seen) {
+            free(bad);
+            free(tmap);
+            plan_model_free(c);
+            return lg_errf(err, errlen, -ENOMEM, "out of memory");
+        }
+        for (int x = 0; x < m->n_w; x++)
+            seen[x] = -1;
+        for (int g = 0; g < G; g++) {
+            int cg = map[g];
+            for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++)
+                if (seen[m->gw[k]] != cg) {
+                    seen[m->gw[k]] = cg;
+                    c->gw[nr++] = m->gw[k];
+                }
+            c->gw0[cg + 1] = nr;
+            if (g + 1 == G || map[g + 1] != cg)
+                qsort(c->gw + c->gw0[cg], (size_t)(nr - c->gw0[cg]),
+                      sizeof *c->gw, int_cmp);
+        }
+        free(seen);
+    }
     for (int g = 0; g < G; g++) {
         plan_group *d = &c->grp[map[g]];
         const plan_group *s = &m->grp[g];
@@ -416,7 +609,6 @@ int plan_model_chain(const plan_model *m, plan_model **out, int *map,
         for (int k = 0; k < PLAN_OC_N; k++)
             d->flops[k] += s->flops[k];
         d->mem_bytes += s->mem_bytes;
-        d->param_bytes += s->param_bytes;
         if (s->act_bytes > d->act_bytes)
             d->act_bytes = s->act_bytes;
     }

@@ -9,7 +9,8 @@
  *
  * The list scheduler keeps the same simulation state as the evaluator
  * (plan_sim) so that its estimates are the evaluator's numbers for the
- * groups placed so far.
+ * groups placed so far, and counts a node's weights as the evaluator
+ * does: each initializer once, however many of its groups read it.
  */
 #include <errno.h>
 #include <math.h>
@@ -40,6 +41,43 @@ static uint64_t out_bytes(const plan_model *m, int g)
     return b;
 }
 
+/* Which nodes hold which initializers, as groups are placed: per
+ * initializer a list of its holders (in the arrays of one pool: each
+ * placement adds at most one entry per initializer of the group). */
+typedef struct holders {
+    int *head;                   /* per initializer: first entry, -1 */
+    int *next, *node;            /* per entry */
+    int n;
+} holders;
+
+static int holds(const holders *h, int x, int n)
+{
+    for (int e = h->head[x]; e >= 0; e = h->next[e])
+        if (h->node[e] == n)
+            return 1;
+    return 0;
+}
+
+/* Bytes of group g's initializers that node n does not hold yet; with
+ * add, n holds them afterwards. */
+static uint64_t new_weights(const plan_model *m, holders *h, int g, int n,
+                            int add)
+{
+    uint64_t b = 0;
+    for (int k = m->gw0[g]; k < m->gw0[g + 1]; k++) {
+        int x = m->gw[k];
+        if (holds(h, x, n))
+            continue;
+        b += plan_weight_bytes(m, x);
+        if (add) {
+            h->node[h->n] = n;
+            h->next[h->n] = h->head[x];
+            h->head[x] = h->n++;
+        }
+    }
+    return b;
+}
+
 /* Delivered bundles: (producer, node) -> arrival. Small open list. */
 typedef struct deliv {
     int q, node;
@@ -58,7 +96,15 @@ int plan_heft(const plan_problem *p, int *assign, char *err, size_t errlen)
     int *qs = NULL;
     uint64_t *qb = NULL, *mem_w = NULL, *mem_a = NULL;
     deliv *del = NULL;
+    holders h = {0};
 
+    h.head = malloc(((size_t)m->n_w + 1) * sizeof *h.head);
+    h.next = malloc(((size_t)m->gw0[G] + 1) * sizeof *h.next);
+    h.node = malloc(((size_t)m->gw0[G] + 1) * sizeof *h.node);
+    if (!h.head || !h.next || !h.node)
+        goto out;
+    for (int x = 0; x < m->n_w; x++)
+        h.head[x] = -1;
     fin = malloc(((size_t)G + 1) * sizeof *fin);
     rest = calloc((size_t)G + 1, sizeof *rest);
     best_t = malloc(((size_t)G + 1) * sizeof *best_t);
@@ -131,7 +177,7 @@ int plan_heft(const plan_problem *p, int *assign, char *err, size_t errlen)
             uint64_t need;
             if (!plan_allowed(p, g, n))
                 continue;
-            need = mem_w[n] + m->grp[g].param_bytes +
+            need = mem_w[n] + new_weights(m, &h, g, n, 0) +
                    (m->grp[g].act_bytes > mem_a[n] ? m->grp[g].act_bytes
                                                    : mem_a[n]);
             if (need > t->nodes[n].memory)
@@ -216,7 +262,7 @@ int plan_heft(const plan_problem *p, int *assign, char *err, size_t errlen)
             if (plan_sim_commit(&sim, bn, st, c))
                 goto out;
             fin[g] = st + c;
-            mem_w[bn] += m->grp[g].param_bytes;
+            mem_w[bn] += new_weights(m, &h, g, bn, 1);
             if (m->grp[g].act_bytes > mem_a[bn])
                 mem_a[bn] = m->grp[g].act_bytes;
         }
@@ -236,6 +282,9 @@ out:
     free(mem_w);
     free(mem_a);
     free(del);
+    free(h.head);
+    free(h.next);
+    free(h.node);
     return rc;
 }
 

@@ -325,9 +325,8 @@ static int dp_on_chain(const plan_problem *p, int *a, double *bound,
 {
     const plan_model *m = p->m;
     int G = m->n_grp, N = p->t->n_nodes, rc;
-    int *map = NULL, *ca = NULL;
+    int *map = NULL, *ca = NULL, *wfirst = NULL;
     unsigned char *al = NULL;
-    uint64_t *ship = NULL;
     plan_model *cm = NULL;
     plan_problem q = *p;
 
@@ -340,24 +339,24 @@ static int dp_on_chain(const plan_problem *p, int *a, double *bound,
     } else if ((rc = plan_model_chain(m, &cm, map, err, errlen)) != 0) {
         goto out;
     }
-    /* weight bytes to ship per (chain group, node) */
+    /* the weights to ship: p's groups (and resident) for each chain
+     * group, which covers a range of them */
+    q.resident = NULL;          /* the DP reads p */
+    if (m->chain) {
+        *cuts = G - 1;
+        rc = plan_dp(&q, p->resident ? p : NULL, NULL, a, bound, err,
+                     errlen);
+        goto out;
+    }
     if (p->resident) {
-        int cg = cm ? cm->n_grp : G;
-        ship = calloc((size_t)cg * N + 1, sizeof *ship);
-        if (!ship) {
+        wfirst = malloc(((size_t)cm->n_grp + 2) * sizeof *wfirst);
+        if (!wfirst) {
             rc = lg_errf(err, errlen, -ENOMEM, "out of memory");
             goto out;
         }
-        for (int g = 0; g < G; g++)
-            for (int n = 0; n < N; n++)
-                if (!plan_resident(p, g, n))
-                    ship[(size_t)map[g] * N + n] += m->grp[g].param_bytes;
-    }
-    q.resident = NULL;          /* the DP reads ship */
-    if (m->chain) {
-        *cuts = G - 1;
-        rc = plan_dp(&q, ship, a, bound, err, errlen);
-        goto out;
+        for (int g = G - 1; g >= 0; g--)
+            wfirst[map[g]] = g;
+        wfirst[cm->n_grp] = G;
     }
     ca = malloc(((size_t)cm->n_grp + 1) * sizeof *ca);
     if (p->allowed)
@@ -375,7 +374,8 @@ static int dp_on_chain(const plan_problem *p, int *a, double *bound,
     }
     q.m = cm;
     q.allowed = al;
-    if ((rc = plan_dp(&q, ship, ca, bound, err, errlen)) != 0)
+    if ((rc = plan_dp(&q, p->resident ? p : NULL, wfirst, ca, bound, err,
+                      errlen)) != 0)
         goto out;
     for (int g = 0; g < G; g++)
         a[g] = ca[map[g]];
@@ -385,7 +385,7 @@ out:
     free(map);
     free(ca);
     free(al);
-    free(ship);
+    free(wfirst);
     return rc;
 }
 
