@@ -17,6 +17,17 @@
  *                 partition and input durable in the spool)─> WAIT
  *                 ─(every graph output in the inbox)─> FINISH ─> COMPLETED
  *
+ *   A node dying with a part unfinished (sched_dist_tick) re-plans the
+ *   job from persisted tensors (replan_kept): the same cut in a new epoch
+ *   E+1, the parts done on live nodes kept (done in E+1's plan; their
+ *   Task keeps the epoch that made its outputs), the other parts again,
+ *   a dead node's moved to the live node the planner's evaluator likes
+ *   best; the new plan goes PERSIST -> DISPATCH -> WAIT like a first one,
+ *   and DISPATCH sends no task for a kept part but a "task.resend" to its
+ *   node. When nothing can be kept (or with replicas, no node for a
+ *   moved part, a kept copy lost: FAILED for a done part) the job is
+ *   re-planned from its inputs (replan: a new job's planning, epoch E+1).
+ *
  *   PREP and BUILD are skipped for a model and cut seen before (the
  *   planner's view and the cut plans are cached). PREP, BUILD and FINISH
  *   run on the threadpool (sched ops). The plan
@@ -33,7 +44,12 @@
  *   deleted.
  *
  *   The task's CONTROL bundle stays in the spool until then, so a restart
- *   finds it again (dnet's on_control at recovery). Inputs are the inbox
+ *   finds it again (dnet's on_control at recovery). Each output someone
+ *   reads is also kept (InboxDir/kept/<job>/<epoch>-<id>, written in RUN)
+ *   until a job.end for epoch 0, or for a later epoch without
+ *   keep_outputs; a "task.resend" sends those copies again under a new
+ *   epoch's ids (the bundle stays in the spool until they are durable;
+ *   then TaskStatus DONE for the new epoch, or FAILED if a copy is gone). Inputs are the inbox
  *   files of their derived object ids; a partition arrives as a PARTITION
  *   object and is imported into ModelDir under its SHA-256 (the cache the
  *   controller counts on: a second job with the same partitions ships no

@@ -50,6 +50,8 @@
 #     node lacks the half it gets), returns once they are stored, and a
 #     job placed on gs2,geo next ships under 5% of the model; a stage on
 #     an unknown node and one without --nodes are refused.
+# 13. the copies of outputs workers keep for a re-plan (InboxDir/kept/)
+#     are all gone from the live nodes once every job is final.
 #
 # Steps 2-7 and 9 need `lagrange submit --place` (a probe: without it they
 # are one failure saying so). Waits poll with generous bounds; the only timing assertion is the
@@ -531,6 +533,23 @@ fi
 "$L" model stage mlp >"$T/stage.out" 2>"$T/stage.err"
 [ $? -eq 2 ] && grep -q -- "--nodes" "$T/stage.err" && ok ||
     bad "model stage without --nodes: $(cat "$T/stage.err")"
+fi
+
+# ---- kept outputs go with their jobs -------------------------------------------
+
+# Workers keep a copy of each output (InboxDir/kept/) for a re-plan until
+# the job's end (job.end): every job here is final, so none is left on
+# the live nodes.
+kept_empty() {
+    for n in $LG_NODES; do
+        [ -z "$(find "$T/$n/inbox/kept" -type f 2>/dev/null)" ] || return 1
+    done
+}
+if wait_for "every kept output dropped at its job's end" kept_empty; then ok
+else
+    for n in $LG_NODES; do
+        note "$n keeps: $(find "$T/$n/inbox/kept" -type f 2>/dev/null | tr '\n' ' ')"
+    done
 fi
 
 # ---- the daemons stop cleanly, their logs are clean ----------------------------
