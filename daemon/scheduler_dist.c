@@ -49,12 +49,12 @@
  *   until a job.end for epoch 0, or for a later epoch without
  *   keep_outputs; a "task.resend" sends those copies again under a new
  *   epoch's ids (the bundle stays in the spool until they are durable;
- *   then TaskStatus DONE for the new epoch, or FAILED if a copy is gone). Inputs are the inbox
- *   files of their derived object ids; a partition arrives as a PARTITION
- *   object and is imported into ModelDir under its SHA-256 (the cache the
- *   controller counts on: a second job with the same partitions ships no
- *   weights). A worker that lacks a partition the controller did not send
- *   asks for it (NEED_PARTITION).
+ *   then TaskStatus DONE for the new epoch, or FAILED if a copy is
+ *   gone). Inputs are the inbox files of their derived object ids; a
+ *   partition arrives as a PARTITION object and is imported into ModelDir
+ *   under its SHA-256 (the cache the controller counts on: a second job
+ *   with the same partitions ships no weights). A worker that lacks a
+ *   partition the controller did not send asks for it (NEED_PARTITION).
  *
  * Threading: loop thread, except the work functions (sched_dist_work),
  * which touch only their op and the stores.
@@ -1138,7 +1138,7 @@ static void dispatch(djob *j)
     djdist *x = j->dist;
     Lagrange__V1__DistPlan *dp = x->plan;
     char path[4096];
-    int shipped = 0;
+    int shipped = 0, skipped = 0;
     if (!x->plan_durable) {
         /* The plan reaches the disk before any of it leaves: a restart
          * then finds the plan its tasks belong to. */
@@ -1157,6 +1157,7 @@ static void dispatch(djob *j)
         size_t len;
         int rc;
         if (!j->stage_only && part_done(dp, k->part)) {
+            skipped++;
             if (i < dp->n_tasks && k->epoch != dp->epoch &&
                 (rc = send_resend(s, j, k)) < 0) {
                 x->send_failed++;
@@ -1248,8 +1249,8 @@ static void dispatch(djob *j)
                    dp->n_done, dp->n_tasks);
     else
         set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Staging(%zu tasks, "
-                   "%d partitions shipped)", dp->n_tasks + dp->n_replicas,
-                   shipped);
+                   "%d partitions shipped)",
+                   dp->n_tasks + dp->n_replicas - (size_t)skipped, shipped);
     dispatch_sent(j, 0, NULL);   /* let go of the hold */
 }
 
@@ -1543,7 +1544,7 @@ static int node_dead(dsched *s, int n)
            !strcmp(v.state, "dead");
 }
 
-/* ---- re-planning from persisted tensors --------------------------------------- */
+/* ---- re-planning from persisted tensors ------------------------------------ */
 
 /* The planner's view of j's model whose groups each fall within one of
  * j's parts (the view its plan came from), or NULL: after a restart,
@@ -1681,7 +1682,8 @@ static int replan_kept(dsched *s, djob *j, const char *cause, char *why,
     Lagrange__V1__TaskOutput **ovp[JOBPLAN_MAX_PARTS] = { 0 };
     char **dsts[JOBPLAN_MAX_PARTS] = { 0 };
     uint32_t done[JOBPLAN_MAX_PARTS];
-    unsigned char keep[JOBPLAN_MAX_PARTS] = { 0 }, moved[JOBPLAN_MAX_PARTS] = { 0 };
+    unsigned char keep[JOBPLAN_MAX_PARTS] = { 0 };
+    unsigned char moved[JOBPLAN_MAX_PARTS] = { 0 };
     unsigned char rerun[JOBPLAN_MAX_PARTS] = { 0 }, *keepn;
     int node[JOBPLAN_MAX_PARTS], was[JOBPLAN_MAX_PARTS], ok = 1;
     size_t n = op->n_tasks, n_keep = 0;
