@@ -17,6 +17,17 @@
  *                 partition and input durable in the spool)─> WAIT
  *                 ─(every graph output in the inbox)─> FINISH ─> COMPLETED
  *
+ *   A node dying with a part unfinished (sched_dist_tick) re-plans the
+ *   job from persisted tensors (replan_kept): the same cut in a new epoch
+ *   E+1, the parts done on live nodes kept (done in E+1's plan; their
+ *   Task keeps the epoch that made its outputs), the other parts again,
+ *   a dead node's moved to the live node the planner's evaluator likes
+ *   best; the new plan goes PERSIST -> DISPATCH -> WAIT like a first one,
+ *   and DISPATCH sends no task for a kept part but a "task.resend" to its
+ *   node. When nothing can be kept (or with replicas, no node for a
+ *   moved part, a kept copy lost: FAILED for a done part) the job is
+ *   re-planned from its inputs (replan: a new job's planning, epoch E+1).
+ *
  *   PREP and BUILD are skipped for a model and cut seen before (the
  *   planner's view and the cut plans are cached). PREP, BUILD and FINISH
  *   run on the threadpool (sched ops). The plan
@@ -33,18 +44,24 @@
  *   deleted.
  *
  *   The task's CONTROL bundle stays in the spool until then, so a restart
- *   finds it again (dnet's on_control at recovery). Inputs are the inbox
- *   files of their derived object ids; a partition arrives as a PARTITION
- *   object and is imported into ModelDir under its SHA-256 (the cache the
- *   controller counts on: a second job with the same partitions ships no
- *   weights). A worker that lacks a partition the controller did not send
- *   asks for it (NEED_PARTITION).
+ *   finds it again (dnet's on_control at recovery). Each output someone
+ *   reads is also kept (InboxDir/kept/<job>/<epoch>-<id>, written in RUN)
+ *   until a job.end for epoch 0, or for a later epoch without
+ *   keep_outputs; a "task.resend" sends those copies again under a new
+ *   epoch's ids (the bundle stays in the spool until they are durable;
+ *   then TaskStatus DONE for the new epoch, or FAILED if a copy is
+ *   gone). Inputs are the inbox files of their derived object ids; a
+ *   partition arrives as a PARTITION object and is imported into ModelDir
+ *   under its SHA-256 (the cache the controller counts on: a second job
+ *   with the same partitions ships no weights). A worker that lacks a
+ *   partition the controller did not send asks for it (NEED_PARTITION).
  *
  * Threading: loop thread, except the work functions (sched_dist_work),
  * which touch only their op and the stores.
  */
 #include "scheduler_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -60,6 +77,7 @@
 #include "inbox.h"
 #include "jobplan.h"
 #include "lgerr.h"
+#include "lgfs.h"
 #include "log.h"
 #include "model.h"
 #include "net.h"
@@ -598,24 +616,29 @@ static int decide(dsched *s, djob *j, const plan_model *pm)
     return 0;
 }
 
-/* The planner's completion time (s after now) for j's ranges and nodes
- * (an explicit placement): each group goes where its first graph node
- * does. 0 when it cannot say. */
-static double predict(dsched *s, djob *j, const plan_model *pm)
+/* The planner's completion time (s after now) for j's ranges on nodes
+ * node[] (one per part): each group goes where its first graph node
+ * does. -1 when it cannot say (the reason in why, when not NULL); with
+ * verbose, the parts' times are logged (debug) and a failure (info). */
+static double eval_nodes(dsched *s, djob *j, const plan_model *pm,
+                         const int *node, int verbose, char *why,
+                         size_t whylen)
 {
     djdist *x = j->dist;
     plan_problem p;
     plan_sched ps;
     int *assign = malloc(sizeof *assign * (size_t)(pm->n_grp + 1));
     unsigned char *res = NULL;
-    double r = 0;
+    double r = -1;
+    if (why && whylen)
+        snprintf(why, whylen, "out of memory");
     if (!assign)
-        return 0;
+        return -1;
     for (int g = 0; g < pm->n_grp; g++) {
         int k = 0;
         while (k + 1 < x->n_parts && pm->grp[g].first > x->last[k])
             k++;
-        assign[g] = x->node[k];
+        assign[g] = node[k];
     }
     memset(&p, 0, sizeof p);
     p.m = pm;
@@ -635,19 +658,33 @@ static double predict(dsched *s, djob *j, const plan_model *pm)
     plan_sched_init(&ps);
     if (plan_eval(&p, assign, &ps) == 0 && ps.feasible) {
         r = ps.completion - p.t0;
-        for (int i = 0; i < ps.n_parts; i++)
+        for (int i = 0; i < ps.n_parts && verbose; i++)
             log_debug("job %s: predicted part on %s, groups %d-%d, %.3f to "
                       "%.3f s", j->id, p.t->nodes[ps.parts[i].node].name,
                       ps.parts[i].g0, ps.parts[i].g1,
                       ps.parts[i].start - p.t0, ps.parts[i].finish - p.t0);
+    } else {
+        if (verbose)
+            log_info("job %s: no prediction for its placement: %s", j->id,
+                     ps.reason);
+        if (why && whylen) {
+            size_t l = strnlen(ps.reason, whylen - 1);
+            memcpy(why, ps.reason, l);
+            why[l] = 0;
+        }
     }
-    else
-        log_info("job %s: no prediction for its placement: %s", j->id,
-                 ps.reason);
     plan_sched_free(&ps);
     free(assign);
     free(res);
     return r;
+}
+
+/* The planner's completion time (s after now) for j's ranges and nodes
+ * (an explicit placement). 0 when it cannot say. */
+static double predict(dsched *s, djob *j, const plan_model *pm)
+{
+    double r = eval_nodes(s, j, pm, j->dist->node, 1, NULL, 0);
+    return r < 0 ? 0 : r;
 }
 
 /* Back on the loop after PREP: plan, then BUILD or LOCAL. */
@@ -996,6 +1033,15 @@ static const char *part_node(dsched *s, djob *j, size_t i)
 
 static void check_outputs(djob *j);
 
+/* Whether part k of plan p is done. */
+static int part_done(const Lagrange__V1__DistPlan *p, size_t k)
+{
+    for (size_t d = 0; d < p->n_done; d++)
+        if (p->done[d] == k)
+            return 1;
+    return 0;
+}
+
 /* Part k of j's plan is done (once). */
 static void mark_done(djob *j, uint32_t k)
 {
@@ -1078,15 +1124,51 @@ static void dispatch_sent(void *arg, int rc, const char *err)
     check_outputs(j);
 }
 
+/* Task k, done in an earlier epoch (k->epoch) of j's plan, kept by a
+ * re-plan from persisted tensors: ask its node to send the outputs it
+ * kept again under this epoch's ids (task.resend). 0 or -errno. */
+static int send_resend(dsched *s, djob *j, const Lagrange__V1__Task *k)
+{
+    const Lagrange__V1__DistPlan *dp = j->dist->plan;
+    Lagrange__V1__TaskResend r = LAGRANGE__V1__TASK_RESEND__INIT;
+    Lagrange__V1__TaskOutput *outs[256];
+    uint8_t *buf;
+    size_t len;
+    int rc;
+    r.job = k->job;
+    r.epoch = dp->epoch;
+    r.from_epoch = k->epoch;
+    r.part = k->part;
+    r.n_parts = k->n_parts;
+    r.controller = (char *)self_name(s);
+    r.priority = k->priority;
+    r.outputs = outs;
+    for (size_t o = 0; o < k->n_outputs && r.n_outputs < 256; o++)
+        if (k->outputs[o]->n_dst)
+            outs[r.n_outputs++] = k->outputs[o];
+    if (!r.n_outputs)
+        return 0;                /* nobody needs what it made */
+    len = lagrange__v1__task_resend__get_packed_size(&r);
+    if (!(buf = malloc(len ? len : 1)))
+        return -ENOMEM;
+    lagrange__v1__task_resend__pack(&r, buf);
+    rc = dnet_send_control_job(s->d, k->node, "task.resend", buf, len,
+                               TASK_LIFETIME_MS, r.job, r.epoch);
+    free(buf);
+    return rc;
+}
+
 /* Send every task, the partitions their nodes lack and the graph inputs;
- * the job is STAGING until they are all durable here. */
+ * the job is STAGING until they are all durable here. Parts done already
+ * (kept by a re-plan from persisted tensors) are not sent: their nodes
+ * are asked to send what they kept again. */
 static void dispatch(djob *j)
 {
     dsched *s = j->s;
     djdist *x = j->dist;
     Lagrange__V1__DistPlan *dp = x->plan;
     char path[4096];
-    int shipped = 0;
+    int shipped = 0, skipped = 0;
     if (!x->plan_durable) {
         /* The plan reaches the disk before any of it leaves: a restart
          * then finds the plan its tasks belong to. */
@@ -1104,6 +1186,16 @@ static void dispatch(djob *j)
         uint8_t *buf;
         size_t len;
         int rc;
+        if (!j->stage_only && part_done(dp, k->part)) {
+            skipped++;
+            if (i < dp->n_tasks && k->epoch != dp->epoch &&
+                (rc = send_resend(s, j, k)) < 0) {
+                x->send_failed++;
+                snprintf(x->send_err, sizeof x->send_err, "task.resend %zu "
+                         "for %s: %s", i, node, strerror(-rc));
+            }
+            continue;
+        }
         sched_model_touch(s, k->partition_sha256);
         k->partition_follows = (j->stage_only ||
                                 !resident(s, node, k->partition_sha256)) &&
@@ -1192,8 +1284,8 @@ static void dispatch(djob *j)
                    dp->n_done, dp->n_tasks);
     else
         set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Staging(%zu tasks, "
-                   "%d partitions shipped)", dp->n_tasks + dp->n_replicas,
-                   shipped);
+                   "%d partitions shipped)",
+                   dp->n_tasks + dp->n_replicas - (size_t)skipped, shipped);
     dispatch_sent(j, 0, NULL);   /* let go of the hold */
 }
 
@@ -1298,6 +1390,8 @@ static void after_finish(sop *op)
                  x->plan->predicted_s);
 }
 
+static void replan(dsched *s, djob *j, const char *why);
+
 /* The controller hears from a worker. */
 static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
 {
@@ -1369,6 +1463,16 @@ static void on_status(dsched *s, const Lagrange__V1__TaskStatus *st)
         const char *q = !strncmp(st->detail, "input '", 7) ? st->detail + 7
                                                            : NULL;
         const char *qe = q ? strchr(q, '\'') : NULL;
+        if (part_done(x->plan, st->part)) {
+            /* Only a task.resend fails for a part done: what its node
+             * kept is gone. Run it all again. */
+            char why[400];
+            snprintf(why, sizeof why, "partition %u/%zu's kept outputs at "
+                     "%s: %s", st->part + 1, x->plan->n_tasks, node,
+                     st->detail);
+            replan(s, j, why);
+            break;
+        }
         for (size_t k = 0; qe && k < x->plan->n_tasks && !*from; k++)
             for (size_t o = 0; o < x->plan->tasks[k]->n_outputs; o++)
                 if (strlen(x->plan->tasks[k]->outputs[o]->name) ==
@@ -1471,8 +1575,8 @@ static void replan(dsched *s, djob *j, const char *why)
 {
     djdist *x = j->dist;
     unsigned old = x->plan ? x->plan->epoch : (unsigned)x->epoch;
-    log_info("job %s: re-planned (epoch %u -> %u): %s", j->id, old,
-             old + 1, why);
+    log_info("job %s: re-planned from its inputs (epoch %u -> %u): %s",
+             j->id, old, old + 1, why);
     send_end(s, j, old, "re-planned");
     drop_outputs(s, j);
     if (j->n_place) {
@@ -1496,6 +1600,304 @@ static int node_dead(dsched *s, int n)
     dhealth_view v;
     return n != s->d->conf->node && dhealth_node(s->d, n, &v) == 0 &&
            !strcmp(v.state, "dead");
+}
+
+/* ---- re-planning from persisted tensors ------------------------------------ */
+
+/* The planner's view of j's model whose groups each fall within one of
+ * j's parts (the view its plan came from), or NULL: after a restart,
+ * say, when the ranges are not known. */
+static const plan_model *replan_view(dsched *s, djob *j)
+{
+    djdist *x = j->dist;
+    const plan_model *pm;
+    int n = x->n_parts;
+    if (n < 1 || n > JOBPLAN_MAX_PARTS || x->last[n - 1] <= 0)
+        return NULL;
+    for (int k = 0; k < n; k++)
+        if (x->first[k] > x->last[k])
+            return NULL;
+    if (j->n_place) {
+        dbuilt *e = built_find(s, j->model, n, x->first, x->last);
+        pm = e ? e->pm0 : NULL;
+    } else
+        pm = pm_cached(s, j->model);
+    for (int g = 0; pm && g < pm->n_grp; g++) {
+        int in = 0;
+        for (int k = 0; k < n; k++)
+            in |= x->first[k] <= pm->grp[g].first &&
+                  pm->grp[g].last <= x->last[k];
+        if (!in)
+            return NULL;
+    }
+    return pm;
+}
+
+/* A live node for part k of j (node[] holds the others' nodes): with
+ * the planner's view pm, the one whose substitution the evaluator says
+ * completes first (*eta: its completion, s after now); without, one that
+ * holds the partition, then one next to the node of the part before (or
+ * this one), then any. -1 when none can (the evaluator's reason in why). */
+static int replan_choose(dsched *s, djob *j, const plan_model *pm,
+                         int *node, size_t k, double *eta, char *why,
+                         size_t whylen)
+{
+    const plan_topology *t = s->d->conf->topo;
+    const Lagrange__V1__Task *tk = j->dist->plan->tasks[k];
+    int prev = k ? node[k - 1] : s->d->conf->node, was = node[k];
+    int best = -1;
+    double best_v = INFINITY;
+    snprintf(why, whylen, "no node is up");
+    for (int c = 0; c < t->n_nodes; c++) {
+        double v;
+        if (!node_alive(s, c))
+            continue;
+        if (pm) {
+            node[k] = c;
+            v = eval_nodes(s, j, pm, node, 0, why, whylen);
+            if (v < 0)
+                continue;
+        } else {
+            v = 8;
+            if (resident(s, t->nodes[c].name, tk->partition_sha256))
+                v -= 4;
+            if (c == prev)
+                v -= 2;
+            for (int l = t->out_first[prev]; l < t->out_first[prev + 1]; l++)
+                if (t->links[t->out_links[l]].to == c)
+                    v -= 1;
+        }
+        if (v < best_v) {
+            best = c;
+            best_v = v;
+        }
+    }
+    node[k] = best >= 0 ? best : was;
+    *eta = pm ? best_v : -1;
+    return best;
+}
+
+/* job.end for epoch of j's (old) plan p, to each of its nodes: those
+ * that keep[] (by topology index) keep the outputs they kept. */
+static void send_end_kept(dsched *s, djob *j,
+                          const Lagrange__V1__DistPlan *p, unsigned epoch,
+                          const unsigned char *keep)
+{
+    Lagrange__V1__JobEnd e = LAGRANGE__V1__JOB_END__INIT;
+    uint8_t buf[256];
+    size_t len;
+    e.job = j->id;
+    e.epoch = epoch;
+    e.why = (char *)"re-planned from persisted tensors";
+    for (size_t i = 0; i < p->n_tasks + p->n_replicas; i++) {
+        const char *node = task_at(p, i)->node;
+        int seen = 0, n = node_index(s, node);
+        for (size_t k = 0; k < i; k++)
+            seen |= !strcmp(task_at(p, k)->node, node);
+        if (seen)
+            continue;
+        e.keep_outputs = n >= 0 && keep[n];
+        len = lagrange__v1__job_end__get_packed_size(&e);
+        if (len > sizeof buf)
+            return;
+        lagrange__v1__job_end__pack(&e, buf);
+        if (dnet_send_control_job(s->d, node, "job.end", buf, len,
+                                  TASK_LIFETIME_MS, j->id, epoch) < 0)
+            log_debug("job %s: cannot tell %s epoch %u ended", j->id, node,
+                      epoch);
+    }
+}
+
+/* "1", "1, 3" (1-based) of the parts k with on[k], into buf. */
+static void part_list(const unsigned char *on, size_t n, char *buf,
+                      size_t len)
+{
+    size_t w = 0;
+    buf[0] = 0;
+    for (size_t k = 0; k < n && w < len; k++)
+        if (on[k])
+            w += (size_t)snprintf(buf + w, len - w, "%s%zu", w ? ", " : "",
+                                  k + 1);
+}
+
+/* Re-plan j from what is persisted, after a node died: the same cut
+ * (partitions, SHA-256s), a new epoch. A part done on a node that is up
+ * stays done (its node kept its outputs: task.resend has it send them
+ * again under the new epoch's ids to whoever needs them now); every
+ * other part runs again, on its node if that is up, else on the live
+ * node the planner's evaluator finds best for it. The new plan goes
+ * through PERSIST and DISPATCH like a first one. 0, or -1 with the
+ * reason in why (then j is re-planned from its inputs). */
+static int replan_kept(dsched *s, djob *j, const char *cause, char *why,
+                       size_t whylen)
+{
+    djdist *x = j->dist;
+    const plan_topology *t = s->d->conf->topo;
+    Lagrange__V1__DistPlan *op = x->plan, np = LAGRANGE__V1__DIST_PLAN__INIT,
+                           *p2;
+    Lagrange__V1__Task tk[JOBPLAN_MAX_PARTS], *tkp[JOBPLAN_MAX_PARTS];
+    Lagrange__V1__TaskOutput *ov[JOBPLAN_MAX_PARTS] = { 0 };
+    Lagrange__V1__TaskOutput **ovp[JOBPLAN_MAX_PARTS] = { 0 };
+    char **dsts[JOBPLAN_MAX_PARTS] = { 0 };
+    uint32_t done[JOBPLAN_MAX_PARTS];
+    unsigned char keep[JOBPLAN_MAX_PARTS] = { 0 };
+    unsigned char moved[JOBPLAN_MAX_PARTS] = { 0 };
+    unsigned char rerun[JOBPLAN_MAX_PARTS] = { 0 }, *keepn;
+    int node[JOBPLAN_MAX_PARTS], was[JOBPLAN_MAX_PARTS], ok = 1;
+    size_t n = op->n_tasks, n_keep = 0;
+    unsigned ne = op->epoch + 1;
+    const plan_model *pm = replan_view(s, j);
+    double eta = -1;
+    char kept_s[256], again_s[256], moves[512] = "";
+    if (j->replicas >= 2 || op->n_replicas) {
+        snprintf(why, whylen, "its partitions have replicas (which copy of "
+                 "a finished one ran is not recorded)");
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        node[k] = was[k] = x->node[k];
+        keep[k] = part_done(op, k) && node_alive(s, x->node[k]);
+        n_keep += keep[k];
+        rerun[k] = !keep[k];
+    }
+    if (!n_keep) {
+        snprintf(why, whylen, "no partition is done on a live node");
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        char r[256];
+        if (keep[k] || node_alive(s, node[k]))
+            continue;
+        if (replan_choose(s, j, pm, node, k, &eta, r, sizeof r) < 0) {
+            snprintf(why, whylen, "no live node can run partition %zu/%zu: "
+                     "%s", k + 1, n, r);
+            return -1;
+        }
+        moved[k] = 1;
+    }
+    if (!(keepn = calloc((size_t)t->n_nodes + 1, 1))) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (keep[k])
+            keepn[x->node[k]] = 1;
+    /* The plan of the new epoch: the old one's tasks, on their nodes now,
+     * each output to the parts that run again and read it (and here, for
+     * a graph output). A kept task keeps the epoch that made its outputs
+     * (task.resend's from_epoch). */
+    for (size_t k = 0; k < n && ok; k++) {
+        const Lagrange__V1__Task *o = op->tasks[k];
+        tk[k] = *o;
+        tkp[k] = &tk[k];
+        tk[k].epoch = keep[k] ? o->epoch : ne;
+        tk[k].node = t->nodes[node[k]].name;
+        tk[k].partition_follows = 0;
+        if (!(ov[k] = calloc(o->n_outputs + 1, sizeof *ov[k])) ||
+            !(ovp[k] = calloc(o->n_outputs + 1, sizeof *ovp[k])) ||
+            !(dsts[k] = calloc((o->n_outputs + 1) * (n + 1),
+                               sizeof *dsts[k]))) {
+            ok = 0;
+            break;
+        }
+        for (size_t v = 0; v < o->n_outputs; v++) {
+            const char *name = o->outputs[v]->name;
+            char **d = dsts[k] + v * (n + 1);
+            size_t nd = 0;
+            lagrange__v1__task_output__init(&ov[k][v]);
+            ovp[k][v] = &ov[k][v];
+            ov[k][v].name = (char *)name;
+            for (size_t q = k + 1; q <= n; q++) {
+                const char *to = NULL;
+                int reads = 0, seen = 0;
+                if (q < n && rerun[q]) {
+                    for (size_t in = 0; in < op->tasks[q]->n_inputs; in++)
+                        reads |= !strcmp(op->tasks[q]->inputs[in], name);
+                    to = t->nodes[node[q]].name;
+                } else if (q == n) {
+                    for (size_t g = 0; g < op->n_outputs; g++)
+                        reads |= !strcmp(op->outputs[g], name);
+                    to = self_name(s);
+                }
+                for (size_t e = 0; e < nd && reads; e++)
+                    seen |= !strcmp(d[e], to);
+                if (reads && !seen)
+                    d[nd++] = (char *)to;
+            }
+            ov[k][v].n_dst = nd;
+            ov[k][v].dst = d;
+        }
+        tk[k].outputs = ovp[k];
+    }
+    np.epoch = ne;
+    np.n_tasks = n;
+    np.tasks = tkp;
+    np.n_outputs = op->n_outputs;
+    np.outputs = op->outputs;
+    np.predicted_s = eta >= 0 ? eta : op->predicted_s;
+    np.summary = op->summary;
+    np.n_done = 0;
+    np.done = done;
+    for (size_t k = 0; k < n; k++)
+        if (keep[k])
+            done[np.n_done++] = (uint32_t)k;
+    p2 = ok ? plan_own(&np) : NULL;
+    for (size_t k = 0; k < n; k++) {
+        free(ov[k]);
+        free(ovp[k]);
+        free(dsts[k]);
+    }
+    if (!p2) {
+        free(keepn);
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    /* The log line says what was kept and what moved. */
+    part_list(keep, n, kept_s, sizeof kept_s);
+    for (size_t k = 0, w = 0; k < n && w < sizeof moves; k++)
+        if (moved[k])
+            w += (size_t)snprintf(moves + w, sizeof moves - w, ", part %zu "
+                                  "moved %s -> %s", k + 1,
+                                  t->nodes[was[k]].name,
+                                  t->nodes[node[k]].name);
+    {
+        unsigned char again[JOBPLAN_MAX_PARTS] = { 0 };
+        for (size_t k = 0; k < n; k++)
+            again[k] = rerun[k] && !moved[k];
+        part_list(again, n, again_s, sizeof again_s);
+    }
+    log_info("job %s: re-planned from persisted tensors (epoch %u -> %u): "
+             "part%s %s done kept%s%s%s%s: %s", j->id, op->epoch, ne,
+             n_keep == 1 ? "" : "s", kept_s, moves,
+             *again_s ? ", again on their nodes: part " : "", again_s,
+             pm ? "" : " (no planner view here: placed by residence and "
+                       "links)", cause);
+    if (pm && eta >= 0)
+        log_info("job %s: the planner's evaluator predicts completion in "
+                 "%.3g s", j->id, eta);
+    /* The old epoch ends (the nodes holding kept outputs keep them), the
+     * new one is persisted, then dispatched. */
+    send_end_kept(s, j, op, op->epoch, keepn);
+    free(keepn);
+    drop_outputs(s, j);
+    lagrange__v1__dist_plan__free_unpacked(op, NULL);
+    x->plan = p2;
+    x->epoch = (int)ne;
+    j->next_epoch = ne;
+    for (size_t k = 0; k < n; k++) {
+        x->node[k] = node[k];
+        x->node2[k] = -1;
+    }
+    memset(x->heard, 0, sizeof x->heard);
+    memset(x->power, 0, sizeof x->power);
+    x->plan_durable = 0;
+    x->predicted_s = p2->predicted_s;
+    j->attempts++;
+    j->progress = (double)p2->n_done / (double)p2->n_tasks;
+    set_reason(j, LAGRANGE__V1__JOB_STATE__STAGING, "Re-planned from "
+               "persisted tensors: %s", cause);
+    dispatch(j);
+    return 0;
 }
 
 /* A wait in whole seconds, by 5 s above 10 s and by 60 s above 5 min, so
@@ -1653,20 +2055,32 @@ void sched_dist_tick(dsched *s, uint64_t now)
             continue;
         if (first != SIZE_MAX)
             waiting_reason(s, j, first);
-        for (size_t k = first; k != SIZE_MAX && k < x->plan->n_tasks; k++) {
-            int done = 0;
+        for (size_t k = 0; k < x->plan->n_tasks; k++) {
+            int done = 0, lost;
             for (size_t d = 0; d < x->plan->n_done; d++)
                 done |= x->plan->done[d] == k;
-            if (!done && node_dead(s, x->node[k]) &&
-                (x->node2[k] < 0 || node_dead(s, x->node2[k]))) {
+            /* A part kept by a re-plan whose node died before it sent
+             * what it kept again is lost too. */
+            lost = done && x->plan->tasks[k]->epoch != x->plan->epoch &&
+                   x->heard[k] < LAGRANGE__V1__TASK_STATUS__STATE__DONE &&
+                   node_dead(s, x->node[k]);
+            if (lost || (!done && node_dead(s, x->node[k]) &&
+                         (x->node2[k] < 0 || node_dead(s, x->node2[k])))) {
                 char why[160];
                 snprintf(why, sizeof why, "node %s is dead with partition "
-                         "%zu/%zu not done", x->plan->tasks[k]->node, k + 1,
-                         x->plan->n_tasks);
+                         "%zu/%zu %s", x->plan->tasks[k]->node, k + 1,
+                         x->plan->n_tasks, lost ? "kept, its outputs not "
+                         "sent again" : "not done");
                 if (j->stage_only)
                     job_fail(j, "staging: %s", why);
-                else
-                    replan(s, j, why);
+                else {
+                    char r[400];
+                    if (replan_kept(s, j, why, r, sizeof r) < 0) {
+                        char w2[600];
+                        snprintf(w2, sizeof w2, "%s (%s)", why, r);
+                        replan(s, j, w2);
+                    }
+                }
                 break;
             }
         }
@@ -1674,6 +2088,96 @@ void sched_dist_tick(dsched *s, uint64_t now)
 }
 
 /* ---- the worker ----------------------------------------------------------------- */
+
+/* Outputs kept for a re-plan: a copy of each output of a task run here,
+ * InboxDir/kept/<hex of the job>/<epoch>-<hex of epoch and value>, made
+ * when the task ran (before DONE), sent again on a task.resend, removed
+ * at the job's end (job.end for epoch 0), or at a job.end for a later
+ * epoch that does not say keep_outputs. */
+static void kept_dir(dsched *s, const char *job, char *buf, size_t len)
+{
+    uint8_t id[WIRE_ID_LEN];
+    char hex[33];
+    tensor_oid(job, 0, "", "", id);
+    wire_bundle_id_hex(id, hex);
+    snprintf(buf, len, "%s/kept/%s", s->d->conf->inbox_dir.path, hex);
+}
+
+static void kept_path(dsched *s, const char *job, unsigned epoch,
+                      const char *value, char *buf, size_t len)
+{
+    uint8_t id[WIRE_ID_LEN];
+    char jhex[33], hex[33];
+    tensor_oid(job, 0, "", "", id);
+    wire_bundle_id_hex(id, jhex);
+    tensor_oid(job, epoch, value, "", id);
+    wire_bundle_id_hex(id, hex);
+    snprintf(buf, len, "%s/kept/%s/%u-%s", s->d->conf->inbox_dir.path, jhex,
+             epoch, hex);
+}
+
+/* Threadpool: keep len bytes of buf as value of (job, epoch): written
+ * under a temporary name, synced, renamed. 0 or -errno with err. */
+static int kept_write(dsched *s, const char *job, unsigned epoch,
+                      const char *value, const void *buf, size_t len,
+                      char *err, size_t errlen)
+{
+    char path[4096], tmp[4200];
+    int fd, rc;
+    kept_path(s, job, epoch, value, path, sizeof path);
+    if ((rc = lg_mkdir_parents(path, err, errlen)) < 0)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
+        return lg_errf(err, errlen, -errno, "%s: %s", tmp, strerror(errno));
+    rc = lg_write_all(fd, buf, len);
+    if (rc == 0)
+        rc = lg_fsync(fd, 1);
+    if (lg_close(fd) < 0 && rc == 0)
+        rc = -EIO;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(tmp);
+        return lg_errf(err, errlen, rc, "%s: %s", path, strerror(-rc));
+    }
+    return 0;
+}
+
+/* Remove job's kept outputs: every one (upto 0), or those of epochs up
+ * to upto. */
+static void kept_drop(dsched *s, const char *job, unsigned upto)
+{
+    char dir[4096], path[4400];
+    DIR *d;
+    struct dirent *de;
+    int left = 0, n = 0;
+    kept_dir(s, job, dir, sizeof dir);
+    if (!(d = opendir(dir)))
+        return;
+    while ((de = readdir(d))) {
+        char *end;
+        unsigned long e;
+        if (de->d_name[0] == '.')
+            continue;
+        e = strtoul(de->d_name, &end, 10);
+        if (upto && (*end != '-' || e > upto)) {
+            left++;
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (unlink(path) < 0 && errno != ENOENT)
+            left++;
+        else
+            n++;
+    }
+    closedir(d);
+    if (!left)
+        rmdir(dir);
+    if (n)
+        log_debug("job %s: %d kept output%s dropped here", job, n,
+                  n == 1 ? "" : "s");
+}
 
 static void task_free(dtask *t)
 {
@@ -1795,6 +2299,8 @@ static void on_end(dsched *s, const Lagrange__V1__JobEnd *e,
         dnet_control_done(s->d, t->bid);
         task_remove(s, t);
     }
+    if (!e->epoch || !e->keep_outputs)
+        kept_drop(s, e->job, e->epoch);
     if (e->epoch)
         log_info("job %s epoch %u ended at %s (%s): %d task%s dropped here",
                  e->job, e->epoch, src, e->why, n, n == 1 ? "" : "s");
@@ -1944,6 +2450,20 @@ static void work_task(sop *op)
                                 sizeof op->err)) < 0)
             break;
         op->enc[i] = buf;
+        /* A copy kept for a re-plan (task.resend) of each output someone
+         * reads; without it a re-plan runs this part again. */
+        for (size_t o = 0; o < k->n_outputs; o++) {
+            char e[300];
+            const char *name = g->values[g->outputs[i]].name;
+            if (strcmp(k->outputs[o]->name, name) || !k->outputs[o]->n_dst)
+                continue;
+            if (kept_write(s, k->job, k->epoch, name, buf, op->enc_len[i], e,
+                           sizeof e) < 0)
+                log_warn("task %s/%u/%u: output '%s' not kept for a "
+                         "re-plan: %s", k->job, k->epoch, k->part + 1, name,
+                         e);
+            break;
+        }
     }
     for (int i = 0; i < g->n_inputs; i++)
         lg_tensor_unref(ins[i]);
@@ -1990,7 +2510,13 @@ static void after_task(sop *op)
     s->running--;
     sched_keep_exec(s, op, k->partition_sha256);
     if (t->ended) {
+        char path[4096];
         task_drop_inputs(s, k);
+        for (size_t o = 0; o < k->n_outputs; o++) {
+            kept_path(s, k->job, k->epoch, k->outputs[o]->name, path,
+                      sizeof path);
+            unlink(path);        /* kept after the job.end: not needed */
+        }
         dnet_control_done(s->d, t->bid);
         task_remove(s, t);
         sched_dist_kick(s);
@@ -2120,6 +2646,156 @@ static int on_task(dsched *s, const wire_bundle *b)
     return 1;
 }
 
+/* A task.resend being sent: its bundle stays in the spool until every
+ * copy is durable here. */
+typedef struct dresend {
+    dsched *s;
+    Lagrange__V1__TaskResend *r;   /* owned (unpacked) */
+    uint8_t bid[WIRE_ID_LEN];
+    int sends, failed, n;
+} dresend;
+
+static void resend_status(dsched *s, const Lagrange__V1__TaskResend *r,
+                          int state, const char *detail)
+{
+    Lagrange__V1__Task k = LAGRANGE__V1__TASK__INIT;
+    k.job = r->job;
+    k.epoch = r->epoch;
+    k.part = r->part;
+    k.controller = r->controller;
+    task_status(s, &k, state, detail, 0);
+}
+
+static void resend_sent(void *arg, int rc, const char *err)
+{
+    dresend *q = arg;
+    dsched *s = q->s;
+    const Lagrange__V1__TaskResend *r = q->r;
+    q->sends--;
+    if (rc < 0 && !q->failed++)
+        log_err("task %s/%u/%u: a kept output was not stored again: %s",
+                r->job, r->epoch, r->part + 1, err ? err : "?");
+    if (q->sends > 0)
+        return;
+    if (!q->failed) {
+        resend_status(s, r, LAGRANGE__V1__TASK_STATUS__STATE__DONE,
+                      "kept outputs sent again");
+        dnet_control_done(s->d, q->bid);
+        log_info("task %s/%u/%u: %d kept output cop%s of epoch %u sent "
+                 "again (partition %u/%u)", r->job, r->epoch, r->part + 1,
+                 q->n, q->n == 1 ? "y" : "ies", r->from_epoch, r->part + 1,
+                 r->n_parts);
+    }
+    /* Else stopping, or the spool refused: the bundle stays, and is
+     * taken again at the next start. */
+    lagrange__v1__task_resend__free_unpacked(q->r, NULL);
+    free(q);
+}
+
+/* A "task.resend" bundle: send what this node kept of a part it ran in
+ * an earlier epoch again, under the new epoch's ids. */
+static int on_resend(dsched *s, const wire_bundle *b)
+{
+    Lagrange__V1__TaskResend *r =
+        lagrange__v1__task_resend__unpack(NULL, b->payload_len, b->payload);
+    char why[300] = "", path[4096];
+    dresend *q;
+    if (!r)
+        snprintf(why, sizeof why, "payload is not a TaskResend");
+    else if (!sched_valid_name(r->job) || strlen(r->job) > JOB_ID_LEN)
+        snprintf(why, sizeof why, "bad job id");
+    else if (r->n_parts == 0 || r->n_parts > JOBPLAN_MAX_PARTS ||
+             r->part >= r->n_parts)
+        snprintf(why, sizeof why, "part %u of %u", r->part, r->n_parts);
+    else if (r->from_epoch == 0 || r->from_epoch >= r->epoch)
+        snprintf(why, sizeof why, "epoch %u from epoch %u", r->epoch,
+                 r->from_epoch);
+    else if (node_index(s, r->controller) < 0)
+        snprintf(why, sizeof why, "controller '%.63s' is not a node",
+                 r->controller);
+    else if (r->n_outputs > 256 || r->priority > 7)
+        snprintf(why, sizeof why, "too many outputs or bad priority");
+    else
+        for (size_t i = 0; i < r->n_outputs && !*why; i++) {
+            const Lagrange__V1__TaskOutput *o = r->outputs[i];
+            if (!*o->name || strlen(o->name) > 200)
+                snprintf(why, sizeof why, "output %zu: bad name", i);
+            else if (o->n_dst > 64)
+                snprintf(why, sizeof why, "output %zu: too many nodes", i);
+            for (size_t d = 0; d < o->n_dst && !*why; d++)
+                if (node_index(s, o->dst[d]) < 0)
+                    snprintf(why, sizeof why, "output %zu goes to '%.63s', "
+                             "not a node", i, o->dst[d]);
+        }
+    if (*why) {
+        log_err("task.resend from %s refused: %s", b->src, why);
+        if (r)
+            lagrange__v1__task_resend__free_unpacked(r, NULL);
+        return 0;
+    }
+    if (ended(s, r->job, r->epoch)) {
+        log_info("task.resend %s/%u/%u: its job has ended; dropped", r->job,
+                 r->epoch, r->part + 1);
+        dnet_control_done(s->d, b->id);
+        lagrange__v1__task_resend__free_unpacked(r, NULL);
+        return 1;
+    }
+    for (size_t i = 0; i < r->n_outputs && !*why; i++) {
+        kept_path(s, r->job, r->from_epoch, r->outputs[i]->name, path,
+                  sizeof path);
+        if (!have_file(path))
+            snprintf(why, sizeof why, "output '%.200s' of epoch %u is not "
+                     "kept here", r->outputs[i]->name, r->from_epoch);
+    }
+    if (*why || !(q = calloc(1, sizeof *q))) {
+        if (!*why)
+            snprintf(why, sizeof why, "out of memory");
+        log_warn("task.resend %s/%u/%u from %s: %s", r->job, r->epoch,
+                 r->part + 1, b->src, why);
+        resend_status(s, r, LAGRANGE__V1__TASK_STATUS__STATE__FAILED, why);
+        dnet_control_done(s->d, b->id);
+        lagrange__v1__task_resend__free_unpacked(r, NULL);
+        return 1;
+    }
+    q->s = s;
+    q->r = r;
+    memcpy(q->bid, b->id, WIRE_ID_LEN);
+    q->sends = 1;                /* held until the loop below ends */
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        const Lagrange__V1__TaskOutput *o = r->outputs[i];
+        kept_path(s, r->job, r->from_epoch, o->name, path, sizeof path);
+        for (size_t d = 0; d < o->n_dst; d++) {
+            char bname[WIRE_NAME_MAX];
+            uint8_t oid[WIRE_ID_LEN];
+            dnet_object ob;
+            snprintf(bname, sizeof bname, "t/%s/%u/%s", r->job, r->epoch,
+                     o->name);
+            tensor_oid(r->job, r->epoch, o->name, o->dst[d], oid);
+            memset(&ob, 0, sizeof ob);
+            ob.dst = o->dst[d];
+            ob.name = bname;
+            ob.kind = WIRE_KIND_TENSOR_CHUNK;
+            ob.object_id = oid;
+            ob.priority = r->priority;
+            ob.lifetime_ms = TASK_LIFETIME_MS;
+            ob.path = path;
+            ob.job = r->job;
+            ob.job_epoch = r->epoch;
+            if (dnet_send_object(s->d, &ob, resend_sent, q) < 0)
+                q->failed++;
+            else {
+                q->sends++;
+                q->n++;
+            }
+        }
+    }
+    log_info("task.resend %s/%u/%u from %s: sending %d kept output cop%s "
+             "of epoch %u", r->job, r->epoch, r->part + 1, b->src, q->n,
+             q->n == 1 ? "y" : "ies", r->from_epoch);
+    resend_sent(q, 0, NULL);     /* let go of the hold */
+    return 1;
+}
+
 static int hook_control(void *arg, const wire_bundle *b)
 {
     dsched *s = arg;
@@ -2151,6 +2827,9 @@ static int hook_control(void *arg, const wire_bundle *b)
         dnet_control_done(s->d, b->id);
         return 1;
     }
+    /* A re-plan from persisted tensors (on_resend). */
+    if (!strcmp(b->name, "task.resend"))
+        return on_resend(s, b);
     if (!strcmp(b->name, "task.status")) {
         Lagrange__V1__TaskStatus *st;
         if (taskmsg_status_decode(b->payload, b->payload_len, topo, &st, why,

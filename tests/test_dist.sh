@@ -33,10 +33,14 @@
 #     restart 2 s later: job 3 completes, correct, and gs has exactly 3
 #     jobs, all COMPLETED;
 #  8. a job without --place (the planner decides) completes and is correct;
-#  9. moon killed -9 for good 0.5 s after job 5 is submitted (same
-#     placement): gs calls moon dead (DeadAfter=4s there), re-plans the
-#     job without it (a log line naming moon, attempts >= 2, not on moon),
-#     and the job completes, correct;
+#  9. moon killed -9 for good as soon as geo has run partition 1 of job 5
+#     (same placement; partition 1's output needs 1.28 s to reach moon):
+#     gs calls moon dead (DeadAfter=4s there) and re-plans the job from
+#     persisted tensors: partition 1 stays done (its log line says part 1
+#     kept, part 2 moved off moon), geo sends its kept output again under
+#     epoch 2's ids; the job completes, correct, not on moon, attempts >=
+#     2; partition 1 ran exactly once (on geo), moon never ran partition 2,
+#     and the graph input was delivered once (epoch 1), not again;
 # 10. gs2, a worker in every placed job, runs under valgrind (if installed
 #     and the build is not an ASan one) and exits 0 at the end;
 # 11. --replicas 2 (moon dead by now): 2 partitions on geo and gs2, their
@@ -46,6 +50,8 @@
 #     node lacks the half it gets), returns once they are stored, and a
 #     job placed on gs2,geo next ships under 5% of the model; a stage on
 #     an unknown node and one without --nodes are refused.
+# 13. the copies of outputs workers keep for a re-plan (InboxDir/kept/)
+#     are all gone from the live nodes once every job is final.
 #
 # Steps 2-7 and 9 need `lagrange submit --place` (a probe: without it they
 # are one failure saying so). Waits poll with generous bounds; the only timing assertion is the
@@ -414,16 +420,26 @@ print(j.get("nodes"))'
     note "job 4 $J4 ran on $(cat "$T/showpy.out")"
 fi
 
-# ---- 9. moon lost for good while job 5 is in flight: re-planned ----------------
+# ---- 9. moon lost for good once partition 1 is done: re-planned from what ------
+# ----    was kept --------------------------------------------------------------
 
 if [ "$DIST" = yes ]; then
 cp "$T/x1.npy" "$T/x5.npy"; cp "$T/e1.npy" "$T/e5.npy"; cp "$T/r1.npy" "$T/r5.npy"
+# Partition 1 runs on geo; its output then needs 1.28 s of light time to
+# reach moon, so moon dies before partition 2 can run there.
+n0=$(grep -c "done: partition 1/3, outputs stored" "$T/geo/log")
 sub 5 "$T/out5" --place "$PLACE" &
 subpid=$!
-sleep 0.5
+geo_done() { [ "$(grep -c "done: partition 1/3, outputs stored" "$T/geo/log")" -gt "$n0" ]; }
+i=0
+while ! geo_done && [ $i -lt 600 ]; do sleep 0.02; i=$((i + 1)); done
 kill9 moon
 LG_NODES="gs geo gs2"
-note "moon killed -9 0.5 s after job 5's submit, for good"
+if geo_done; then
+    note "moon killed -9 for good once geo ran partition 1 of job 5"
+else
+    bad "job 5: geo never said partition 1 is done; moon killed -9 anyway"
+fi
 wait $subpid
 rc=$(cat "$T/sub5.rc" 2>/dev/null || echo 1)
 J5=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["job"]["id"])' \
@@ -435,8 +451,28 @@ assert "moon" not in j.get("nodes", []), "still placed on moon: %r" % j.get("nod
 assert j.get("attempts", 0) >= 2, "attempts %r, want >= 2 (a re-plan)" % j.get("attempts")
 print(j.get("nodes"))'
     note "job 5 $J5 re-planned onto $(cat "$T/showpy.out")"
-    grep -q "job $J5: re-planned (epoch 1 -> 2): node moon is dead" "$T/gs/log" && ok ||
-        bad "job 5: gs's log has no re-plan line naming moon"
+    line=$(grep "job $J5: re-planned" "$T/gs/log" | head -1)
+    note "gs: ${line#*: }"
+    case $line in
+    *"re-planned from persisted tensors (epoch 1 -> 2): part 1 done kept, part 2 moved moon -> "*"node moon is dead"*) ok ;;
+    *) bad "job 5: gs did not re-plan from persisted tensors keeping part 1 and moving part 2 off moon: '$line'" ;;
+    esac
+    # moon never ran partition 2 (else the scenario is not the one meant)
+    n=$(grep -c "task $J5/1/2: partition 2/3 running" "$T/moon/log")
+    [ "$n" = 0 ] && ok || bad "job 5: moon ran partition 2 before it was killed"
+    # partition 1 ran exactly once, on geo, and nowhere again
+    n=$(cat "$T/gs/log" "$T/geo/log" "$T/gs2/log" | grep -c "task $J5/[0-9]*/1: partition 1/3 running")
+    m=$(grep -c "task $J5/[0-9]*/1: partition 1/3 running" "$T/geo/log")
+    [ "$n" = 1 ] && [ "$m" = 1 ] && ok ||
+        bad "job 5: partition 1 ran $n times ($m on geo), want once on geo"
+    # geo sent what it kept under epoch 2's ids
+    grep -q "task $J5/2/1: 1 kept output copy of epoch 1 sent again" "$T/geo/log" && ok ||
+        bad "job 5: geo's log does not say it sent partition 1's kept output again"
+    # the graph input x went to geo once, in epoch 1, never again
+    n=$(cat "$T/gs/log" "$T/geo/log" "$T/gs2/log" | grep -c " t/$J5/[0-9]*/x delivered")
+    m=$(cat "$T/gs/log" "$T/geo/log" "$T/gs2/log" | grep -c " t/$J5/1/x delivered")
+    [ "$n" = 1 ] && [ "$m" = 1 ] && ok ||
+        bad "job 5: the graph input was delivered $n times ($m in epoch 1), want once"
 fi
 fi
 
@@ -497,6 +533,23 @@ fi
 "$L" model stage mlp >"$T/stage.out" 2>"$T/stage.err"
 [ $? -eq 2 ] && grep -q -- "--nodes" "$T/stage.err" && ok ||
     bad "model stage without --nodes: $(cat "$T/stage.err")"
+fi
+
+# ---- kept outputs go with their jobs -------------------------------------------
+
+# Workers keep a copy of each output (InboxDir/kept/) for a re-plan until
+# the job's end (job.end): every job here is final, so none is left on
+# the live nodes.
+kept_empty() {
+    for n in $LG_NODES; do
+        [ -z "$(find "$T/$n/inbox/kept" -type f 2>/dev/null)" ] || return 1
+    done
+}
+if wait_for "every kept output dropped at its job's end" kept_empty; then ok
+else
+    for n in $LG_NODES; do
+        note "$n keeps: $(find "$T/$n/inbox/kept" -type f 2>/dev/null | tr '\n' ' ')"
+    done
 fi
 
 # ---- the daemons stop cleanly, their logs are clean ----------------------------
