@@ -1755,7 +1755,7 @@ static int cmd_spool(void *ctx, const char *args, control_out *o)
             free(a);
             return control_error(o, "out of memory");
         }
-        snprintf(a->job, sizeof a->job, "%s", job);
+        memcpy(a->job, job, strlen(job) + 1);   /* < WIRE_JOB_MAX */
         a->d = d;
         a->later = control_defer(o);
         dstore_submit(n->store, r);
