@@ -2696,37 +2696,12 @@ static void resend_sent(void *arg, int rc, const char *err)
  * an earlier epoch again, under the new epoch's ids. */
 static int on_resend(dsched *s, const wire_bundle *b)
 {
-    Lagrange__V1__TaskResend *r =
-        lagrange__v1__task_resend__unpack(NULL, b->payload_len, b->payload);
+    Lagrange__V1__TaskResend *r = NULL;
     char why[300] = "", path[4096];
     dresend *q;
-    if (!r)
+    if (taskmsg_resend_decode(b->payload, b->payload_len, s->d->conf->topo,
+                              &r, why, sizeof why) < 0 && !*why)
         snprintf(why, sizeof why, "payload is not a TaskResend");
-    else if (!sched_valid_name(r->job) || strlen(r->job) > JOB_ID_LEN)
-        snprintf(why, sizeof why, "bad job id");
-    else if (r->n_parts == 0 || r->n_parts > JOBPLAN_MAX_PARTS ||
-             r->part >= r->n_parts)
-        snprintf(why, sizeof why, "part %u of %u", r->part, r->n_parts);
-    else if (r->from_epoch == 0 || r->from_epoch >= r->epoch)
-        snprintf(why, sizeof why, "epoch %u from epoch %u", r->epoch,
-                 r->from_epoch);
-    else if (node_index(s, r->controller) < 0)
-        snprintf(why, sizeof why, "controller '%.63s' is not a node",
-                 r->controller);
-    else if (r->n_outputs > 256 || r->priority > 7)
-        snprintf(why, sizeof why, "too many outputs or bad priority");
-    else
-        for (size_t i = 0; i < r->n_outputs && !*why; i++) {
-            const Lagrange__V1__TaskOutput *o = r->outputs[i];
-            if (!*o->name || strlen(o->name) > 200)
-                snprintf(why, sizeof why, "output %zu: bad name", i);
-            else if (o->n_dst > 64)
-                snprintf(why, sizeof why, "output %zu: too many nodes", i);
-            for (size_t d = 0; d < o->n_dst && !*why; d++)
-                if (node_index(s, o->dst[d]) < 0)
-                    snprintf(why, sizeof why, "output %zu goes to '%.63s', "
-                             "not a node", i, o->dst[d]);
-        }
     if (*why) {
         log_err("task.resend from %s refused: %s", b->src, why);
         if (r)

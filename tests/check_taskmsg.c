@@ -1,7 +1,7 @@
 /*
  * check_taskmsg.c - unit tests for lib/wire/taskmsg.c, the decoding and
  * validation of the distributed-job control messages (Task, TaskStatus,
- * JobEnd, PartitionStored): valid messages pass with every field intact;
+ * JobEnd, PartitionStored, TaskResend): valid messages pass with every field intact;
  * each rule refuses with a message naming the field; truncated, malformed
  * and oversized payloads are refused before protobuf-c allocates; random
  * mutations of valid encodings never crash and keep the contracts (run
@@ -128,6 +128,25 @@ static void sample_stored(Lagrange__V1__PartitionStored *ps)
     ps->node = "moon";
 }
 
+/* A valid TaskResend as a controller sends it after a re-plan: part 2
+ * of 3 ran in epoch 2, its two outputs go again under epoch 3 (the same
+ * static outputs as sample_task's). */
+static void sample_resend(Lagrange__V1__TaskResend *r)
+{
+    Lagrange__V1__Task k;
+    sample_task(&k);            /* fills g_out */
+    lagrange__v1__task_resend__init(r);
+    r->job = "j0123456789ab";
+    r->epoch = 3;
+    r->from_epoch = 2;
+    r->part = 1;
+    r->n_parts = 3;
+    r->controller = "gs-a";
+    r->outputs = g_outp;
+    r->n_outputs = 2;
+    r->priority = 5;
+}
+
 /* protobuf-c encodings, malloc'd; *len their size. */
 static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
 {
@@ -139,7 +158,7 @@ static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
     return buf;
 }
 
-enum { M_TASK, M_STATUS, M_END, M_STORED };
+enum { M_TASK, M_STATUS, M_END, M_STORED, M_RESEND, M_COUNT };
 
 /* Decode with the decoder for kind; on success check validate agrees and
  * free. The contracts of a refusal are checked here too. */
@@ -149,6 +168,7 @@ static int decode(int kind, const uint8_t *p, size_t n)
     Lagrange__V1__TaskStatus *st = (void *)1;
     Lagrange__V1__JobEnd *e = (void *)1;
     Lagrange__V1__PartitionStored *ps = (void *)1;
+    Lagrange__V1__TaskResend *r = (void *)1;
     const void *out;
     int rc = 0;
     memset(err, 'x', sizeof err);
@@ -177,6 +197,15 @@ static int decode(int kind, const uint8_t *p, size_t n)
         if (rc == 0) {
             ck_assert_int_eq(taskmsg_end_validate(e, err, sizeof err), 0);
             lagrange__v1__job_end__free_unpacked(e, NULL);
+        }
+        break;
+    case M_RESEND:
+        rc = taskmsg_resend_decode(p, n, topo, &r, err, sizeof err);
+        out = r;
+        if (rc == 0) {
+            ck_assert_int_eq(taskmsg_resend_validate(r, topo, err,
+                                                     sizeof err), 0);
+            lagrange__v1__task_resend__free_unpacked(r, NULL);
         }
         break;
     default:
@@ -227,6 +256,7 @@ START_TEST(test_valid_roundtrip)
     Lagrange__V1__TaskStatus st, *st2;
     Lagrange__V1__JobEnd e, *e2;
     Lagrange__V1__PartitionStored ps, *ps2;
+    Lagrange__V1__TaskResend r, *r2;
     uint8_t *buf;
     size_t len;
 
@@ -285,6 +315,27 @@ START_TEST(test_valid_roundtrip)
     ck_assert_str_eq(ps2->node, "moon");
     lagrange__v1__partition_stored__free_unpacked(ps2, NULL);
     free(buf);
+
+    sample_resend(&r);
+    buf = pack_msg(&r.base, &len);
+    ck_assert_int_eq(taskmsg_resend_decode(buf, len, topo, &r2, err,
+                                           sizeof err), 0);
+    ck_assert_str_eq(r2->job, "j0123456789ab");
+    ck_assert_uint_eq(r2->epoch, 3);
+    ck_assert_uint_eq(r2->from_epoch, 2);
+    ck_assert_uint_eq(r2->part, 1);
+    ck_assert_uint_eq(r2->n_parts, 3);
+    ck_assert_str_eq(r2->controller, "gs-a");
+    ck_assert_uint_eq(r2->priority, 5);
+    ck_assert_uint_eq(r2->n_outputs, 2);
+    ck_assert_str_eq(r2->outputs[0]->name, "/layer2/Gemm_output_0");
+    ck_assert_uint_eq(r2->outputs[0]->n_dst, 2);
+    ck_assert_str_eq(r2->outputs[0]->dst[0], "moon");
+    ck_assert_str_eq(r2->outputs[0]->dst[1], "gs-b");
+    ck_assert_str_eq(r2->outputs[1]->name, "aux");
+    ck_assert_str_eq(r2->outputs[1]->dst[0], "gs-a");
+    lagrange__v1__task_resend__free_unpacked(r2, NULL);
+    free(buf);
 }
 END_TEST
 
@@ -298,6 +349,7 @@ START_TEST(test_valid_limits)
     Lagrange__V1__Task k;
     Lagrange__V1__TaskStatus st;
     Lagrange__V1__JobEnd e;
+    Lagrange__V1__TaskResend r;
 
     sample_task(&k);
     memset(name, 'v', TASKMSG_VALUE_MAX);
@@ -342,6 +394,35 @@ START_TEST(test_valid_limits)
     expect(M_END, &e.base, 0, NULL, NULL);
     e.why = "";
     expect(M_END, &e.base, 0, NULL, NULL);
+
+    /* TaskResend: 256 outputs of 200-byte names, 64 nodes on one, part 63
+     * of 64, priority 7, from_epoch just below epoch, a UTF-8 name; and
+     * no outputs at all (nothing to send: the worker answers DONE) */
+    sample_resend(&r);
+    for (int i = 0; i < TASKMSG_MAX_VALUES; i++)
+        g_out[i].name = name;
+    for (int d = 0; d < TASKMSG_MAX_DST; d++)
+        g_dst0[d] = (char *)nodes[d % 4];
+    g_out[0].n_dst = TASKMSG_MAX_DST;
+    r.n_outputs = TASKMSG_MAX_VALUES;
+    r.part = 63;
+    r.n_parts = 64;
+    r.priority = 7;
+    r.epoch = UINT32_MAX;
+    r.from_epoch = UINT32_MAX - 1;
+    expect(M_RESEND, &r.base, 0, NULL, NULL);
+
+    sample_resend(&r);
+    g_out[1].name = "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9b\xb0";
+    r.job = "j";
+    r.epoch = 2;
+    r.from_epoch = 1;
+    r.part = 0;
+    r.n_parts = 1;
+    r.priority = 0;
+    expect(M_RESEND, &r.base, 0, NULL, NULL);
+    r.n_outputs = 0;
+    expect(M_RESEND, &r.base, 0, NULL, NULL);
 }
 END_TEST
 
@@ -516,6 +597,102 @@ START_TEST(test_end_stored_refusals)
 }
 END_TEST
 
+START_TEST(test_resend_refusals)
+{
+    static char longname[TASKMSG_VALUE_MAX + 2];
+    Lagrange__V1__TaskResend r;
+
+    sample_resend(&r);
+    r.job = "bad/id";
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: job:", "'bad/id'");
+    r.job = "";
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: job:", "not a job id");
+    r.job = "j0123456789abc";   /* 14 bytes */
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: job:", NULL);
+    r.job = "j\x01";
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: job: 'j?'", NULL);
+
+    sample_resend(&r);
+    r.epoch = 0;
+    r.from_epoch = 0;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: epoch: 0", NULL);
+    sample_resend(&r);
+    r.from_epoch = 0;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: from_epoch: 0", NULL);
+    r.from_epoch = 3;           /* = epoch */
+    expect(M_RESEND, &r.base, -EINVAL,
+           "TaskResend: from_epoch: 3 is not below epoch 3", NULL);
+    r.from_epoch = 4;
+    expect(M_RESEND, &r.base, -EINVAL, "from_epoch: 4 is not below epoch 3",
+           NULL);
+    r.epoch = 1;                /* no earlier epoch to resend from */
+    r.from_epoch = 1;
+    expect(M_RESEND, &r.base, -EINVAL, "from_epoch: 1 is not below epoch 1",
+           NULL);
+
+    sample_resend(&r);
+    r.n_parts = 0;
+    r.part = 0;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: n_parts: 0", NULL);
+    r.n_parts = 65;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: n_parts: 65", NULL);
+    r.n_parts = 3;
+    r.part = 3;
+    expect(M_RESEND, &r.base, -EINVAL,
+           "TaskResend: part: 3 is not below n_parts 3", NULL);
+    r.part = UINT32_MAX;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: part:", NULL);
+
+    sample_resend(&r);
+    r.controller = "mars";
+    expect(M_RESEND, &r.base, -EINVAL,
+           "TaskResend: controller: 'mars' is not a node", NULL);
+    r.controller = "";
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: controller:", NULL);
+
+    sample_resend(&r);
+    r.priority = 8;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: priority: 8", NULL);
+
+    sample_resend(&r);
+    r.n_outputs = 257;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: outputs: more than 256",
+           NULL);
+
+    sample_resend(&r);
+    g_out[1].name = "";
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: outputs[1].name:",
+           "not a value name");
+    memset(longname, 'n', TASKMSG_VALUE_MAX + 1);
+    g_out[1].name = longname;
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: outputs[1].name:", NULL);
+    g_out[1].name = "a\tb";
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: outputs[1].name: 'a?b'",
+           NULL);
+    g_out[1].name = "caf\xc3";  /* cut UTF-8 */
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: outputs[1].name:", NULL);
+    g_out[1].name = "\xed\xa0\x80"; /* a surrogate */
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: outputs[1].name:", NULL);
+
+    sample_resend(&r);
+    g_dst0[1] = "venus";
+    expect(M_RESEND, &r.base, -EINVAL,
+           "TaskResend: outputs[0].dst[1]: 'venus' is not a node", NULL);
+    sample_resend(&r);
+    g_dst1[0] = "";
+    expect(M_RESEND, &r.base, -EINVAL, "TaskResend: outputs[1].dst[0]: ''",
+           NULL);
+    g_dst1[0] = "gs-a";
+
+    sample_resend(&r);
+    for (int d = 0; d < 65; d++)
+        g_dst0[d] = "geo";
+    g_out[0].n_dst = 65;
+    expect(M_RESEND, &r.base, -EINVAL,
+           "TaskResend: outputs[0]: dst: more than 64", NULL);
+}
+END_TEST
+
 /* ---------------------------------------------- malformed and truncated */
 
 /* Raw payloads, as a broken or hostile peer would send them. */
@@ -528,7 +705,7 @@ START_TEST(test_malformed)
     /* a varint that never ends */
     {
         const uint8_t p[] = { 0x10, 0xff, 0xff, 0xff };
-        for (int kind = M_TASK; kind <= M_STORED; kind++) {
+        for (int kind = M_TASK; kind < M_COUNT; kind++) {
             ck_assert_int_eq(decode(kind, p, sizeof p), -EBADMSG);
             ck_assert_msg(strstr(err, "does not parse"), "%s", err);
         }
@@ -566,6 +743,18 @@ START_TEST(test_malformed)
                               0 };
         ck_assert_int_eq(decode(M_TASK, p, sizeof p), -EINVAL);
         ck_assert_msg(strstr(err, "Task: outputs[0]: dst[0] contains a NUL"),
+                      "%s", err);
+    }
+    /* the same in a TaskResend's output; then a NUL in its controller */
+    {
+        const uint8_t p[] = { 0x3a, 0x07, 0x0a, 0x01, 'y', 0x12, 0x02, 'g',
+                              0 };
+        const uint8_t c[] = { 0x32, 0x03, 'g', 0, 'o' };
+        ck_assert_int_eq(decode(M_RESEND, p, sizeof p), -EINVAL);
+        ck_assert_msg(strstr(err, "TaskResend: outputs[0]: dst[0] contains "
+                                  "a NUL"), "%s", err);
+        ck_assert_int_eq(decode(M_RESEND, c, sizeof c), -EINVAL);
+        ck_assert_msg(strstr(err, "TaskResend: controller contains a NUL"),
                       "%s", err);
     }
     /* a malformed TaskOutput */
@@ -607,15 +796,37 @@ START_TEST(test_malformed)
         }
         ck_assert_int_eq(decode(M_TASK, buf, n), -EINVAL);
         ck_assert_msg(strstr(err, "Task: inputs: more than 256"), "%s", err);
+        n = 0;
+        for (int i = 0; i < 257; i++) {
+            buf[n++] = 0x3a;    /* TaskResend outputs, empty */
+            buf[n++] = 0x00;
+        }
+        ck_assert_int_eq(decode(M_RESEND, buf, n), -EINVAL);
+        ck_assert_msg(strstr(err, "TaskResend: outputs: more than 256"), "%s",
+                      err);
+    }
+    /* too many dst in one of a TaskResend's outputs */
+    {
+        n = 0;
+        buf[n++] = 0x3a;        /* outputs, 65 empty dst: 130 bytes */
+        buf[n++] = 0x82;
+        buf[n++] = 0x01;
+        for (int i = 0; i < 65; i++) {
+            buf[n++] = 0x12;
+            buf[n++] = 0x00;
+        }
+        ck_assert_int_eq(decode(M_RESEND, buf, n), -EINVAL);
+        ck_assert_msg(strstr(err, "TaskResend: outputs[0]: dst: more than 64"),
+                      "%s", err);
     }
     /* above TASKMSG_MAX_LEN: refused unread */
     memset(big, 0, sizeof big);
-    for (int kind = M_TASK; kind <= M_STORED; kind++) {
+    for (int kind = M_TASK; kind < M_COUNT; kind++) {
         ck_assert_int_eq(decode(kind, big, sizeof big), -EMSGSIZE);
         ck_assert_msg(strstr(err, "above"), "%s", err);
     }
     /* empty: every field missing, refused by the rules */
-    for (int kind = M_TASK; kind <= M_STORED; kind++)
+    for (int kind = M_TASK; kind < M_COUNT; kind++)
         ck_assert_int_eq(decode(kind, (const uint8_t *)"", 0), -EINVAL);
     ck_assert_int_eq(decode(M_STORED, NULL, 0), -EINVAL);
 }
@@ -627,6 +838,7 @@ static uint8_t *sample_enc(int kind, size_t *len)
     Lagrange__V1__TaskStatus st;
     Lagrange__V1__JobEnd e;
     Lagrange__V1__PartitionStored ps;
+    Lagrange__V1__TaskResend r;
     switch (kind) {
     case M_TASK:
         sample_task(&k);
@@ -637,6 +849,9 @@ static uint8_t *sample_enc(int kind, size_t *len)
     case M_END:
         sample_end(&e);
         return pack_msg(&e.base, len);
+    case M_RESEND:
+        sample_resend(&r);
+        return pack_msg(&r.base, len);
     default:
         sample_stored(&ps);
         return pack_msg(&ps.base, len);
@@ -647,7 +862,7 @@ static uint8_t *sample_enc(int kind, size_t *len)
  * with what is left valid) accepted; never a crash or a read past it. */
 START_TEST(test_truncated)
 {
-    for (int kind = M_TASK; kind <= M_STORED; kind++) {
+    for (int kind = M_TASK; kind < M_COUNT; kind++) {
         size_t len;
         uint8_t *enc = sample_enc(kind, &len);
         int refused = 0;
@@ -671,7 +886,7 @@ START_TEST(test_mutations)
 {
     enum { ITER = 20000 };
     unsigned accepted = 0, refused = 0;
-    for (int kind = M_TASK; kind <= M_STORED; kind++) {
+    for (int kind = M_TASK; kind < M_COUNT; kind++) {
         size_t len;
         uint8_t *enc = sample_enc(kind, &len);
         for (int it = 0; it < ITER; it++) {
@@ -775,6 +990,7 @@ int main(void)
     tcase_add_test(r, test_task_refusals);
     tcase_add_test(r, test_status_refusals);
     tcase_add_test(r, test_end_stored_refusals);
+    tcase_add_test(r, test_resend_refusals);
     tcase_add_test(m, test_malformed);
     tcase_add_test(m, test_truncated);
     tcase_add_test(m, test_mutations);

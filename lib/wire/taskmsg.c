@@ -1,7 +1,7 @@
 /*
  * taskmsg.c - decoding and validation of the distributed-job control
- * messages (Task, TaskStatus, JobEnd, PartitionStored; see taskmsg.h for
- * the rules).
+ * messages (Task, TaskStatus, JobEnd, PartitionStored, TaskResend; see
+ * taskmsg.h for the rules).
  *
  * How a payload is decoded: a small scanner walks the raw protobuf fields
  * first, without allocating (into TaskOutput submessages too): it refuses
@@ -192,6 +192,13 @@ static const rule stored_rules[] = {
 };
 static const spec stored_spec = { "PartitionStored", stored_rules, 2 };
 
+static const rule resend_rules[] = {
+    { 1, "job", 1, 0, NULL },
+    { 6, "controller", 1, 0, NULL },
+    { 7, "outputs", 0, TASKMSG_MAX_VALUES, &output_spec },
+};
+static const spec resend_spec = { "TaskResend", resend_rules, 3 };
+
 /* Length and raw scan: what comes before protobuf-c. */
 static int precheck(const spec *sp, const uint8_t *p, size_t len, char *err,
                     size_t errlen)
@@ -335,6 +342,41 @@ static int node_field(const char *what, const char *field,
     return 0;
 }
 
+/* The outputs of a Task or a TaskResend: at most TASKMSG_MAX_VALUES, each
+ * named by a value name and going to at most TASKMSG_MAX_DST nodes. */
+static int outputs_field(const char *what,
+                         Lagrange__V1__TaskOutput *const *outs, size_t n,
+                         const plan_topology *topo, char *err, size_t errlen)
+{
+    char b[68];
+    if (n > TASKMSG_MAX_VALUES)
+        return lg_errf(err, errlen, -EINVAL, "%s: outputs: %zu, more than %u",
+                       what, n, TASKMSG_MAX_VALUES);
+    for (size_t i = 0; i < n; i++) {
+        const Lagrange__V1__TaskOutput *o = outs[i];
+        if (!o)
+            return lg_errf(err, errlen, -EINVAL, "%s: outputs[%zu]: missing",
+                           what, i);
+        if (!text_ok(o->name, 1, TASKMSG_VALUE_MAX))
+            return lg_errf(err, errlen, -EINVAL,
+                           "%s: outputs[%zu].name: %s is not a value name "
+                           "(1..%u bytes of UTF-8 without control "
+                           "characters)",
+                           what, i, shown(o->name, b), TASKMSG_VALUE_MAX);
+        if (o->n_dst > TASKMSG_MAX_DST)
+            return lg_errf(err, errlen, -EINVAL,
+                           "%s: outputs[%zu].dst: %zu nodes, more than %u",
+                           what, i, o->n_dst, TASKMSG_MAX_DST);
+        for (size_t d = 0; d < o->n_dst; d++)
+            if (!is_node(topo, o->dst[d]))
+                return lg_errf(err, errlen, -EINVAL,
+                               "%s: outputs[%zu].dst[%zu]: %s is not a node "
+                               "of the topology",
+                               what, i, d, shown(o->dst[d], b));
+    }
+    return 0;
+}
+
 int taskmsg_task_validate(const Lagrange__V1__Task *k,
                           const plan_topology *topo, char *err,
                           size_t errlen)
@@ -370,10 +412,6 @@ int taskmsg_task_validate(const Lagrange__V1__Task *k,
         return lg_errf(err, errlen, -EINVAL,
                        "Task: inputs: %zu, more than %u", k->n_inputs,
                        TASKMSG_MAX_VALUES);
-    if (k->n_outputs > TASKMSG_MAX_VALUES)
-        return lg_errf(err, errlen, -EINVAL,
-                       "Task: outputs: %zu, more than %u", k->n_outputs,
-                       TASKMSG_MAX_VALUES);
     for (size_t i = 0; i < k->n_inputs; i++)
         if (!text_ok(k->inputs[i], 1, TASKMSG_VALUE_MAX))
             return lg_errf(err, errlen, -EINVAL,
@@ -381,28 +419,7 @@ int taskmsg_task_validate(const Lagrange__V1__Task *k,
                            "(1..%u bytes of UTF-8 without control "
                            "characters)",
                            i, shown(k->inputs[i], b), TASKMSG_VALUE_MAX);
-    for (size_t i = 0; i < k->n_outputs; i++) {
-        const Lagrange__V1__TaskOutput *o = k->outputs[i];
-        if (!o)
-            return lg_errf(err, errlen, -EINVAL, "Task: outputs[%zu]: missing",
-                           i);
-        if (!text_ok(o->name, 1, TASKMSG_VALUE_MAX))
-            return lg_errf(err, errlen, -EINVAL,
-                           "Task: outputs[%zu].name: %s is not a value name "
-                           "(1..%u bytes of UTF-8 without control "
-                           "characters)",
-                           i, shown(o->name, b), TASKMSG_VALUE_MAX);
-        if (o->n_dst > TASKMSG_MAX_DST)
-            return lg_errf(err, errlen, -EINVAL,
-                           "Task: outputs[%zu].dst: %zu nodes, more than %u",
-                           i, o->n_dst, TASKMSG_MAX_DST);
-        for (size_t d = 0; d < o->n_dst; d++)
-            if (!is_node(topo, o->dst[d]))
-                return lg_errf(err, errlen, -EINVAL,
-                               "Task: outputs[%zu].dst[%zu]: %s is not a node "
-                               "of the topology", i, d, shown(o->dst[d], b));
-    }
-    return 0;
+    return outputs_field(w, k->outputs, k->n_outputs, topo, err, errlen);
 }
 
 int taskmsg_status_validate(const Lagrange__V1__TaskStatus *st,
@@ -466,6 +483,41 @@ int taskmsg_stored_validate(const Lagrange__V1__PartitionStored *ps,
                        "digits", shown(ps->sha256, b));
     return node_field("PartitionStored", "node", topo, ps->node, err,
                       errlen);
+}
+
+int taskmsg_resend_validate(const Lagrange__V1__TaskResend *r,
+                            const plan_topology *topo, char *err,
+                            size_t errlen)
+{
+    const char *w = "TaskResend";
+    int rc;
+    if ((rc = job_field(w, r->job, err, errlen)) < 0)
+        return rc;
+    if (r->epoch == 0)
+        return lg_errf(err, errlen, -EINVAL,
+                       "TaskResend: epoch: 0 (epochs start at 1)");
+    if (r->from_epoch == 0)
+        return lg_errf(err, errlen, -EINVAL,
+                       "TaskResend: from_epoch: 0 (epochs start at 1)");
+    if (r->from_epoch >= r->epoch)
+        return lg_errf(err, errlen, -EINVAL,
+                       "TaskResend: from_epoch: %u is not below epoch %u",
+                       r->from_epoch, r->epoch);
+    if (r->n_parts == 0 || r->n_parts > TASKMSG_MAX_PARTS)
+        return lg_errf(err, errlen, -EINVAL,
+                       "TaskResend: n_parts: %u is not in 1..%u", r->n_parts,
+                       TASKMSG_MAX_PARTS);
+    if (r->part >= r->n_parts)
+        return lg_errf(err, errlen, -EINVAL,
+                       "TaskResend: part: %u is not below n_parts %u",
+                       r->part, r->n_parts);
+    if ((rc = node_field(w, "controller", topo, r->controller, err,
+                         errlen)) < 0)
+        return rc;
+    if (r->priority > 7)
+        return lg_errf(err, errlen, -EINVAL,
+                       "TaskResend: priority: %u is above 7", r->priority);
+    return outputs_field(w, r->outputs, r->n_outputs, topo, err, errlen);
 }
 
 /* ------------------------------------------------------------- decoding */
@@ -551,5 +603,26 @@ int taskmsg_stored_decode(const uint8_t *p, size_t len,
         return rc;
     }
     *out = ps;
+    return 0;
+}
+
+int taskmsg_resend_decode(const uint8_t *p, size_t len,
+                          const plan_topology *topo,
+                          Lagrange__V1__TaskResend **out, char *err,
+                          size_t errlen)
+{
+    Lagrange__V1__TaskResend *r;
+    int rc;
+    *out = NULL;
+    if ((rc = precheck(&resend_spec, p, len, err, errlen)) < 0)
+        return rc;
+    if (!(r = lagrange__v1__task_resend__unpack(NULL, len, p ? p : none)))
+        return lg_errf(err, errlen, -EBADMSG,
+                       "TaskResend: does not parse (protobuf-c refused it)");
+    if ((rc = taskmsg_resend_validate(r, topo, err, errlen)) < 0) {
+        lagrange__v1__task_resend__free_unpacked(r, NULL);
+        return rc;
+    }
+    *out = r;
     return 0;
 }

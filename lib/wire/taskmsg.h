@@ -1,8 +1,9 @@
 /*
  * taskmsg.h - the control messages of distributed jobs (wire.proto Task,
- * TaskStatus, JobEnd, PartitionStored: the payloads of the CONTROL bundles
- * named "task", "task.status", "job.end" and "part.stored"): decoded from
- * a bundle payload and validated, before the daemon trusts any field.
+ * TaskStatus, JobEnd, PartitionStored, TaskResend: the payloads of the
+ * CONTROL bundles named "task", "task.status", "job.end", "part.stored"
+ * and "task.resend"): decoded from a bundle payload and validated, before
+ * the daemon trusts any field.
  *
  * Owns every rule such a message must pass. A decode function takes the
  * payload as it arrived, refuses it before protobuf-c sees it if it is
@@ -34,13 +35,20 @@
  *     characters (it is logged);
  *   - PartitionStored: sha256 is 64 lowercase hex digits, node is a node
  *     of the topology;
+ *   - TaskResend: 0 < from_epoch < epoch; 1 <= n_parts <=
+ *     TASKMSG_MAX_PARTS, part < n_parts; controller is a node of the
+ *     topology; priority 0..7; outputs as a Task's (at most
+ *     TASKMSG_MAX_VALUES, names 1..TASKMSG_VALUE_MAX bytes of UTF-8
+ *     without control characters, at most TASKMSG_MAX_DST nodes each,
+ *     every dst a node of the topology);
  *   - no string holds a NUL byte (protobuf-c would cut it there); at most
  *     TASKMSG_MAX_OTHER fields besides the repeated ones (unknown fields
  *     from a newer peer are kept by protobuf-c, within that cap).
  *
  * Errors: -EMSGSIZE (payload above TASKMSG_MAX_LEN), -EBADMSG (malformed:
  * "does not parse"), -EINVAL (a field breaks a rule). Whether a Task is
- * for this node, and whether its job has ended, is the daemon's business.
+ * for this node, whether its job has ended, and whether a TaskResend's
+ * outputs are kept here, is the daemon's business.
  *
  * Threading: no globals; every call is thread-safe (the topology is only
  * read).
@@ -76,6 +84,10 @@ int taskmsg_stored_decode(const uint8_t *p, size_t len,
                           const plan_topology *topo,
                           Lagrange__V1__PartitionStored **out, char *err,
                           size_t errlen);
+int taskmsg_resend_decode(const uint8_t *p, size_t len,
+                          const plan_topology *topo,
+                          Lagrange__V1__TaskResend **out, char *err,
+                          size_t errlen);
 
 /* The field rules alone, for a message built or unpacked elsewhere:
  * 0 or -EINVAL with the field in err. */
@@ -88,6 +100,9 @@ int taskmsg_status_validate(const Lagrange__V1__TaskStatus *st,
 int taskmsg_end_validate(const Lagrange__V1__JobEnd *e, char *err,
                          size_t errlen);
 int taskmsg_stored_validate(const Lagrange__V1__PartitionStored *ps,
+                            const plan_topology *topo, char *err,
+                            size_t errlen);
+int taskmsg_resend_validate(const Lagrange__V1__TaskResend *r,
                             const plan_topology *topo, char *err,
                             size_t errlen);
 
