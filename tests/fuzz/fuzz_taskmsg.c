@@ -1,13 +1,15 @@
 /*
  * fuzz_taskmsg.c - libFuzzer target for the distributed-job control
  * messages (lib/wire/taskmsg.c: Task, TaskStatus, JobEnd,
- * PartitionStored, as the CONTROL bundles "task", "task.status", "job.end"
- * and "part.stored" carry them).
+ * PartitionStored, TaskResend, as the CONTROL bundles "task",
+ * "task.status", "job.end", "part.stored" and "task.resend" carry them).
  *
- * Input: one selector byte, then a payload. The selector's low 2 bits pick
- * the decoder (0 Task, 1 TaskStatus, 2 JobEnd, 3 PartitionStored); the
- * payload goes to it with a built-in topology of four nodes (gs-a, geo,
- * moon, gs-b). Beyond "no crash, no leak, no out-of-bounds read"
+ * Input: one selector byte, then a payload. The selector modulo 5 picks
+ * the decoder (0 Task, 1 TaskStatus, 2 JobEnd, 3 PartitionStored,
+ * 4 TaskResend; selectors 0..3 mean what they meant when the low 2 bits
+ * picked among the first four, so older seeds and findings keep their
+ * meaning); the payload goes to it with a built-in topology of four nodes
+ * (gs-a, geo, moon, gs-b). Beyond "no crash, no leak, no out-of-bounds read"
  * (ASan/UBSan), it checks the contracts: a refusal returns -EMSGSIZE,
  * -EBADMSG or -EINVAL, leaves *out NULL and a non-empty NUL-terminated
  * message; what is accepted passes its validate function again, packs
@@ -17,7 +19,8 @@
  *
  * Seeds (tests/fuzz/corpus_taskmsg/: a Task with inputs and outputs, a
  * minimal Task, one with part = n_parts, TaskStatus in four states,
- * JobEnd for every epoch and for one, PartitionStored) are written by
+ * JobEnd for every epoch and for one, PartitionStored, a TaskResend with
+ * outputs, one without, one with from_epoch = epoch) are written by
  * Python's protobuf runtime:
  *   protoc-c -Iproto -o /tmp/wire.desc proto/lagrange/v1/wire.proto
  *   /usr/bin/python3 tests/fuzz/gen_taskmsg_corpus.py /tmp/wire.desc \
@@ -196,6 +199,58 @@ static void stored(const uint8_t *p, size_t n)
     free(buf);
 }
 
+static void same_outputs(Lagrange__V1__TaskOutput *const *a, size_t na,
+                         Lagrange__V1__TaskOutput *const *b, size_t nb)
+{
+    if (na != nb)
+        abort();
+    for (size_t i = 0; i < na; i++) {
+        same_str(a[i]->name, b[i]->name);
+        if (a[i]->n_dst != b[i]->n_dst)
+            abort();
+        for (size_t d = 0; d < a[i]->n_dst; d++)
+            same_str(a[i]->dst[d], b[i]->dst[d]);
+    }
+}
+
+static void resend(const uint8_t *p, size_t n)
+{
+    char err[256];
+    Lagrange__V1__TaskResend *r, *r2;
+    uint8_t *buf;
+    size_t len;
+    int rc;
+    memset(err, 'x', sizeof err);
+    rc = taskmsg_resend_decode(p, n, topo, &r, err, sizeof err);
+    if (rc < 0) {
+        refused(rc, r, err, sizeof err);
+        return;
+    }
+    if (rc != 0 || !r || taskmsg_resend_validate(r, topo, err, sizeof err))
+        abort();
+    /* what the daemon relies on once it is accepted */
+    if (r->from_epoch == 0 || r->from_epoch >= r->epoch ||
+        r->part >= r->n_parts || r->n_parts > TASKMSG_MAX_PARTS ||
+        r->priority > 7 || r->n_outputs > TASKMSG_MAX_VALUES)
+        abort();
+    len = lagrange__v1__task_resend__get_packed_size(r);
+    if (!(buf = malloc(len ? len : 1)))
+        abort();
+    if (lagrange__v1__task_resend__pack(r, buf) != len ||
+        taskmsg_resend_decode(buf, len, topo, &r2, err, sizeof err) != 0)
+        abort();
+    same_str(r->job, r2->job);
+    same_str(r->controller, r2->controller);
+    if (r->epoch != r2->epoch || r->from_epoch != r2->from_epoch ||
+        r->part != r2->part || r->n_parts != r2->n_parts ||
+        r->priority != r2->priority)
+        abort();
+    same_outputs(r->outputs, r->n_outputs, r2->outputs, r2->n_outputs);
+    lagrange__v1__task_resend__free_unpacked(r2, NULL);
+    lagrange__v1__task_resend__free_unpacked(r, NULL);
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
@@ -204,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (size < 1)
         return 0;
-    switch (data[0] & 3) {
+    switch (data[0] % 5) {
     case 0:
         task(data + 1, size - 1);
         break;
@@ -214,8 +269,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
         end(data + 1, size - 1);
         break;
-    default:
+    case 3:
         stored(data + 1, size - 1);
+        break;
+    default:
+        resend(data + 1, size - 1);
         break;
     }
     return 0;

@@ -7,8 +7,8 @@ runtime encodes the messages, independently of protobuf-c):
     /usr/bin/python3 tests/fuzz/gen_taskmsg_corpus.py /tmp/wire.desc \\
         tests/fuzz/corpus_taskmsg
 
-Each seed is one selector byte (low 2 bits: 0 Task, 1 TaskStatus,
-2 JobEnd, 3 PartitionStored) and then the message as a CONTROL bundle
+Each seed is one selector byte (modulo 5: 0 Task, 1 TaskStatus, 2 JobEnd,
+3 PartitionStored, 4 TaskResend) and then the message as a CONTROL bundle
 carries it. The nodes are those of the fuzzer's built-in topology (gs-a,
 geo, moon, gs-b). Every seed but the bad_* ones is valid.
 """
@@ -28,7 +28,8 @@ def load(desc_path):
         pool.Add(fd)
     factory = message_factory.MessageFactory(pool)
     out = {}
-    for name in ("Task", "TaskStatus", "JobEnd", "PartitionStored"):
+    for name in ("Task", "TaskStatus", "JobEnd", "PartitionStored",
+                 "TaskResend"):
         d = pool.FindMessageTypeByName("lagrange.v1." + name)
         if hasattr(message_factory, "GetMessageClass"):
             out[name] = message_factory.GetMessageClass(d)
@@ -78,6 +79,23 @@ def main():
     seeds["end_replanned"] = (2, m["JobEnd"](job="j0123456789ab", epoch=4,
                                              why="re-planned"))
     seeds["stored"] = (3, m["PartitionStored"](sha256=SHA, node="geo"))
+
+    r = m["TaskResend"](job="j0123456789ab", epoch=3, from_epoch=2, part=1,
+                        n_parts=3, controller="gs-a", priority=5)
+    o = r.outputs.add()
+    o.name = "/layer2/Gemm_output_0"
+    o.dst.extend(["moon", "gs-b"])
+    o = r.outputs.add()
+    o.name = "aux"
+    o.dst.append("gs-a")
+    seeds["resend"] = (4, r)
+    seeds["resend_minimal"] = (4, m["TaskResend"](
+        job="j1", epoch=2, from_epoch=1, part=0, n_parts=1,
+        controller="moon"))
+    bad = m["TaskResend"]()
+    bad.CopyFrom(r)
+    bad.from_epoch = 3
+    seeds["bad_resend_epoch"] = (4, bad)
 
     for name, (sel, msg) in sorted(seeds.items()):
         with open(os.path.join(outdir, name), "wb") as f:

@@ -179,13 +179,14 @@ auth="authorization"
 bearer="Bearer good"
 EOF
 
-# taskmsg: selectors, tags of Task/TaskStatus/JobEnd/PartitionStored,
-# the fuzzer's node names, a job id and a SHA-256.
+# taskmsg: selectors, tags of Task/TaskStatus/JobEnd/PartitionStored/
+# TaskResend, the fuzzer's node names, a job id and a SHA-256.
 cat >"$B/taskmsg.dict" <<'EOF'
 sel_task="\x00"
 sel_status="\x01"
 sel_end="\x02"
 sel_stored="\x03"
+sel_resend="\x04"
 job="\x0a\x0dj0123456789ab"
 epoch="\x10\x01"
 part="\x18"
@@ -200,6 +201,10 @@ st_state="\x28\x05"
 st_detail="\x32"
 st_exec="\x39"
 why="\x1a"
+rs_from_epoch="\x18\x01"
+rs_controller="\x32\x04gs-a"
+rs_outputs="\x3a"
+rs_priority="\x40\x07"
 n1="gs-a"
 n2="geo"
 n3="moon"
