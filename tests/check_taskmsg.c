@@ -1,11 +1,11 @@
 /*
  * check_taskmsg.c - unit tests for lib/wire/taskmsg.c, the decoding and
  * validation of the distributed-job control messages (Task, TaskStatus,
- * JobEnd, PartitionStored, TaskResend): valid messages pass with every field intact;
- * each rule refuses with a message naming the field; truncated, malformed
- * and oversized payloads are refused before protobuf-c allocates; random
- * mutations of valid encodings never crash and keep the contracts (run
- * under ASan/UBSan in CI). The fuzzer for the same code is
+ * JobEnd, PartitionStored, TaskResend): valid messages pass with every
+ * field intact; each rule refuses with a message naming the field;
+ * truncated, malformed and oversized payloads are refused before
+ * protobuf-c allocates; random mutations of valid encodings never crash
+ * and keep the contracts (run under ASan/UBSan in CI). The fuzzer for the same code is
  * tests/fuzz/fuzz_taskmsg.c.
  */
 #include <check.h>
