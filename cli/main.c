@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blastune.h"
 #include "cli.h"
 
 static const struct verb {
@@ -56,37 +57,9 @@ static void usage(FILE *f)
             "10 not authorised.\n");
 }
 
-/* OpenBLAS picks its kernels when the library loads, from the CPU model
- * it knows; Debian's 0.3.21 does not know AMD Zen 4/5 and falls back to
- * its AVX2 (Haswell) kernels, about half as fast as its AVX-512 ones on
- * these CPUs. The choice can only be made through the environment before
- * the library loads, so when the CPU has the AVX-512 subsets the SkylakeX
- * kernels need, and the user has not chosen, set it and re-execute once.
- * OPENBLAS_NUM_THREADS=1 too: the executor drives OpenBLAS from its own
- * pool, and OpenBLAS's idle threads would only take memory. */
-static void tune_openblas(char **argv)
-{
-    if (getenv("OPENBLAS_CORETYPE") || getenv("LAGRANGE_NO_REEXEC"))
-        return;
-    setenv("LAGRANGE_NO_REEXEC", "1", 1);
-    if (!getenv("OPENBLAS_NUM_THREADS"))
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq")) {
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-        execv("/proc/self/exe", argv);
-        /* If that failed, carry on with the default kernels. */
-    }
-#endif
-}
-
 int main(int argc, char **argv)
 {
-    tune_openblas(argv);
+    lg_blas_tune(argv);   /* OpenBLAS kernels: see blastune.h */
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

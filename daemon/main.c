@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "blastune.h"
 #include "config.h"
 #include "control.h"
 #include "lagranged.h"
@@ -605,6 +606,7 @@ int main(int argc, char **argv)
     char err[1024] = "";
     int c, check = 0, rc, ex;
 
+    lg_blas_tune(argv);   /* OpenBLAS kernels: see blastune.h */
     memset(&d, 0, sizeof d);
     d.ntf.fd = -1;
     d.sdl.api_fd = -1;

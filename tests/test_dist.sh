@@ -140,7 +140,8 @@ if command -v valgrind >/dev/null 2>&1 && ! nm "$LD" 2>/dev/null | grep -q __asa
 fi
 for n in gs geo moon; do start $n; done
 if [ -n "$VG" ]; then
-    valgrind -q --error-exitcode=99 --leak-check=full \
+    # LAGRANGE_NO_REEXEC: valgrind would not follow blastune.h's re-exec
+    LAGRANGE_NO_REEXEC=1 valgrind -q --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite "$LD" -f "$T/gs2/lagranged.conf" \
         2>>"$T/gs2/log" &
     pid_gs2=$!

@@ -506,7 +506,8 @@ PYEOF
     if grep -q __asan_init "$LD" 2>/dev/null; then
         echo "ASan build: the valgrind run is skipped (valgrind cannot run it)"
     elif command -v valgrind >/dev/null 2>&1; then
-        run_daemon valgrind fresh valgrind -q --error-exitcode=1 \
+        # LAGRANGE_NO_REEXEC: valgrind would not follow blastune.h's re-exec
+        LAGRANGE_NO_REEXEC=1 run_daemon valgrind fresh valgrind -q --error-exitcode=1 \
             --leak-check=full --show-leak-kinds=definite,indirect,possible \
             --errors-for-leak-kinds=definite,indirect,possible
         grep -q '^==[0-9]*==' "$tmp/valgrind/log" &&

@@ -418,7 +418,8 @@ fi
 
 if command -v valgrind >/dev/null 2>&1 && ! nm "$LD" 2>/dev/null | grep -q __asan_init; then
     stop r
-    start r valgrind -q --error-exitcode=99 --leak-check=full \
+    # LAGRANGE_NO_REEXEC: valgrind would not follow blastune.h's re-exec
+    start r env LAGRANGE_NO_REEXEC=1 valgrind -q --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite --show-leak-kinds=definite
     wait_for "R (valgrind) up with A" link_up a r &&
         wait_for "R (valgrind) up with B" link_up r b

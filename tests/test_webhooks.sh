@@ -142,7 +142,8 @@ EOF
 
 VG=
 if command -v valgrind >/dev/null 2>&1 && ! nm "$LD" 2>/dev/null | grep -q __asan_init; then
-    VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+    # LAGRANGE_NO_REEXEC: valgrind would not follow blastune.h's re-exec
+    VG="env LAGRANGE_NO_REEXEC=1 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
     echo "# lagranged under valgrind for the first run"
 fi
 start() { # [VG]
