@@ -150,6 +150,34 @@ static int read_tensor(const char *path, const char *what, const char *name,
                    name, why);
 }
 
+/* Send tensor `value` of (job, epoch) to dst as one object, under the id
+ * dst's inbox knows it by: the bytes of file path, or data (len bytes,
+ * taken: freed by the network, also on an error). 0 or -errno. */
+static int send_tensor(dsched *s, const char *job, unsigned epoch,
+                       const char *value, const char *dst, unsigned prio,
+                       const char *path, uint8_t *data, size_t len,
+                       dnet_sent_cb done, void *arg)
+{
+    char name[WIRE_NAME_MAX];
+    uint8_t oid[WIRE_ID_LEN];
+    dnet_object o;
+    snprintf(name, sizeof name, "t/%s/%u/%s", job, epoch, value);
+    tensor_oid(job, epoch, value, dst, oid);
+    memset(&o, 0, sizeof o);
+    o.dst = dst;
+    o.name = name;
+    o.kind = WIRE_KIND_TENSOR_CHUNK;
+    o.object_id = oid;
+    o.priority = prio;
+    o.lifetime_ms = TASK_LIFETIME_MS;
+    o.job = job;
+    o.job_epoch = epoch;
+    o.path = path;
+    o.data = data;
+    o.len = len;
+    return dnet_send_object(s->d, &o, done, arg);
+}
+
 static int have_file(const char *path)
 {
     struct stat st;
@@ -1248,28 +1276,15 @@ static void dispatch(djob *j)
         /* Graph inputs this part reads: from JobDir. */
         for (size_t in = 0; in < k->n_inputs; in++)
             for (int g = 0; g < j->n_in; g++) {
-                char rel[32], name[WIRE_NAME_MAX];
-                uint8_t oid[WIRE_ID_LEN];
-                dnet_object o;
+                char rel[32];
                 if (strcmp(j->in_names[g], k->inputs[in]))
                     continue;
                 snprintf(rel, sizeof rel, "in-%d.npy", g);
                 if (jobdb_path(s->jobs, j->id, rel, path, sizeof path) < 0)
                     continue;
-                snprintf(name, sizeof name, "t/%s/%u/%s", j->id, dp->epoch,
-                         k->inputs[in]);
-                tensor_oid(j->id, dp->epoch, k->inputs[in], node, oid);
-                memset(&o, 0, sizeof o);
-                o.dst = node;
-                o.name = name;
-                o.kind = WIRE_KIND_TENSOR_CHUNK;
-                o.object_id = oid;
-                o.priority = j->priority;
-                o.lifetime_ms = TASK_LIFETIME_MS;
-                o.job = j->id;
-                o.job_epoch = dp->epoch;
-                o.path = path;
-                if ((rc = dnet_send_object(s->d, &o, dispatch_sent, j)) < 0) {
+                if ((rc = send_tensor(s, j->id, dp->epoch, k->inputs[in],
+                                      node, j->priority, path, NULL, 0,
+                                      dispatch_sent, j)) < 0) {
                     x->send_failed++;
                     snprintf(x->send_err, sizeof x->send_err, "input '%s' "
                              "for %s: %s", k->inputs[in], node,
@@ -2548,9 +2563,7 @@ static void after_task(sop *op)
         if (!to)
             continue;            /* nobody reads it */
         for (size_t d = 0; d < to->n_dst; d++) {
-            char bname[WIRE_NAME_MAX];
-            uint8_t oid[WIRE_ID_LEN], *copy;
-            dnet_object o;
+            uint8_t *copy;
             if (!(copy = malloc(op->enc_len[i] ? op->enc_len[i] : 1))) {
                 t->send_failed++;
                 continue;
@@ -2564,21 +2577,9 @@ static void after_task(sop *op)
                          "upset (fault drill)", k->job, k->part + 1, name,
                          to->dst[d]);
             }
-            snprintf(bname, sizeof bname, "t/%s/%u/%s", k->job, k->epoch,
-                     name);
-            tensor_oid(k->job, k->epoch, name, to->dst[d], oid);
-            memset(&o, 0, sizeof o);
-            o.dst = to->dst[d];
-            o.name = bname;
-            o.kind = WIRE_KIND_TENSOR_CHUNK;
-            o.object_id = oid;
-            o.priority = k->priority;
-            o.lifetime_ms = TASK_LIFETIME_MS;
-            o.job = k->job;
-            o.job_epoch = k->epoch;
-            o.data = copy;
-            o.len = op->enc_len[i];
-            if (dnet_send_object(s->d, &o, task_sent, t) < 0)
+            if (send_tensor(s, k->job, k->epoch, name, to->dst[d],
+                            k->priority, NULL, copy, op->enc_len[i],
+                            task_sent, t) < 0)
                 t->send_failed++;
             else
                 t->sends++;
@@ -2740,23 +2741,8 @@ static int on_resend(dsched *s, const wire_bundle *b)
         const Lagrange__V1__TaskOutput *o = r->outputs[i];
         kept_path(s, r->job, r->from_epoch, o->name, path, sizeof path);
         for (size_t d = 0; d < o->n_dst; d++) {
-            char bname[WIRE_NAME_MAX];
-            uint8_t oid[WIRE_ID_LEN];
-            dnet_object ob;
-            snprintf(bname, sizeof bname, "t/%s/%u/%s", r->job, r->epoch,
-                     o->name);
-            tensor_oid(r->job, r->epoch, o->name, o->dst[d], oid);
-            memset(&ob, 0, sizeof ob);
-            ob.dst = o->dst[d];
-            ob.name = bname;
-            ob.kind = WIRE_KIND_TENSOR_CHUNK;
-            ob.object_id = oid;
-            ob.priority = r->priority;
-            ob.lifetime_ms = TASK_LIFETIME_MS;
-            ob.path = path;
-            ob.job = r->job;
-            ob.job_epoch = r->epoch;
-            if (dnet_send_object(s->d, &ob, resend_sent, q) < 0)
+            if (send_tensor(s, r->job, r->epoch, o->name, o->dst[d],
+                            r->priority, path, NULL, 0, resend_sent, q) < 0)
                 q->failed++;
             else {
                 q->sends++;

@@ -113,6 +113,20 @@ static void drop_fn(void *arg, const spool_meta *m)
     collect_fn(arg, m);
 }
 
+/* Room in c for every bundle's record (at most r->maxmetas). */
+static int collect_init(spool *sp, dstore_req *r, collect *c)
+{
+    spool_stats st;
+    spool_stats_get(sp, &st);
+    c->cap = (size_t)st.count;
+    if (r->maxmetas && r->maxmetas < c->cap)
+        c->cap = r->maxmetas;
+    if (c->cap && !(c->metas = calloc(c->cap, sizeof *c->metas)))
+        return lg_errf(r->err, sizeof r->err, -ENOMEM, "out of memory for "
+                       "%zu bundle records", c->cap);
+    return 0;
+}
+
 static uint64_t realtime_ms(void)
 {
     struct timespec ts;
@@ -194,19 +208,11 @@ static void run_one(dstore *s, dstore_req *r)
         r->rc = spool_compact(sp, r->err, sizeof r->err);
         break;
     case DSTORE_FOREACH_META: {
-        spool_stats st;
         collect c = { 0 };
         free(r->metas);
         r->metas = NULL;
-        spool_stats_get(sp, &st);
-        c.cap = (size_t)st.count;
-        if (r->maxmetas && r->maxmetas < c.cap)
-            c.cap = r->maxmetas;
-        if (c.cap && !(c.metas = calloc(c.cap, sizeof *c.metas))) {
-            r->rc = lg_errf(r->err, sizeof r->err, -ENOMEM, "out of memory "
-                            "for %zu bundle records", c.cap);
+        if ((r->rc = collect_init(sp, r, &c)) < 0)
             break;
-        }
         spool_foreach(sp, collect_fn, &c);
         r->metas = c.metas;
         r->nmetas = c.n;
@@ -215,20 +221,12 @@ static void run_one(dstore *s, dstore_req *r)
         break;
     }
     case DSTORE_DROP_JOB: {
-        spool_stats st;
         collect c = { 0 };
         uint64_t bytes = 0;
         free(r->metas);
         r->metas = NULL;
-        spool_stats_get(sp, &st);
-        c.cap = (size_t)st.count;
-        if (r->maxmetas && r->maxmetas < c.cap)
-            c.cap = r->maxmetas;
-        if (c.cap && !(c.metas = calloc(c.cap, sizeof *c.metas))) {
-            r->rc = lg_errf(r->err, sizeof r->err, -ENOMEM, "out of memory "
-                            "for %zu bundle records", c.cap);
+        if ((r->rc = collect_init(sp, r, &c)) < 0)
             break;
-        }
         r->rc = spool_drop_job(sp, r->meta.job, r->meta.job_epoch,
                                (spool_reason)r->reason, drop_fn, &c, &bytes,
                                r->err, sizeof r->err);

@@ -213,9 +213,7 @@ int wire_bundle_node_ok(const char *name)
     return name && token_ok(name, WIRE_NODE_MAX);
 }
 
-/* Valid UTF-8 (no overlong forms, surrogates or code points above
- * U+10FFFF), no C0 control characters or DEL, fewer than max bytes. */
-static int text_ok(const char *str, size_t max)
+int wire_text_ok(const char *str, size_t max)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t n = strnlen(str, max), i = 0;
@@ -378,7 +376,7 @@ int wire_bundle_validate(const wire_bundle *b, char *err, size_t errlen)
     if (!b->job[0] && b->job_epoch)
         return bad_bundle(b, err, errlen, "job_epoch %lu set on a bundle "
                           "of no job", (unsigned long)b->job_epoch);
-    if (!text_ok(b->name, WIRE_NAME_MAX))
+    if (!wire_text_ok(b->name, WIRE_NAME_MAX))
         return bad_bundle(b, err, errlen, "name '%s' is not text (at most "
                           "%d bytes of UTF-8 without control characters)",
                           strnlen(b->name, WIRE_NAME_MAX) < WIRE_NAME_MAX ?
@@ -566,7 +564,7 @@ static int hello_validate(const wire_hello *h, char *err, size_t errlen)
 
 static int goodbye_validate(const wire_goodbye *g, char *err, size_t errlen)
 {
-    if (!text_ok(g->reason, WIRE_REASON_MAX))
+    if (!wire_text_ok(g->reason, WIRE_REASON_MAX))
         return lg_errf(err, errlen, -EBADMSG, "goodbye: reason is not text "
                        "(at most %d bytes of UTF-8 without control "
                        "characters)", WIRE_REASON_MAX - 1);

@@ -233,6 +233,11 @@ void wire_bundle_id_hex(const uint8_t id[WIRE_ID_LEN],
 /* 1 if name is a valid node id (1..63 bytes of [A-Za-z0-9._-]), else 0. */
 int wire_bundle_node_ok(const char *name);
 
+/* 1 if str is valid UTF-8 (no overlong forms, surrogates or code points
+ * above U+10FFFF), without C0 control characters or DEL, and shorter
+ * than max bytes. */
+int wire_text_ok(const char *str, size_t max);
+
 /* --- session messages --------------------------------------------------- */
 
 /* A Hello for this node: version WIRE_PROTO_VERSION, no capabilities.

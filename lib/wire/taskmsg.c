@@ -19,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bundle.h"
 #include "jobplan.h"
 #include "lgerr.h"
 
@@ -246,53 +247,10 @@ int taskmsg_sha_ok(const char *s)
     return 1;
 }
 
-/* Valid UTF-8 (no overlong forms, surrogates or code points above
- * U+10FFFF), no C0 control characters or DEL, min..max bytes. */
+/* Text of min..max bytes (wire_text_ok: UTF-8, no control characters). */
 static int text_ok(const char *str, size_t min, size_t max)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n, i = 0;
-    if (!str)
-        return 0;
-    n = strnlen(str, max + 1);
-    if (n < min || n > max)
-        return 0;
-    while (i < n) {
-        unsigned c = s[i], need;
-        uint32_t cp, lo;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return 0;
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-            cp = c & 0x1f;
-            lo = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            cp = c & 0x0f;
-            lo = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            cp = c & 0x07;
-            lo = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i <= need)
-            return 0;
-        for (unsigned k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < lo || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += need + 1;
-    }
-    return 1;
+    return str && strnlen(str, max + 1) >= min && wire_text_ok(str, max + 1);
 }
 
 static int is_node(const plan_topology *topo, const char *name)
