@@ -46,7 +46,7 @@ lg_tmp cancel
 LG_NODES="gs relay sat"
 LG_WAIT=600                      # 60 s for any one condition
 
-base=$((25000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 P_gs=$base; P_relay=$((base+1)); P_sat=$((base+2))
 cat >"$T/net.topo" <<EOF
 Epoch=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -92,7 +92,7 @@ PLACES="geo,moon,gs2 leo1,leo2,gs2 geo,leo1,gs2 leo2,geo,moon,gs2 gs2,leo1,leo2 
 
 # ---- topology, configurations, daemons ------------------------------------
 
-base=$((21000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 P_gs=$base; P_gs2=$((base+1)); P_geo=$((base+2))
 P_leo1=$((base+3)); P_leo2=$((base+4)); P_moon=$((base+5))
 # Light time scaled down for CI (see the top of this file).

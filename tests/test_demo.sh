@@ -34,7 +34,7 @@ fail=0
 ok() { pass=$((pass+1)); }
 bad() { fail=$((fail+1)); echo "FAIL: $*"; }
 # Ports: a base from the pid, so that parallel runs rarely collide.
-base=$((30000 + ($$ % 1500) * 20))
+base=$((10000 + ($$ % 550) * 40))   # below the ephemeral ports (32768-)
 export LAGRANGED="$LD"
 
 # ---- a plain run -------------------------------------------------------------

@@ -32,7 +32,7 @@ if ! [ -x "$PY" ] || ! "$PY" -c 'import numpy' 2>/dev/null; then
     echo "test_faults: SKIP: $PY cannot import numpy"; exit 77
 fi
 lg_tmp faults
-base=$((24000 + ($$ % 4000) * 10 + 7))
+base=$((10000 + ($$ % 1100) * 20 + 7))   # below the ephemeral ports (32768-)
 P_gs=$base; P_a=$((base + 1)); P_b=$((base + 2))
 LG_NODES="gs a b"
 cat >"$T/net.topo" <<EOT

@@ -41,7 +41,7 @@ ok() { pass=$((pass+1)); }
 bad() { fail=$((fail+1)); echo "FAIL: $*"; }
 note() { echo "# $*"; }
 
-base=$((24000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 PA=$base; PB=$((base+1)); PC=$((base+2)); PD=$((base+3))
 
 # C: a solar node in eclipse for the whole test (the eclipse starts at the

@@ -422,7 +422,7 @@ ahead=$(for k in $(cut -f1 "$T/items"); do
         done)
 PATH=$(dirname "$L"):$(dirname "$LD"):$PATH
 export PATH
-base=$((20000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 PA=$((base+7)); PB=$((base+8))
 for p in $PAGES; do
     ex=$T/ex-$p

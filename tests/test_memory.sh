@@ -13,7 +13,7 @@ set -u
 src=$(cd "${LG_SRCDIR:-$(dirname "$0")/..}" && pwd)
 . "$src/tests/lib.sh"
 lg_tmp memory
-base=$((25000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 LG_NODES="gs"
 cat >"$T/net.topo" <<EOT
 Horizon=1d

@@ -27,7 +27,7 @@ cleanup() {
 }
 command -v promtool >/dev/null 2>&1 || { echo "skip: no promtool"; exit 77; }
 
-base=$((24000 + ($$ % 4000) * 2))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 cp "$src/tests/daemon/conf/tiny.topo" "$T/"
 cat >"$T/gs.conf" <<CONF
 NodeId=gs

@@ -48,7 +48,7 @@ LG_NODES="gs w"
 LG_WAIT=600                      # 60 s for any one condition
 JOB_LIMIT=60                     # seconds for any one submit --wait
 
-base=$((25000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 P_gs=$base; P_w=$((base+1)); PM_w=$((base+2))
 
 # ---- the models first: w's PartitionCacheMax follows their size -------------

@@ -37,7 +37,7 @@ if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, numpy, onnx' 2>/dev/null; then
     echo "test_pass: SKIP: $PY cannot import torch, numpy and onnx"; exit 77
 fi
 lg_tmp pass
-base=$((23000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 P_gs=$base; P_sat=$((base + 1))
 LG_NODES="gs sat"
 # The schedule: passes [E+2+12k, E+6+12k) with E the epoch, in seconds.

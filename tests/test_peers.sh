@@ -46,7 +46,7 @@ bad() { fail=$((fail+1)); echo "FAIL: $*"; }
 note() { echo "# $*"; }
 
 # Ports: a base from the pid, so that parallel runs rarely collide.
-base=$((20000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 PA=$base; PR=$((base+1)); PB=$((base+2))
 
 # ---- certificates, topology, configurations --------------------------------

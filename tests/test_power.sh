@@ -24,7 +24,7 @@ if ! [ -x "$PY" ] || ! "$PY" -c 'import numpy' 2>/dev/null; then
     echo "test_power: SKIP: $PY cannot import numpy"; exit 77
 fi
 lg_tmp power
-base=$((22000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 P_gs=$base; P_sat=$((base + 1))
 LG_NODES="gs sat"
 # The epoch is now: sat's eclipse is [0, 20 s) of every 40 s, so the job,

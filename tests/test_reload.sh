@@ -47,7 +47,7 @@ note() { echo "# $*"; }
 
 # Ports: a base from the pid, so that parallel runs rarely collide (not
 # the range test_peers.sh uses).
-base=$((30000 + ($$ % 3000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 PA=$base; PB=$((base+1)); PC=$((base+2)); PX=$((base+3))
 
 # ---- certificates, topologies, configurations --------------------------------

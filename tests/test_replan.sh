@@ -49,7 +49,7 @@ LG_NODES="gs geo moon gs2"
 LG_WAIT=900                      # 90 s for any one condition
 PLACE=geo,moon,gs2
 
-base=$((25000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 P_gs=$base; P_geo=$((base+1)); P_moon=$((base+2)); P_gs2=$((base+3))
 cat >"$T/net.topo" <<EOF
 Epoch=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -58,7 +58,7 @@ note() { echo "# $*"; }
 unset LAGRANGE_TOKEN_FILE LAGRANGE_CACERT LAGRANGE_GRPC_TRACE
 
 # Ports: a base from the pid, so that parallel runs rarely collide.
-base=$((24000 + ($$ % 4000) * 10))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 PA=$base; PR=$((base+1)); PB=$((base+2))
 
 # ---- certificates, topology, configurations --------------------------------

@@ -73,7 +73,7 @@ atleast() { [ "$(posts "$1")" -ge "$2" ]; }
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy \
     LAGRANGE_TOKEN_FILE LAGRANGE_CACERT
 export LAGRANGE_SERVER="unix:$T/api.sock"
-base=$((28000 + ($$ % 4000) * 2))
+base=$((10000 + ($$ % 1100) * 20))   # below the ephemeral ports (32768-)
 P1=$base; P2=$((base+1)); P3=$((base+2)); PM=$((base+3)); PL=$((base+4))
 # R1: every event, signed; R2: job.failed only; R3: answers 400
 start_recv() { # N PORT
